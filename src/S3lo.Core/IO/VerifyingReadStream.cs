@@ -1,0 +1,114 @@
+using System.Security.Cryptography;
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.IO;
+
+/// <summary>
+/// A read-only pass-through stream that hashes what is read and, when the inner stream ends, checks the
+/// byte count and SHA-256 against what was expected. Readers therefore never see the end of a stream
+/// whose bytes do not match their digest: the final read throws <c>DigestMismatch</c> or <c>SizeMismatch</c> instead.
+/// </summary>
+public sealed class VerifyingReadStream : Stream
+{
+    private readonly Stream _inner;
+    private readonly Digest _expected;
+    private readonly long _expectedSize;
+    private readonly string _what;
+    private readonly bool _leaveOpen;
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private long _read;
+    private bool _verified;
+
+    /// <param name="expectedSize">The expected length, or -1 when only the digest is known.</param>
+    /// <param name="what">How errors name the content, e.g. "blob sha256:… of app:v1".</param>
+    public VerifyingReadStream(Stream inner, Digest expected, long expectedSize, string what, bool leaveOpen = false)
+    {
+        _inner = inner;
+        _expected = expected;
+        _expectedSize = expectedSize;
+        _what = what;
+        _leaveOpen = leaveOpen;
+    }
+
+    public long BytesRead => _read;
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => _expectedSize >= 0 ? _expectedSize : throw new NotSupportedException();
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        var n = _inner.Read(buffer);
+        return Account(buffer[..n]);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var n = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return Account(buffer.Span[..n]);
+    }
+
+    private int Account(ReadOnlySpan<byte> data)
+    {
+        if (data.Length == 0)
+        {
+            Verify();
+            return 0;
+        }
+        _read += data.Length;
+        if (_expectedSize >= 0 && _read > _expectedSize)
+            throw new S3loException(ErrorIds.SizeMismatch, S3loErrorKind.InvalidData,
+                $"The {_what} is longer than the {_expectedSize} bytes its descriptor states.", _expected.ToString());
+        _hash.AppendData(data);
+        return data.Length;
+    }
+
+    private void Verify()
+    {
+        if (_verified) return;
+        _verified = true;
+        if (_expectedSize >= 0 && _read != _expectedSize)
+            throw new S3loException(ErrorIds.SizeMismatch, S3loErrorKind.InvalidData,
+                $"The {_what} has {_read} bytes, but its descriptor states {_expectedSize}.", _expected.ToString());
+        var actual = Digest.FromHash(_hash.GetHashAndReset());
+        if (actual != _expected)
+            throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
+                $"The {_what} does not match its digest: expected {_expected}, got {actual}.", _expected.ToString());
+    }
+
+    /// <summary>Reads whatever is left and verifies it; for callers that stop reading at a known length.</summary>
+    public async Task DrainAndVerifyAsync(CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        while (await ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0) { }
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _hash.Dispose();
+            if (!_leaveOpen) _inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        _hash.Dispose();
+        if (!_leaveOpen) await _inner.DisposeAsync().ConfigureAwait(false);
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,65 @@
+namespace S3lo.Core;
+
+/// <summary>What kind of failure an <see cref="S3loException"/> reports; the cmdlets map it to an ErrorCategory.</summary>
+public enum S3loErrorKind
+{
+    InvalidArgument,
+    InvalidData,
+    NotFound,
+    ResourceExists,
+    PermissionDenied,
+    ConnectionError,
+    OperationStopped,
+    WriteError,
+    ReadError,
+    NotImplemented,
+}
+
+/// <summary>
+/// A failure with a stable error id (for example <c>ImageNotFound</c> or <c>DigestMismatch</c>)
+/// that callers and scripts can rely on, and the object it concerns.
+/// </summary>
+public class S3loException : Exception
+{
+    public S3loException(string errorId, S3loErrorKind kind, string message, object? target = null, Exception? inner = null)
+        : base(message, inner)
+    {
+        ErrorId = errorId;
+        Kind = kind;
+        Target = target;
+    }
+
+    public string ErrorId { get; }
+    public S3loErrorKind Kind { get; }
+    public object? Target { get; }
+}
+
+/// <summary>The stable error ids S3lo reports.</summary>
+public static class ErrorIds
+{
+    public const string InvalidReference = "InvalidReference";
+    public const string InvalidName = "InvalidName";
+    public const string InvalidTag = "InvalidTag";
+    public const string InvalidDigest = "InvalidDigest";
+    public const string TagRequired = "TagRequired";
+    public const string InvalidPlatform = "InvalidPlatform";
+    public const string ImageNotFound = "ImageNotFound";
+    public const string BlobNotFound = "BlobNotFound";
+    public const string PlatformNotFound = "PlatformNotFound";
+    public const string DigestMismatch = "DigestMismatch";
+    public const string SizeMismatch = "SizeMismatch";
+    public const string InvalidManifest = "InvalidManifest";
+    public const string UnsupportedMediaType = "UnsupportedMediaType";
+    public const string SourceNotFound = "SourceNotFound";
+    public const string UnsupportedSource = "UnsupportedSource";
+    public const string InvalidArchive = "InvalidArchive";
+    public const string UnsafeArchivePath = "UnsafeArchivePath";
+    public const string AmbiguousSourceImage = "AmbiguousSourceImage";
+    public const string SourceImageNotFound = "SourceImageNotFound";
+    public const string OutputExists = "OutputExists";
+    public const string StoreNotFound = "StoreNotFound";
+    public const string StoreAccessDenied = "StoreAccessDenied";
+    public const string StoreUnreachable = "StoreUnreachable";
+    public const string StoreError = "StoreError";
+    public const string OperationCanceled = "OperationCanceled";
+}
