@@ -1,0 +1,189 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+
+namespace S3lo.Core.Catalog;
+
+/// <summary>Listing, inspecting and removing the tags of a store.</summary>
+public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
+{
+    /// <summary>
+    /// Every tag whose name and tag pass the filters, in listing order. Manifests are read concurrently
+    /// while the listing goes on, and each tag is yielded as soon as it and those before it are ready.
+    /// </summary>
+    /// <param name="namePrefix">A literal prefix of the names wanted, to narrow the listing.</param>
+    public async IAsyncEnumerable<ImageInfo> ListAsync(string namePrefix, Func<string, bool> nameFilter, Func<string, bool> tagFilter,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var pending = Channel.CreateBounded<Task<ImageInfo?>>(maxConcurrency * 4);
+        using var slots = new SemaphoreSlim(maxConcurrency);
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await foreach (var entry in store.ListTagsAsync(namePrefix, stop.Token).ConfigureAwait(false))
+                {
+                    if (!nameFilter(entry.Name) || !tagFilter(entry.Tag)) continue;
+                    await slots.WaitAsync(stop.Token).ConfigureAwait(false);
+                    var work = Task.Run(async () =>
+                    {
+                        try
+                        {
+                            return await DescribeAsync(entry, stop.Token).ConfigureAwait(false);
+                        }
+                        finally
+                        {
+                            slots.Release();
+                        }
+                    }, stop.Token);
+                    await pending.Writer.WriteAsync(work, stop.Token).ConfigureAwait(false);
+                }
+                pending.Writer.Complete();
+            }
+            catch (Exception e)
+            {
+                pending.Writer.Complete(e);
+            }
+        }, stop.Token);
+
+        try
+        {
+            await foreach (var work in pending.Reader.ReadAllAsync(stop.Token).ConfigureAwait(false))
+            {
+                if (await work.ConfigureAwait(false) is { } info) yield return info;
+            }
+            await producer.ConfigureAwait(false);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await producer.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Already reported through the channel, or a consequence of stopping early.
+            }
+        }
+    }
+
+    /// <summary>The tag's summary; null when it disappeared between the listing and the read.</summary>
+    private async Task<ImageInfo?> DescribeAsync(TagEntry entry, CancellationToken cancellationToken)
+    {
+        var tag = await store.TryGetTagAsync(entry.Name, entry.Tag, cancellationToken).ConfigureAwait(false);
+        return tag is null ? null : await DescribeAsync(tag, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ImageInfo> DescribeAsync(TagManifest tag, CancellationToken cancellationToken)
+    {
+        var manifest = tag.Manifest;
+        IReadOnlyList<string> platforms;
+        long size;
+        if (manifest.IsIndex)
+        {
+            platforms = manifest.Platforms.Select(p => p.ToString()).ToList();
+            var blobs = new Dictionary<Digest, long>();
+            foreach (var entry in manifest.Manifests)
+            {
+                blobs[entry.Digest] = entry.Size;
+                if (entry.Platform is { IsAttestation: true }) continue;
+                var child = await store.GetManifestBlobAsync(entry, cancellationToken).ConfigureAwait(false);
+                foreach (var blob in child.References) blobs[blob.Digest] = blob.Size;
+            }
+            size = manifest.Bytes.Length + blobs.Values.Sum();
+        }
+        else
+        {
+            platforms = await ReadPlatformAsync(manifest, cancellationToken).ConfigureAwait(false) is { } p ? [p.ToString()] : [];
+            size = manifest.Bytes.Length + manifest.ContentSize;
+        }
+        return new ImageInfo
+        {
+            Store = store.Location.ToString(),
+            Name = tag.Name,
+            Tag = tag.Tag,
+            Reference = $"{store.Location}{tag.Name}:{tag.Tag}",
+            Digest = manifest.Digest.ToString(),
+            Kind = manifest.IsIndex ? ImageKind.Index : ImageKind.Image,
+            MediaType = manifest.MediaType,
+            Platforms = platforms,
+            Size = size,
+            LastModified = tag.ManifestObject.LastModified,
+            Location = store.Location,
+        };
+    }
+
+    /// <summary>The platform an image's config declares.</summary>
+    private async Task<Platform?> ReadPlatformAsync(Manifest manifest, CancellationToken cancellationToken)
+    {
+        var config = manifest.Config!;
+        if (config.Size > ImageStore.MaxManifestBytes) return null;
+        await using var stream = await store.OpenBlobAsync(config, cancellationToken).ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var root = JsonDocument.Parse(buffer.ToArray()).RootElement;
+            string? Str(string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return Str("os") is { } os && Str("architecture") is { } arch ? new Platform(os, arch, string.IsNullOrEmpty(Str("variant")) ? null : Str("variant")) : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Describes the manifest a reference names; with <paramref name="platform"/>, the index entry for it.</summary>
+    public async Task<ManifestInfo> InspectAsync(ImageReference reference, Platform? platform, CancellationToken cancellationToken)
+    {
+        var resolved = await ImageResolver.ResolveAsync(store, reference, cancellationToken).ConfigureAwait(false);
+        var manifest = resolved.Manifest;
+        Platform? chosen = null;
+        if (platform is not null && manifest.IsIndex)
+            (manifest, chosen) = await ImageResolver.SelectPlatformAsync(store, manifest, platform, cancellationToken).ConfigureAwait(false);
+        return new ManifestInfo
+        {
+            Reference = reference.ToString(),
+            Digest = manifest.Digest.ToString(),
+            MediaType = manifest.MediaType,
+            Kind = manifest.IsIndex ? ImageKind.Index : ImageKind.Image,
+            Platform = chosen?.ToString(),
+            Config = manifest.Config is null ? null : BlobInfo.From(manifest.Config),
+            Layers = manifest.Layers.Select(BlobInfo.From).ToList(),
+            Manifests = manifest.Manifests.Select(m => new PlatformManifest(m.Platform?.ToString() ?? "", m.Digest.ToString(), m.Size, m.MediaType,
+                m.Platform?.IsAttestation ?? false)).ToList(),
+            Annotations = manifest.Annotations,
+            Size = manifest.IsIndex ? manifest.Manifests.Sum(m => m.Size) : manifest.ContentSize,
+            Json = manifest.Json,
+        };
+    }
+
+    /// <summary>
+    /// The tags a removal takes: the tag named, or for <c>name@sha256:…</c> every tag of that image whose
+    /// manifest has that digest. Fails with <c>ImageNotFound</c> when there is none.
+    /// </summary>
+    public async Task<IReadOnlyList<ImageInfo>> FindTagsAsync(ImageReference reference, CancellationToken cancellationToken)
+    {
+        reference.RequireName("remove an image");
+        if (reference.Tag is not null)
+        {
+            var tag = await store.GetTagAsync(reference.Name!, reference.Tag, cancellationToken).ConfigureAwait(false);
+            if (reference.Digest is { } d && tag.Manifest.Digest != d) throw ImageStore.ImageNotFound(reference.ToString());
+            return [await DescribeAsync(tag, cancellationToken).ConfigureAwait(false)];
+        }
+        if (reference.Digest is null) reference.RequireTag("remove an image");
+        var found = new List<ImageInfo>();
+        await foreach (var info in ListAsync(reference.Name + "/", n => n == reference.Name, _ => true, cancellationToken).ConfigureAwait(false))
+        {
+            if (info.Digest == reference.Digest.ToString()) found.Add(info);
+        }
+        return found.Count > 0 ? found : throw ImageStore.ImageNotFound(reference.ToString());
+    }
+
+    public Task RemoveAsync(ImageInfo image, CancellationToken cancellationToken)
+        => store.DeleteTagAsync(image.Name, image.Tag, cancellationToken);
+}

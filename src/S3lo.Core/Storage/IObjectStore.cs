@@ -1,0 +1,54 @@
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Storage;
+
+/// <summary>What a listing or a HEAD says about one object.</summary>
+public sealed record ObjectInfo(string Key, long Size, DateTimeOffset LastModified, string? ETag = null, string? StorageClass = null);
+
+/// <summary>An object read whole (manifests, small metadata), with what the store says about it.</summary>
+public sealed record StoredObject(byte[] Bytes, ObjectInfo Info);
+
+/// <summary>Which storage class an object gets on S3: blobs go to the cheap tier, metadata stays hot.</summary>
+public enum ObjectClass
+{
+    Blob,
+    Metadata,
+}
+
+/// <summary>
+/// The engine's view of a store: a flat key space with '/'-separated keys, the same for a bucket and a
+/// directory. Implementations translate their own failures into <see cref="S3loException"/>s.
+/// </summary>
+public interface IObjectStore : IAsyncDisposable
+{
+    StoreLocation Location { get; }
+
+    /// <summary>Metadata of one object, or null when it does not exist.</summary>
+    Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Reads a small object whole; null when it does not exist; <c>ObjectTooLarge</c> beyond <paramref name="maxBytes"/>.</summary>
+    Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>Streams an object; throws <see cref="ObjectNotFoundException"/> when it does not exist.</summary>
+    Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>Writes a small object atomically (readers see the old or the new bytes, never a part).</summary>
+    Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Streams <paramref name="size"/> bytes into <paramref name="key"/> and publishes them only if they
+    /// hash to <paramref name="digest"/>: a mismatch throws <c>DigestMismatch</c> and leaves nothing under the key.
+    /// <paramref name="progress"/> receives byte counts as they are stored.
+    /// </summary>
+    Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
+        Action<long>? progress, CancellationToken cancellationToken);
+
+    /// <summary>Every object whose key starts with <paramref name="prefix"/>, yielded as the listing proceeds.</summary>
+    IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken);
+
+    /// <summary>Deletes exactly these keys; missing keys are not an error.</summary>
+    Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
+}
+
+public sealed class ObjectNotFoundException(string key, StoreLocation store)
+    : S3loException("ObjectNotFound", S3loErrorKind.NotFound, $"'{key}' does not exist in {store}.", key);

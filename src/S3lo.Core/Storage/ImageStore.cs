@@ -1,0 +1,112 @@
+using System.Runtime.CompilerServices;
+using S3lo.Core.IO;
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Storage;
+
+/// <summary>A tag as listed: its key's metadata, before its manifest is read.</summary>
+public sealed record TagEntry(string Name, string Tag, ObjectInfo ManifestObject);
+
+/// <summary>A tag with its manifest read and parsed.</summary>
+public sealed record TagManifest(string Name, string Tag, Manifest Manifest, ObjectInfo ManifestObject);
+
+/// <summary>The image-level operations of the store format, over any <see cref="IObjectStore"/>.</summary>
+public sealed class ImageStore : IAsyncDisposable
+{
+    /// <summary>Manifests are small documents; refusing large ones keeps a hostile store from exhausting memory.</summary>
+    public const long MaxManifestBytes = 4 << 20;
+
+    public ImageStore(IObjectStore objects) => Objects = objects;
+
+    public IObjectStore Objects { get; }
+    public StoreLocation Location => Objects.Location;
+
+    public static async Task<ImageStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
+        => new(location.Kind == StoreKind.S3
+            ? await S3ObjectStore.OpenAsync(location, cancellationToken).ConfigureAwait(false)
+            : new LocalObjectStore(location));
+
+    /// <summary>Every tag whose image name starts with <paramref name="namePrefix"/> (all when empty), as listing pages arrive.</summary>
+    public async IAsyncEnumerable<TagEntry> ListTagsAsync(string namePrefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var o in Objects.ListAsync(StoreLayout.ManifestsPrefix + namePrefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (StoreLayout.TryParseManifestKey(o.Key, out var name, out var tag)) yield return new TagEntry(name, tag, o);
+        }
+    }
+
+    public async Task<TagManifest?> TryGetTagAsync(string name, string tag, CancellationToken cancellationToken)
+    {
+        var stored = await Objects.GetBytesAsync(StoreLayout.ManifestKey(name, tag), MaxManifestBytes, cancellationToken).ConfigureAwait(false);
+        return stored is null ? null : new TagManifest(name, tag, Manifest.Parse(stored.Bytes), stored.Info);
+    }
+
+    public async Task<TagManifest> GetTagAsync(string name, string tag, CancellationToken cancellationToken)
+        => await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false)
+           ?? throw ImageNotFound($"{Location}{name}:{tag}");
+
+    /// <summary>Reads a manifest stored as a blob (the children of an index), checked against its digest.</summary>
+    public async Task<Manifest> GetManifestBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        var stored = await Objects.GetBytesAsync(StoreLayout.BlobKey(descriptor.Digest), MaxManifestBytes, cancellationToken).ConfigureAwait(false)
+                     ?? throw BlobNotFound(descriptor.Digest);
+        var actual = Digest.Compute(stored.Bytes);
+        if (actual != descriptor.Digest)
+            throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
+                $"The manifest blob {descriptor.Digest} in {Location} does not match its digest (its bytes hash to {actual}).", descriptor.Digest.ToString());
+        return Manifest.Parse(stored.Bytes, descriptor.MediaType);
+    }
+
+    public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
+        => await Objects.HeadAsync(StoreLayout.BlobKey(digest), cancellationToken).ConfigureAwait(false) is not null;
+
+    /// <summary>Opens a blob for reading; the stream throws <c>DigestMismatch</c> at its end if the bytes are not the digest's.</summary>
+    public async Task<VerifyingReadStream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var raw = await Objects.OpenReadAsync(StoreLayout.BlobKey(descriptor.Digest), cancellationToken).ConfigureAwait(false);
+            return new VerifyingReadStream(raw, descriptor.Digest, descriptor.Size, $"blob {descriptor.Digest} in {Location}");
+        }
+        catch (ObjectNotFoundException)
+        {
+            throw BlobNotFound(descriptor.Digest);
+        }
+    }
+
+    public Task PutBlobAsync(Descriptor descriptor, Stream content, Action<long>? progress, CancellationToken cancellationToken)
+        => Objects.PutVerifiedAsync(StoreLayout.BlobKey(descriptor.Digest), content, descriptor.Digest, descriptor.Size, ObjectClass.Blob, progress, cancellationToken);
+
+    /// <summary>Publishes a tag: <c>oci-layout</c>, then <c>manifest.json</c> last, in one write that makes the tag appear.</summary>
+    public async Task PublishTagAsync(string name, string tag, Manifest manifest, CancellationToken cancellationToken)
+    {
+        await Objects.PutBytesAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+        await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes exactly one tag's objects: <c>manifest.json</c> first (the tag is gone from then on), then
+    /// <c>oci-layout</c>, signature records and legacy files. Never a bare prefix, so <c>app:v1</c> cannot
+    /// touch the tags of an image named <c>app/v1</c>. Blobs stay for garbage collection.
+    /// </summary>
+    public async Task<int> DeleteTagAsync(string name, string tag, CancellationToken cancellationToken)
+    {
+        await Objects.DeleteAsync([StoreLayout.ManifestKey(name, tag)], cancellationToken).ConfigureAwait(false);
+        var keys = new List<string> { StoreLayout.OciLayoutKey(name, tag) };
+        keys.AddRange(StoreLayout.LegacyTagFiles.Select(f => StoreLayout.TagPrefix(name, tag) + f));
+        await foreach (var signature in Objects.ListAsync(StoreLayout.SignaturesPrefix(name, tag), cancellationToken).ConfigureAwait(false))
+        {
+            if (!signature.Key[StoreLayout.SignaturesPrefix(name, tag).Length..].Contains('/')) keys.Add(signature.Key);
+        }
+        await Objects.DeleteAsync(keys, cancellationToken).ConfigureAwait(false);
+        return keys.Count + 1;
+    }
+
+    public S3loException BlobNotFound(Digest digest)
+        => new(ErrorIds.BlobNotFound, S3loErrorKind.NotFound, $"The blob {digest} is missing from {Location}.", digest.ToString());
+
+    public static S3loException ImageNotFound(string reference)
+        => new(ErrorIds.ImageNotFound, S3loErrorKind.NotFound, $"The image '{reference}' does not exist.", reference);
+
+    public ValueTask DisposeAsync() => Objects.DisposeAsync();
+}

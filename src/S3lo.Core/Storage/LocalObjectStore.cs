@@ -1,0 +1,213 @@
+using System.Runtime.CompilerServices;
+using S3lo.Core.IO;
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Storage;
+
+/// <summary>
+/// A store in a local directory. Every write goes to a temporary file in the target directory and is
+/// renamed into place, so a partial file never sits under its final name.
+/// </summary>
+public sealed class LocalObjectStore : IObjectStore
+{
+    private const string TempMarker = ".s3lo-tmp-";
+    private const int BufferSize = 1 << 20;
+
+    public LocalObjectStore(StoreLocation location)
+    {
+        if (location.Kind != StoreKind.Local) throw new ArgumentException("Not a local store.", nameof(location));
+        Location = location;
+    }
+
+    public StoreLocation Location { get; }
+
+    private string PathOf(string key)
+    {
+        if (key.Split('/').Any(s => s is "" or "." or ".." || s.Contains('\\')))
+            throw new ArgumentException($"Invalid object key '{key}'.", nameof(key));
+        return Path.Combine(Location.Root, key.Replace('/', Path.DirectorySeparatorChar));
+    }
+
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
+    {
+        var file = new FileInfo(PathOf(key));
+        return Task.FromResult(file.Exists ? Info(key, file) : null);
+    }
+
+    public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
+        try
+        {
+            await using var stream = OpenFile(path);
+            if (stream.Length > maxBytes) throw TooLarge(key, maxBytes);
+            var bytes = new byte[stream.Length];
+            await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return new StoredObject(bytes, Info(key, new FileInfo(path)));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return Task.FromResult<Stream>(OpenFile(PathOf(key)));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException(key, Location);
+        }
+    }
+
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
+    {
+        await WriteAtomicallyAsync(key, async file => await file.WriteAsync(data, cancellationToken).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    public async Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
+        Action<long>? progress, CancellationToken cancellationToken)
+    {
+        await WriteAtomicallyAsync(key, async file =>
+        {
+            await using var verified = new VerifyingReadStream(content, digest, size, $"blob {digest}", leaveOpen: true);
+            var buffer = new byte[BufferSize];
+            int n;
+            while ((n = await verified.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                progress?.Invoke(n);
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteAtomicallyAsync(string key, Func<FileStream, Task> write, CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
+        var directory = Path.GetDirectoryName(path)!;
+        var temp = Path.Combine(directory, TempMarker + Guid.NewGuid().ToString("N"));
+        try
+        {
+            Directory.CreateDirectory(directory);
+            await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
+            {
+                await write(file).ConfigureAwait(false);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception e)
+        {
+            TryDelete(temp);
+            if (e is IOException or UnauthorizedAccessException && e is not FileNotFoundException)
+                throw new S3loException(ErrorIds.StoreError, S3loErrorKind.WriteError, $"Cannot write '{key}' in {Location}: {e.Message}", key, e);
+            throw;
+        }
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var slash = prefix.LastIndexOf('/');
+        var directoryKey = slash < 0 ? "" : prefix[..slash];
+        var start = directoryKey.Length == 0 ? Location.Root : PathOf(directoryKey);
+        if (!Directory.Exists(start)) yield break;
+        foreach (var info in Walk(new DirectoryInfo(start), directoryKey))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (info.Key.StartsWith(prefix, StringComparison.Ordinal)) yield return info;
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    private IEnumerable<ObjectInfo> Walk(DirectoryInfo directory, string keyPrefix)
+    {
+        FileSystemInfo[] entries;
+        try
+        {
+            entries = directory.GetFileSystemInfos();
+        }
+        catch (DirectoryNotFoundException)
+        {
+            yield break;
+        }
+        Array.Sort(entries, (a, b) => string.CompareOrdinal(a.Name, b.Name));
+        foreach (var entry in entries)
+        {
+            if (entry.Name.StartsWith(TempMarker, StringComparison.Ordinal)) continue;
+            var key = keyPrefix.Length == 0 ? entry.Name : keyPrefix + "/" + entry.Name;
+            if (entry is DirectoryInfo sub)
+            {
+                foreach (var inner in Walk(sub, key)) yield return inner;
+            }
+            else if (entry is FileInfo file && file.Exists)
+            {
+                yield return Info(key, file);
+            }
+        }
+    }
+
+    public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        foreach (var key in keys)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var path = PathOf(key);
+            try
+            {
+                File.Delete(path);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+            RemoveEmptyDirectories(Path.GetDirectoryName(path)!);
+        }
+        return Task.CompletedTask;
+    }
+
+    // Keeps a deleted tag from leaving empty folders behind; a concurrent writer that just created one
+    // makes the delete fail, which is the outcome we want.
+    private void RemoveEmptyDirectories(string directory)
+    {
+        while (directory.Length > Location.Root.Length && directory.StartsWith(Location.Root, StringComparison.Ordinal))
+        {
+            try
+            {
+                if (Directory.EnumerateFileSystemEntries(directory).Any()) return;
+                Directory.Delete(directory);
+            }
+            catch (IOException)
+            {
+                return;
+            }
+            directory = Path.GetDirectoryName(directory)!;
+        }
+    }
+
+    private static FileStream OpenFile(string path)
+        => new(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
+
+    private static ObjectInfo Info(string key, FileInfo file) => new(key, file.Length, new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    internal static S3loException TooLarge(string key, long max)
+        => new("ObjectTooLarge", S3loErrorKind.InvalidData, $"'{key}' is larger than the {max} bytes allowed for it.", key);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

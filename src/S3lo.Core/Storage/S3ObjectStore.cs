@@ -1,0 +1,399 @@
+using System.Buffers;
+using System.Net;
+using System.Runtime.CompilerServices;
+using Amazon;
+using Amazon.Runtime;
+using Amazon.Runtime.CredentialManagement;
+using Amazon.S3;
+using Amazon.S3.Model;
+using S3lo.Core.IO;
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Storage;
+
+/// <summary>
+/// A store in an S3 bucket (AWS or an S3-compatible service). Blobs above <see cref="PartSize"/> go up
+/// as multipart uploads whose parts are read one after another (so the digest is computed while
+/// streaming) and sent concurrently; the upload is completed only when the digest matched, so a bad
+/// blob never becomes visible. No blob is ever held whole in memory: at most
+/// <see cref="MaxBufferedParts"/> part buffers exist per store.
+/// </summary>
+public sealed class S3ObjectStore : IObjectStore
+{
+    public const int PartSize = 8 << 20;
+    private const int MaxBufferedParts = 8;
+    private const int DeleteBatchSize = 1000;
+
+    private readonly AmazonS3Client _client;
+    private readonly string _bucket;
+    private readonly string? _blobStorageClass;
+    private readonly string? _metadataStorageClass;
+    private readonly SemaphoreSlim _partBuffers = new(MaxBufferedParts);
+
+    private S3ObjectStore(StoreLocation location, AmazonS3Client client)
+    {
+        Location = location;
+        _client = client;
+        _bucket = location.Root;
+        var options = location.Connection ?? new S3ConnectionOptions();
+        _blobStorageClass = options.BlobStorageClass ?? (options.IsCustomEndpoint ? null : "INTELLIGENT_TIERING");
+        _metadataStorageClass = options.ManifestStorageClass ?? (options.IsCustomEndpoint ? null : "STANDARD");
+    }
+
+    public StoreLocation Location { get; }
+
+    public static async Task<S3ObjectStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
+    {
+        if (location.Kind != StoreKind.S3) throw new ArgumentException("Not an S3 store.", nameof(location));
+        var options = location.Connection ?? new S3ConnectionOptions();
+        var credentials = ResolveCredentials(options, out var profileRegion);
+        var region = options.Region ?? profileRegion ?? Environment.GetEnvironmentVariable("AWS_REGION")
+                     ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION");
+        if (region is null && !options.IsCustomEndpoint)
+            region = await DiscoverBucketRegionAsync(location, credentials, cancellationToken).ConfigureAwait(false);
+        return new S3ObjectStore(location, CreateClient(options, credentials, region ?? "us-east-1"));
+    }
+
+    private static AWSCredentials? ResolveCredentials(S3ConnectionOptions options, out string? profileRegion)
+    {
+        profileRegion = null;
+        if (!string.IsNullOrEmpty(options.AccessKey))
+        {
+            return string.IsNullOrEmpty(options.SessionToken)
+                ? new BasicAWSCredentials(options.AccessKey, options.SecretKey)
+                : new SessionAWSCredentials(options.AccessKey, options.SecretKey, options.SessionToken);
+        }
+        if (string.IsNullOrEmpty(options.ProfileName)) return null;
+        var chain = new CredentialProfileStoreChain();
+        if (!chain.TryGetProfile(options.ProfileName, out var profile) || !chain.TryGetAWSCredentials(options.ProfileName, out var credentials))
+            throw new S3loException(ErrorIds.StoreAccessDenied, S3loErrorKind.PermissionDenied,
+                $"The AWS profile '{options.ProfileName}' was not found in the shared credentials or config file.", options.ProfileName);
+        profileRegion = profile.Region?.SystemName;
+        return credentials;
+    }
+
+    private static AmazonS3Client CreateClient(S3ConnectionOptions options, AWSCredentials? credentials, string region)
+    {
+        var config = new AmazonS3Config
+        {
+            RetryMode = RequestRetryMode.Standard,
+            MaxErrorRetry = 5,
+        };
+        if (options.IsCustomEndpoint)
+        {
+            // S3-compatible services rarely handle virtual-host addressing or aws-chunked checksum trailers.
+            config.ServiceURL = options.EndpointUrl;
+            config.ForcePathStyle = true;
+            config.AuthenticationRegion = region;
+            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
+            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
+        }
+        else
+        {
+            config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
+        }
+        return credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
+    }
+
+    private static async Task<string> DiscoverBucketRegionAsync(StoreLocation location, AWSCredentials? credentials, CancellationToken cancellationToken)
+    {
+        using var client = CreateClient(location.Connection ?? new S3ConnectionOptions(), credentials, "us-east-1");
+        var response = await Call(location, location.Root,
+            () => client.GetBucketLocationAsync(new GetBucketLocationRequest { BucketName = location.Root }, cancellationToken)).ConfigureAwait(false);
+        var value = response.Location?.Value;
+        return string.IsNullOrEmpty(value) ? "us-east-1" : value == "EU" ? "eu-west-1" : value;
+    }
+
+    public async Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken)
+                .ConfigureAwait(false);
+            return new ObjectInfo(key, response.ContentLength, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            return null;
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken)
+                .ConfigureAwait(false);
+            if (response.ContentLength > maxBytes) throw LocalObjectStore.TooLarge(key, maxBytes);
+            var bytes = new byte[response.ContentLength];
+            await response.ResponseStream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value));
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            return null;
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken)
+                .ConfigureAwait(false);
+            return new ResponseStream(response);
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            throw new ObjectNotFoundException(key, Location);
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
+    {
+        using var body = new MemoryStream(data.ToArray(), writable: false);
+        await PutAsync(key, body, objectClass, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PutAsync(string key, Stream body, ObjectClass objectClass, CancellationToken cancellationToken)
+    {
+        var request = new PutObjectRequest { BucketName = _bucket, Key = key, InputStream = body, AutoCloseStream = false };
+        var storageClass = StorageClassFor(objectClass);
+        if (storageClass is not null) request.StorageClass = S3StorageClass.FindValue(storageClass);
+        await Call(Location, key, () => _client.PutObjectAsync(request, cancellationToken)).ConfigureAwait(false);
+    }
+
+    public async Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
+        Action<long>? progress, CancellationToken cancellationToken)
+    {
+        await using var verified = new VerifyingReadStream(content, digest, size, $"blob {digest}", leaveOpen: true);
+        if (size <= PartSize)
+        {
+            await _partBuffers.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = ArrayPool<byte>.Shared.Rent(PartSize);
+            try
+            {
+                var length = await ReadPartAsync(verified, buffer, cancellationToken).ConfigureAwait(false);
+                await verified.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
+                using var body = new MemoryStream(buffer, 0, length, writable: false);
+                await PutAsync(key, body, objectClass, cancellationToken).ConfigureAwait(false);
+                progress?.Invoke(length);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                _partBuffers.Release();
+            }
+            return;
+        }
+        await PutMultipartAsync(key, verified, objectClass, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PutMultipartAsync(string key, VerifyingReadStream content, ObjectClass objectClass, Action<long>? progress,
+        CancellationToken cancellationToken)
+    {
+        var initiate = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = key };
+        var storageClass = StorageClassFor(objectClass);
+        if (storageClass is not null) initiate.StorageClass = S3StorageClass.FindValue(storageClass);
+        var uploadId = (await Call(Location, key, () => _client.InitiateMultipartUploadAsync(initiate, cancellationToken)).ConfigureAwait(false)).UploadId;
+        using var failure = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var parts = new List<Task<PartETag>>();
+        try
+        {
+            for (var partNumber = 1; ; partNumber++)
+            {
+                await _partBuffers.WaitAsync(failure.Token).ConfigureAwait(false);
+                var buffer = ArrayPool<byte>.Shared.Rent(PartSize);
+                int length;
+                try
+                {
+                    length = await ReadPartAsync(content, buffer, failure.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    _partBuffers.Release();
+                    throw;
+                }
+                if (length == 0)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    _partBuffers.Release();
+                    break;
+                }
+                parts.Add(UploadPartAsync(key, uploadId, partNumber, buffer, length, progress, failure));
+            }
+            await content.DrainAndVerifyAsync(failure.Token).ConfigureAwait(false);
+            var etags = await Task.WhenAll(parts).ConfigureAwait(false);
+            await Call(Location, key, () => _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _bucket, Key = key, UploadId = uploadId, PartETags = etags.ToList(),
+            }, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await failure.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(parts).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Reported below: the part that failed first, not the cancellations it caused.
+            }
+            try
+            {
+                await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = uploadId },
+                    CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (AmazonServiceException)
+            {
+                // The bucket's lifecycle rules or a later upload clean up what an abort could not.
+            }
+            var partFailure = parts.Where(p => p.IsFaulted).Select(p => p.Exception!.InnerException).FirstOrDefault(x => x is not OperationCanceledException);
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested && partFailure is not null)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(partFailure);
+            throw;
+        }
+    }
+
+    private async Task<PartETag> UploadPartAsync(string key, string uploadId, int partNumber, byte[] buffer, int length,
+        Action<long>? progress, CancellationTokenSource failure)
+    {
+        try
+        {
+            using var body = new MemoryStream(buffer, 0, length, writable: false);
+            var response = await Call(Location, key, () => _client.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = _bucket, Key = key, UploadId = uploadId, PartNumber = partNumber, InputStream = body, PartSize = length,
+            }, failure.Token)).ConfigureAwait(false);
+            progress?.Invoke(length);
+            return new PartETag(partNumber, response.ETag);
+        }
+        catch
+        {
+            await failure.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            _partBuffers.Release();
+        }
+    }
+
+    private static async Task<int> ReadPartAsync(Stream content, byte[] buffer, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (total < PartSize)
+        {
+            var n = await content.ReadAsync(buffer.AsMemory(total, PartSize - total), cancellationToken).ConfigureAwait(false);
+            if (n == 0) break;
+            total += n;
+        }
+        return total;
+    }
+
+    public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? token = null;
+        do
+        {
+            var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, ContinuationToken = token };
+            var page = await Call(Location, prefix, () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+            foreach (var o in page.S3Objects ?? [])
+                yield return new ObjectInfo(o.Key, o.Size ?? 0, ToOffset(o.LastModified), o.ETag, o.StorageClass?.Value);
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        } while (token is not null);
+    }
+
+    public async Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        foreach (var batch in keys.Chunk(DeleteBatchSize))
+        {
+            var request = new DeleteObjectsRequest { BucketName = _bucket, Objects = batch.Select(k => new KeyVersion { Key = k }).ToList() };
+            var response = await Call(Location, batch[0], () => _client.DeleteObjectsAsync(request, cancellationToken)).ConfigureAwait(false);
+            if (response.DeleteErrors is { Count: > 0 } errors)
+                throw new S3loException(ErrorIds.StoreError, S3loErrorKind.WriteError,
+                    $"{errors.Count} object(s) could not be deleted from {Location}, first '{errors[0].Key}': {errors[0].Code} {errors[0].Message}",
+                    errors[0].Key);
+        }
+    }
+
+    private string? StorageClassFor(ObjectClass objectClass) => objectClass == ObjectClass.Blob ? _blobStorageClass : _metadataStorageClass;
+
+    private static DateTimeOffset ToOffset(DateTime? value)
+        => value is { } v ? new DateTimeOffset(v.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(v, DateTimeKind.Utc) : v.ToUniversalTime()) : DateTimeOffset.MinValue;
+
+    private static bool IsMissingKey(AmazonS3Exception e) => e.ErrorCode is "NoSuchKey" || (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket");
+
+    private static async Task<T> Call<T>(StoreLocation location, string key, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (Exception e) when (TranslateFor(location, e, key) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    private S3loException? Translate(Exception e, string key) => TranslateFor(Location, e, key);
+
+    private static S3loException? TranslateFor(StoreLocation location, Exception e, string key) => e switch
+    {
+        AmazonS3Exception { ErrorCode: "NoSuchBucket" } s3 => new S3loException(ErrorIds.StoreNotFound, S3loErrorKind.NotFound,
+            $"The bucket '{location.Root}' does not exist.", location.ToString(), s3),
+        AmazonS3Exception { StatusCode: HttpStatusCode.Forbidden } s3 => new S3loException(ErrorIds.StoreAccessDenied, S3loErrorKind.PermissionDenied,
+            $"Access to '{key}' in {location} was denied: {s3.ErrorCode} {s3.Message}", key, s3),
+        AmazonServiceException { StatusCode: 0 } or HttpRequestException or AmazonClientException when e is not AmazonServiceException { StatusCode: not 0 } =>
+            new S3loException(ErrorIds.StoreUnreachable, S3loErrorKind.ConnectionError, $"{location} cannot be reached: {e.Message}", location.ToString(), e),
+        AmazonServiceException service => new S3loException(ErrorIds.StoreError, S3loErrorKind.ReadError,
+            $"{location} answered {(int)service.StatusCode} {service.ErrorCode} for '{key}': {service.Message}", key, service),
+        _ => null,
+    };
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        _partBuffers.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Keeps the GET response alive while its body is read, and releases it with the stream.</summary>
+    private sealed class ResponseStream(GetObjectResponse response) : Stream
+    {
+        private readonly Stream _inner = response.ResponseStream;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => response.ContentLength;
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => _inner.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => _inner.Read(buffer);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) response.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}

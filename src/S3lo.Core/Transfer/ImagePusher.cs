@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using S3lo.Core.Formats;
+using S3lo.Core.IO;
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+
+namespace S3lo.Core.Transfer;
+
+/// <summary>What a push did.</summary>
+public sealed record PushResult
+{
+    public required string Reference { get; init; }
+    public required string Digest { get; init; }
+    public required string MediaType { get; init; }
+    public int BlobsUploaded { get; init; }
+    public int BlobsSkipped { get; init; }
+    public long BytesUploaded { get; init; }
+    public long BytesTotal { get; init; }
+    public TimeSpan Duration { get; init; }
+}
+
+/// <summary>
+/// Pushes an image from any <see cref="IImageSource"/> into a store: every blob the root manifest reaches
+/// (through index children), uploading only those the store lacks, in parallel, each verified against
+/// its digest while it streams; then <c>oci-layout</c> and <c>manifest.json</c> last.
+/// </summary>
+public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
+{
+    public async Task<PushResult> PushAsync(IImageSource source, ImageReference destination, IProgress<TransferProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        destination.RequireTag("push");
+        var clock = Stopwatch.StartNew();
+        var root = source.Root;
+        var (blobs, inlineManifests) = await CollectBlobsAsync(source, root, cancellationToken).ConfigureAwait(false);
+
+        var missing = new List<Descriptor>();
+        var present = 0;
+        var lockObject = new object();
+        await Parallel.ForEachAsync(blobs, maxConcurrency * 2, cancellationToken, async (blob, ct) =>
+        {
+            var exists = await store.BlobExistsAsync(blob.Digest, ct).ConfigureAwait(false);
+            lock (lockObject)
+            {
+                if (exists) present++;
+                else missing.Add(blob);
+            }
+        }).ConfigureAwait(false);
+
+        var bytesToUpload = missing.Sum(b => b.Size);
+        var counter = new ByteProgress(progress, $"Pushing {destination}", $"{missing.Count} of {blobs.Count} blobs to upload", bytesToUpload);
+        progress?.Report(new TransferProgress($"Pushing {destination}", $"{missing.Count} of {blobs.Count} blobs to upload", 0, bytesToUpload));
+        // Largest first, so the long uploads start early and the small ones fill the gaps.
+        await Parallel.ForEachAsync(missing.OrderByDescending(b => b.Size), maxConcurrency, cancellationToken, async (blob, ct) =>
+        {
+            await using var content = inlineManifests.TryGetValue(blob.Digest, out var bytes)
+                ? new MemoryStream(bytes, writable: false)
+                : await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
+            await store.PutBlobAsync(blob, content, counter.Add, ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+
+        cancellationToken.ThrowIfCancellationRequested();
+        await store.PublishTagAsync(destination.Name!, destination.Tag!, root, cancellationToken).ConfigureAwait(false);
+        return new PushResult
+        {
+            Reference = destination.ToString(),
+            Digest = root.Digest.ToString(),
+            MediaType = root.MediaType,
+            BlobsUploaded = missing.Count,
+            BlobsSkipped = present,
+            BytesUploaded = counter.Done,
+            BytesTotal = blobs.Sum(b => b.Size),
+            Duration = clock.Elapsed,
+        };
+    }
+
+    /// <summary>The unique blobs of the tree under <paramref name="root"/>; index children are read (and
+    /// verified) here, since their own references must be known, and kept in memory for their upload.</summary>
+    private static async Task<(List<Descriptor> Blobs, Dictionary<Digest, byte[]> InlineManifests)> CollectBlobsAsync(
+        IImageSource source, Manifest root, CancellationToken cancellationToken)
+    {
+        var blobs = new Dictionary<Digest, Descriptor>();
+        var inline = new Dictionary<Digest, byte[]>();
+        async Task WalkAsync(Manifest manifest, int depth)
+        {
+            foreach (var child in manifest.References)
+            {
+                if (!blobs.TryAdd(child.Digest, child) || !manifest.IsIndex) continue;
+                if (depth > 4 || child.Size > ImageStore.MaxManifestBytes)
+                    throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
+                        $"The index entry {child.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", child.Digest.ToString());
+                var bytes = await ReadVerifiedAsync(source, child, cancellationToken).ConfigureAwait(false);
+                inline[child.Digest] = bytes;
+                await WalkAsync(Manifest.Parse(bytes, child.MediaType), depth + 1).ConfigureAwait(false);
+            }
+        }
+        await WalkAsync(root, 0).ConfigureAwait(false);
+        return (blobs.Values.ToList(), inline);
+    }
+
+    private static async Task<byte[]> ReadVerifiedAsync(IImageSource source, Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        await using var raw = await source.OpenBlobAsync(descriptor, cancellationToken).ConfigureAwait(false);
+        await using var verified = new VerifyingReadStream(raw, descriptor.Digest, descriptor.Size, $"manifest {descriptor.Digest} in {source.Description}");
+        using var buffer = new MemoryStream((int)descriptor.Size);
+        await verified.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,81 @@
+using System.Management.Automation;
+using S3lo.Core;
+using S3lo.Core.Catalog;
+using S3lo.Core.Oci;
+using S3lo.PowerShell.Internal;
+
+namespace S3lo.PowerShell.Commands;
+
+/// <summary>Lists the tags of a store, one object per tag, streamed as the listing proceeds.</summary>
+[Cmdlet(VerbsCommon.Get, "S3loImage")]
+[OutputType(typeof(ImageInfo))]
+public sealed class GetS3loImageCommand : StoreCmdlet
+{
+    /// <summary>The store (s3://bucket/, local://./images/, or a directory path); an image reference narrows to that image or tag.</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Store { get; set; } = "";
+
+    /// <summary>Image names to list; wildcards allowed.</summary>
+    [Parameter(Position = 1)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Name { get; set; }
+
+    /// <summary>Tags to list; wildcards allowed.</summary>
+    [Parameter]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Tag { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        Core.Storage.StoreLocation location;
+        var names = Name;
+        var tags = Tag;
+        try
+        {
+            if (ImageReference.LooksLikeReference(Store) && ParseReference(Store) is { IsStoreOnly: false } image)
+            {
+                location = image.Store;
+                names = [WildcardPattern.Escape(image.Name!)];
+                if (image.Tag is not null) tags = [WildcardPattern.Escape(image.Tag)];
+            }
+            else
+            {
+                location = ParseStore(Store);
+            }
+        }
+        catch (S3loException e)
+        {
+            ThrowTerminating(e, Store);
+            return;
+        }
+
+        var nameMatch = Matcher(names);
+        var tagMatch = Matcher(tags);
+        var prefix = names is { Length: 1 } ? LiteralPrefix(names[0]) : "";
+        Run(ct => PerItemAsync(location, async () =>
+        {
+            var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+            await foreach (var info in new ImageCatalog(store).ListAsync(prefix, nameMatch, tagMatch, ct).ConfigureAwait(false))
+                PostObject(info);
+        }));
+    }
+
+    private static Func<string, bool> Matcher(string[]? patterns)
+    {
+        if (patterns is null || patterns.Length == 0) return _ => true;
+        var compiled = patterns.Select(p => new WildcardPattern(p, WildcardOptions.CultureInvariant)).ToArray();
+        return value => compiled.Any(p => p.IsMatch(value));
+    }
+
+    /// <summary>The listing prefix for one name pattern: its text up to the first wildcard, or the whole
+    /// name followed by '/' when it has none (so 'app' does not list 'app2').</summary>
+    private static string LiteralPrefix(string pattern)
+    {
+        if (!WildcardPattern.ContainsWildcardCharacters(pattern)) return WildcardPattern.Unescape(pattern) + "/";
+        var first = pattern.IndexOfAny(['*', '?', '[', '`']);
+        return pattern[..first];
+    }
+}

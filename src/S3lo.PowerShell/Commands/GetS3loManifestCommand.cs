@@ -1,0 +1,80 @@
+using System.Management.Automation;
+using S3lo.Core;
+using S3lo.Core.Catalog;
+using S3lo.Core.Oci;
+using S3lo.PowerShell.Internal;
+
+namespace S3lo.PowerShell.Commands;
+
+/// <summary>Shows the manifest of an image or index: config, layers, platforms, annotations and raw JSON.</summary>
+[Cmdlet(VerbsCommon.Get, "S3loManifest", DefaultParameterSetName = ReferenceSet)]
+[OutputType(typeof(ManifestInfo))]
+public sealed class GetS3loManifestCommand : StoreCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Reference { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Store { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    [Parameter(ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Tag { get; set; }
+
+    [Parameter(ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string? Digest { get; set; }
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
+    public ImageInfo[] InputObject { get; set; } = [];
+
+    /// <summary>For an index, show the manifest of this platform (such as linux/arm64) instead of the index.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Platform { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var references = new List<ImageReference>();
+        Platform? platform;
+        try
+        {
+            platform = Platform is null ? null : Core.Oci.Platform.Parse(Platform);
+            switch (ParameterSetName)
+            {
+                case InputObjectSet:
+                    references.AddRange(InputObject.Select(i => i.ToReference()));
+                    break;
+                case StoreSet:
+                    references.Add(FromParts(Store, Name, Tag, Digest));
+                    break;
+                default:
+                    references.AddRange(Reference.Select(ParseReference));
+                    break;
+            }
+        }
+        catch (S3loException e)
+        {
+            ThrowTerminating(e, Reference.FirstOrDefault() ?? Store);
+            return;
+        }
+
+        Run(async ct =>
+        {
+            foreach (var reference in references)
+            {
+                await PerItemAsync(reference, async () =>
+                {
+                    var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
+                    PostObject(await new ImageCatalog(store).InspectAsync(reference, platform, ct).ConfigureAwait(false));
+                }).ConfigureAwait(false);
+            }
+        });
+    }
+}

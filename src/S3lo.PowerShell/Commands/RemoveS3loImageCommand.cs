@@ -1,0 +1,86 @@
+using System.Management.Automation;
+using S3lo.Core;
+using S3lo.Core.Catalog;
+using S3lo.Core.Oci;
+using S3lo.PowerShell.Internal;
+
+namespace S3lo.PowerShell.Commands;
+
+/// <summary>Deletes tags from a store: exactly each tag's own objects; blobs stay for garbage collection.</summary>
+[Cmdlet(VerbsCommon.Remove, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(ImageInfo))]
+public sealed class RemoveS3loImageCommand : StoreCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string[] Reference { get; set; } = [];
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Store { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Tag { get; set; } = "";
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
+    public ImageInfo[] InputObject { get; set; } = [];
+
+    /// <summary>Write each removed image to the pipeline.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var references = new List<ImageReference>();
+        try
+        {
+            switch (ParameterSetName)
+            {
+                case InputObjectSet:
+                    references.AddRange(InputObject.Select(i => i.ToReference()));
+                    break;
+                case StoreSet:
+                    references.Add(FromParts(Store, Name, Tag));
+                    break;
+                default:
+                    references.AddRange(Reference.Select(r => ParseReference(r).RequireName("remove an image")));
+                    break;
+            }
+            foreach (var reference in references)
+            {
+                if (reference.Tag is null && reference.Digest is null) reference.RequireTag("remove an image");
+            }
+        }
+        catch (S3loException e)
+        {
+            ThrowTerminating(e, Reference.FirstOrDefault() ?? Store);
+            return;
+        }
+
+        foreach (var reference in references)
+        {
+            IReadOnlyList<ImageInfo> tags = [];
+            Run(ct => PerItemAsync(reference, async () =>
+            {
+                var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
+                tags = await new ImageCatalog(store).FindTagsAsync(reference, ct).ConfigureAwait(false);
+            }));
+            foreach (var tag in tags)
+            {
+                // Asked here, on the pipeline thread, with the tag itself as the target.
+                if (!ShouldProcess(tag.Reference, $"Remove image {tag.Digest}")) continue;
+                Run(ct => PerItemAsync(tag.Reference, async () =>
+                {
+                    var store = await OpenStoreAsync(tag.Location, ct).ConfigureAwait(false);
+                    await new ImageCatalog(store).RemoveAsync(tag, ct).ConfigureAwait(false);
+                    if (PassThru) PostObject(tag);
+                }));
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Management.Automation;
+using S3lo.Core;
+using S3lo.Core.Catalog;
+using S3lo.Core.Formats;
+using S3lo.Core.Oci;
+using S3lo.Core.Transfer;
+using S3lo.PowerShell.Internal;
+
+namespace S3lo.PowerShell.Commands;
+
+/// <summary>Saves an image from a store as an OCI layout, an oci-archive or a docker-archive.</summary>
+[Cmdlet(VerbsData.Save, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[OutputType(typeof(SaveResult))]
+public sealed class SaveS3loImageCommand : StoreCmdlet
+{
+    private const int ProgressActivityId = 5311;
+
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Reference { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Store { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = "";
+
+    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Tag { get; set; } = "";
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
+    public ImageInfo? InputObject { get; set; }
+
+    /// <summary>The directory (OciLayout) or file (archives) to write; it must not exist unless -Force.</summary>
+    [Parameter(Mandatory = true, Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string Path { get; set; } = "";
+
+    /// <summary>OciLayout, OciArchive or DockerArchive; default DockerArchive for a path ending in .tar, else OciLayout.</summary>
+    [Parameter]
+    public ImageFormat? Format { get; set; }
+
+    /// <summary>The platform to take from a multi-platform image, such as linux/arm64; default the host's.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Platform { get; set; }
+
+    /// <summary>Replace an existing output.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        ImageReference reference;
+        Platform? platform;
+        string path;
+        try
+        {
+            reference = ParameterSetName switch
+            {
+                InputObjectSet => InputObject!.ToReference(),
+                StoreSet => FromParts(Store, Name, Tag),
+                _ => ParseReference(Reference),
+            };
+            reference.RequireName("save an image");
+            platform = Platform is null ? null : Core.Oci.Platform.Parse(Platform);
+            path = ResolvePath(Path);
+        }
+        catch (S3loException e)
+        {
+            ThrowTerminating(e, Reference);
+            return;
+        }
+        var format = Format ?? (path.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? ImageFormat.DockerArchive : ImageFormat.OciLayout);
+        if (!ShouldProcess(path, $"Save {reference} as {format}")) return;
+
+        var progress = CreateProgress(ProgressActivityId);
+        Run(ct => PerItemAsync(reference, async () =>
+        {
+            try
+            {
+                var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
+                var imageName = $"{reference.Name}:{reference.Tag ?? "latest"}";
+                await using var writer = ImageWriters.Create(format, path, imageName, Force);
+                PostObject(await new ImageSaver(store).SaveAsync(reference, platform, writer, path, format, progress, ct).ConfigureAwait(false));
+            }
+            finally
+            {
+                progress.Complete();
+            }
+        }));
+    }
+}

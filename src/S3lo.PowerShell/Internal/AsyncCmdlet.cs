@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Management.Automation;
+using S3lo.Core;
+using S3lo.Core.Transfer;
+
+namespace S3lo.PowerShell.Internal;
+
+/// <summary>
+/// The one bridge between the async engine and the pipeline: engine work runs on the thread pool,
+/// while everything it wants written (objects, errors, warnings, progress) is queued and written here,
+/// on the pipeline thread. Ctrl+C (StopProcessing) cancels the work's token.
+/// </summary>
+public abstract class AsyncCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private BlockingCollection<Action>? _queue;
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Runs <paramref name="work"/> to completion, writing what it queues as it goes.</summary>
+    protected void Run(Func<CancellationToken, Task> work)
+    {
+        using var queue = new BlockingCollection<Action>();
+        _queue = queue;
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                await work(_stopping.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                queue.CompleteAdding();
+            }
+        });
+        try
+        {
+            foreach (var action in queue.GetConsumingEnumerable())
+                action();
+        }
+        catch (PipelineStoppedException)
+        {
+            _stopping.Cancel();
+            foreach (var _ in queue.GetConsumingEnumerable()) { }
+            throw;
+        }
+        finally
+        {
+            _queue = null;
+        }
+        try
+        {
+            task.GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            throw new PipelineStoppedException();
+        }
+    }
+
+    /// <summary>Queues an action for the pipeline thread; callable from any thread while <see cref="Run"/> is active.</summary>
+    protected void Post(Action action)
+    {
+        var queue = _queue ?? throw new InvalidOperationException("Post is only valid inside Run.");
+        try
+        {
+            queue.Add(action);
+        }
+        catch (InvalidOperationException) when (queue.IsAddingCompleted)
+        {
+        }
+    }
+
+    protected void PostObject(object value) => Post(() => WriteObject(value));
+
+    protected void PostError(ErrorRecord error) => Post(() => WriteError(error));
+
+    protected void PostWarning(string message) => Post(() => WriteWarning(message));
+
+    protected void PostVerbose(string message) => Post(() => WriteVerbose(message));
+
+    /// <summary>
+    /// Runs one item's work; an S3lo failure becomes a non-terminating error for that item and the
+    /// cmdlet goes on with the next.
+    /// </summary>
+    protected async Task PerItemAsync(object target, Func<Task> work)
+    {
+        try
+        {
+            await work().ConfigureAwait(false);
+        }
+        catch (S3loException e)
+        {
+            PostError(Errors.From(e, target));
+        }
+    }
+
+    /// <summary>A progress sink that writes at most four records a second, or none when progress is off.</summary>
+    private protected ProgressSink CreateProgress(int activityId) => new(this, activityId, ProgressEnabled());
+
+    private bool ProgressEnabled()
+    {
+        var preference = SessionState.PSVariable.GetValue("ProgressPreference");
+        if (preference is ActionPreference.SilentlyContinue or ActionPreference.Ignore) return false;
+        if (preference is string s && (s.Equals("SilentlyContinue", StringComparison.OrdinalIgnoreCase) || s.Equals("Ignore", StringComparison.OrdinalIgnoreCase))) return false;
+        // CI runners (GitHub Actions, Azure DevOps, …) render progress as log noise.
+        var ci = Environment.GetEnvironmentVariable("CI");
+        return !(string.Equals(ci, "true", StringComparison.OrdinalIgnoreCase) || ci == "1" || Environment.GetEnvironmentVariable("TF_BUILD") is not null);
+    }
+
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
+    {
+        if (disposing) _stopping.Dispose();
+    }
+
+    // Internal: a public type implementing an engine interface would make PowerShell load the engine
+    // while it scans the module's exported types, before the dependency loader is in place.
+    internal sealed class ProgressSink : IProgress<TransferProgress>
+    {
+        private static readonly long Interval = Stopwatch.Frequency / 4;
+        private readonly AsyncCmdlet _owner;
+        private readonly int _activityId;
+        private readonly bool _enabled;
+        private long _last = long.MinValue;
+        private TransferProgress? _latest;
+
+        internal ProgressSink(AsyncCmdlet owner, int activityId, bool enabled)
+        {
+            _owner = owner;
+            _activityId = activityId;
+            _enabled = enabled;
+        }
+
+        public void Report(TransferProgress value)
+        {
+            if (!_enabled) return;
+            _latest = value;
+            var now = Stopwatch.GetTimestamp();
+            var last = Interlocked.Read(ref _last);
+            if (now - last < Interval || Interlocked.CompareExchange(ref _last, now, last) != last) return;
+            var record = new ProgressRecord(_activityId, value.Activity, $"{value.Status}: {Format(value.BytesDone)} of {Format(value.BytesTotal)}")
+            {
+                PercentComplete = value.PercentComplete,
+            };
+            _owner.Post(() => _owner.WriteProgress(record));
+        }
+
+        /// <summary>Ends the activity; call once the work is done (or failed).</summary>
+        public void Complete()
+        {
+            if (!_enabled || _latest is not { } last) return;
+            var record = new ProgressRecord(_activityId, last.Activity, "Done") { RecordType = ProgressRecordType.Completed };
+            _owner.Post(() => _owner.WriteProgress(record));
+        }
+
+        private static string Format(long bytes) => bytes switch
+        {
+            >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",
+            >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
+            >= 1L << 10 => $"{bytes / 1024.0:0.0} KiB",
+            _ => $"{bytes} B",
+        };
+    }
+}

@@ -1,0 +1,130 @@
+using System.Management.Automation;
+using S3lo.Core;
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+
+namespace S3lo.PowerShell.Internal;
+
+/// <summary>
+/// Base of every cmdlet that reaches a store: the AWS connection parameters (named as in AWS.Tools),
+/// turning references and -Store/-Name/-Tag into store locations, and the stores opened for one run.
+/// </summary>
+public abstract class StoreCmdlet : AsyncCmdlet
+{
+    protected const string ReferenceSet = "Reference";
+    protected const string StoreSet = "Store";
+    protected const string InputObjectSet = "InputObject";
+
+    private readonly Dictionary<StoreLocation, Task<Core.Storage.ImageStore>> _stores = new();
+    private readonly object _storesLock = new();
+
+    /// <summary>An AWS profile from the shared credentials or config file.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ProfileName { get; set; }
+
+    /// <summary>The bucket's region; found automatically when not given.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Region { get; set; }
+
+    /// <summary>The URL of an S3-compatible service (MinIO, Ceph, R2, …).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? EndpointUrl { get; set; }
+
+    /// <summary>Access key (user name) and secret key (password).</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? Credential { get; set; }
+
+    /// <summary>The S3 storage class for blobs; default INTELLIGENT_TIERING on AWS, none on a custom endpoint.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(StorageClassCompleter))]
+    public string? BlobStorageClass { get; set; }
+
+    /// <summary>The S3 storage class for manifests and metadata; default STANDARD on AWS, none on a custom endpoint.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(StorageClassCompleter))]
+    public string? ManifestStorageClass { get; set; }
+
+    private S3ConnectionOptions Connection => new()
+    {
+        ProfileName = ProfileName,
+        Region = Region,
+        EndpointUrl = EndpointUrl ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3")) ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")),
+        AccessKey = Credential?.UserName,
+        SecretKey = Credential?.GetNetworkCredential().Password,
+        BlobStorageClass = BlobStorageClass,
+        ManifestStorageClass = ManifestStorageClass,
+    };
+
+    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+
+    /// <summary>Parses an s3lo reference; a local path is resolved against the current PowerShell location.</summary>
+    protected ImageReference ParseReference(string text)
+    {
+        if (!ImageReference.LooksLikeReference(text))
+            throw new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
+                $"'{text}' is not a store reference: it must start with s3:// or local:// (or use -Store, -Name and -Tag).", text);
+        return ImageReference.Parse(text, ResolvePath, Connection);
+    }
+
+    /// <summary>A store given as a reference (<c>s3://bucket/</c>) or as any PowerShell path to a directory.</summary>
+    protected StoreLocation ParseStore(string store)
+    {
+        if (!ImageReference.LooksLikeReference(store)) return StoreLocation.Local(ResolvePath(store));
+        var parsed = store.StartsWith(ImageReference.LocalScheme, StringComparison.OrdinalIgnoreCase) && !store.EndsWith('/')
+            ? ParseReference(store + "/")
+            : ParseReference(store);
+        if (!parsed.IsStoreOnly)
+            throw new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
+                $"-Store takes a store such as s3://bucket/ or ./images, not an image reference ('{store}'); use -Name and -Tag for the image.", store);
+        return parsed.Store;
+    }
+
+    protected ImageReference FromParts(string store, string? name, string? tag, string? digest = null)
+        => ImageReference.Create(ParseStore(store), name, tag, digest);
+
+    protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+
+    /// <summary>Opens a store once per cmdlet run; thread-safe, since items may be processed concurrently.</summary>
+    protected Task<Core.Storage.ImageStore> OpenStoreAsync(StoreLocation location, CancellationToken cancellationToken)
+    {
+        lock (_storesLock)
+        {
+            if (!_stores.TryGetValue(location, out var store) || store.IsFaulted || store.IsCanceled)
+                _stores[location] = store = Core.Storage.ImageStore.OpenAsync(location, cancellationToken);
+            return store;
+        }
+    }
+
+    /// <summary>Turns an engine failure during parameter handling into the terminating error it is.</summary>
+    protected void ThrowTerminating(S3loException e, object? target) => ThrowTerminatingError(Errors.From(e, target));
+
+    protected override void EndProcessing()
+    {
+        base.EndProcessing();
+        DisposeStores();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) DisposeStores();
+        base.Dispose(disposing);
+    }
+
+    private void DisposeStores()
+    {
+        List<Task<Core.Storage.ImageStore>> open;
+        lock (_storesLock)
+        {
+            open = _stores.Values.ToList();
+            _stores.Clear();
+        }
+        foreach (var store in open.Where(s => s.IsCompletedSuccessfully))
+            store.Result.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+}

@@ -1,0 +1,264 @@
+using System.Security.Cryptography;
+using System.Text;
+using S3lo.Core;
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+using S3lo.Core.Tests.TestSupport;
+
+namespace S3lo.Core.Tests.Storage;
+
+/// <summary>The behaviour every object store must have, run against the local and the S3 store alike.</summary>
+public abstract class StoreContractTests : IAsyncLifetime
+{
+    protected IObjectStore Store { get; private set; } = null!;
+
+    protected abstract Task<IObjectStore> CreateStoreAsync();
+
+    public async Task InitializeAsync() => Store = await CreateStoreAsync();
+
+    public async Task DisposeAsync() => await Store.DisposeAsync();
+
+    protected static byte[] RandomBytes(int length)
+    {
+        var data = new byte[length];
+        Random.Shared.NextBytes(data);
+        return data;
+    }
+
+    [Fact]
+    public async Task SmallObjectsRoundTripWithMetadata()
+    {
+        var before = DateTimeOffset.UtcNow.AddMinutes(-5);
+        await Store.PutBytesAsync("manifests/app/v1/manifest.json", "{\"a\":1}"u8.ToArray(), ObjectClass.Metadata, default);
+        var stored = await Store.GetBytesAsync("manifests/app/v1/manifest.json", 1024, default);
+        Assert.NotNull(stored);
+        Assert.Equal("{\"a\":1}", Encoding.UTF8.GetString(stored.Bytes));
+        var head = await Store.HeadAsync("manifests/app/v1/manifest.json", default);
+        Assert.Equal(7, head!.Size);
+        Assert.True(head.LastModified > before && head.LastModified < DateTimeOffset.UtcNow.AddMinutes(5));
+    }
+
+    [Fact]
+    public async Task MissingObjectsAreReportedAsMissing()
+    {
+        Assert.Null(await Store.HeadAsync("blobs/sha256/" + new string('0', 64), default));
+        Assert.Null(await Store.GetBytesAsync("manifests/none/v1/manifest.json", 1024, default));
+        await Assert.ThrowsAsync<ObjectNotFoundException>(() => Store.OpenReadAsync("blobs/sha256/" + new string('0', 64), default));
+    }
+
+    [Fact]
+    public async Task GetBytesRefusesObjectsLargerThanAllowed()
+    {
+        await Store.PutBytesAsync("big", new byte[2048], ObjectClass.Metadata, default);
+        var e = await Assert.ThrowsAnyAsync<S3loException>(() => Store.GetBytesAsync("big", 1024, default));
+        Assert.Equal("ObjectTooLarge", e.ErrorId);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1000)]
+    [InlineData(S3ObjectStore.PartSize)]
+    [InlineData(S3ObjectStore.PartSize * 2 + 12345)]
+    public async Task VerifiedPutsStoreExactlyTheBytes(int length)
+    {
+        var data = RandomBytes(length);
+        var digest = Digest.Compute(data);
+        long reported = 0;
+        await Store.PutVerifiedAsync(StoreLayout.BlobKey(digest), new MemoryStream(data), digest, length, ObjectClass.Blob,
+            n => Interlocked.Add(ref reported, n), default);
+        Assert.Equal(length, reported);
+        await using var read = await Store.OpenReadAsync(StoreLayout.BlobKey(digest), default);
+        Assert.Equal(digest, await Digest.ComputeAsync(read, default));
+    }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(S3ObjectStore.PartSize * 2 + 1)]
+    public async Task AVerifiedPutOfWrongBytesLeavesNothing(int length)
+    {
+        var data = RandomBytes(length);
+        var claimed = Digest.Compute(RandomBytes(16));
+        var key = StoreLayout.BlobKey(claimed);
+        var e = await Assert.ThrowsAnyAsync<S3loException>(() =>
+            Store.PutVerifiedAsync(key, new MemoryStream(data), claimed, length, ObjectClass.Blob, null, default));
+        Assert.Equal(ErrorIds.DigestMismatch, e.ErrorId);
+        Assert.Null(await Store.HeadAsync(key, default));
+        Assert.Empty(await ListAsync(""));
+    }
+
+    [Fact]
+    public async Task AVerifiedPutOfTheWrongLengthLeavesNothing()
+    {
+        var data = RandomBytes(5000);
+        var digest = Digest.Compute(data);
+        var e = await Assert.ThrowsAnyAsync<S3loException>(() =>
+            Store.PutVerifiedAsync(StoreLayout.BlobKey(digest), new MemoryStream(data), digest, 4000, ObjectClass.Blob, null, default));
+        Assert.Equal(ErrorIds.SizeMismatch, e.ErrorId);
+        Assert.Empty(await ListAsync(""));
+    }
+
+    [Fact]
+    public async Task ACancelledPutLeavesNothing()
+    {
+        var data = RandomBytes(S3ObjectStore.PartSize * 3);
+        var digest = Digest.Compute(data);
+        using var cts = new CancellationTokenSource();
+        var slow = new CallbackStream(new MemoryStream(data), afterBytes: S3ObjectStore.PartSize + 1, cts.Cancel);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            Store.PutVerifiedAsync(StoreLayout.BlobKey(digest), slow, digest, data.Length, ObjectClass.Blob, null, cts.Token));
+        Assert.Empty(await ListAsync(""));
+    }
+
+    [Fact]
+    public async Task ListingReturnsExactlyTheKeysUnderAPrefix()
+    {
+        string[] keys = ["manifests/app/v1/manifest.json", "manifests/app/v1/oci-layout", "manifests/app/v10/manifest.json",
+            "manifests/app2/v1/manifest.json", "blobs/sha256/" + new string('a', 64)];
+        foreach (var key in keys) await Store.PutBytesAsync(key, "x"u8.ToArray(), ObjectClass.Metadata, default);
+        Assert.Equal(keys.Order(StringComparer.Ordinal), (await ListAsync("")).Order(StringComparer.Ordinal));
+        Assert.Equal(["manifests/app/v1/manifest.json", "manifests/app/v1/oci-layout", "manifests/app/v10/manifest.json"],
+            (await ListAsync("manifests/app/")).Order(StringComparer.Ordinal));
+        Assert.Equal(["manifests/app/v1/manifest.json", "manifests/app/v1/oci-layout", "manifests/app/v10/manifest.json"],
+            (await ListAsync("manifests/app/v1")).Order(StringComparer.Ordinal));
+        Assert.Empty(await ListAsync("manifests/none/"));
+    }
+
+    [Fact]
+    public async Task ListingPagesThroughMoreThanOneThousandKeys()
+    {
+        await System.Threading.Tasks.Parallel.ForEachAsync(Enumerable.Range(0, 1010), new ParallelOptions { MaxDegreeOfParallelism = 16 },
+            async (i, ct) => await Store.PutBytesAsync($"many/{i:D5}", "x"u8.ToArray(), ObjectClass.Metadata, ct));
+        Assert.Equal(1010, (await ListAsync("many/")).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task DeleteRemovesExactlyTheKeysGiven()
+    {
+        await Store.PutBytesAsync("manifests/app/v1/manifest.json", "x"u8.ToArray(), ObjectClass.Metadata, default);
+        await Store.PutBytesAsync("manifests/app/v1/x/manifest.json", "x"u8.ToArray(), ObjectClass.Metadata, default);
+        await Store.DeleteAsync(["manifests/app/v1/manifest.json", "manifests/app/v1/does-not-exist"], default);
+        Assert.Equal(["manifests/app/v1/x/manifest.json"], await ListAsync(""));
+    }
+
+    [Fact]
+    public async Task OverwritesReplaceTheWholeObject()
+    {
+        await Store.PutBytesAsync("s3lo.yaml", RandomBytes(4000), ObjectClass.Metadata, default);
+        await Store.PutBytesAsync("s3lo.yaml", "short"u8.ToArray(), ObjectClass.Metadata, default);
+        Assert.Equal("short", Encoding.UTF8.GetString((await Store.GetBytesAsync("s3lo.yaml", 10000, default))!.Bytes));
+    }
+
+    protected async Task<List<string>> ListAsync(string prefix)
+    {
+        var keys = new List<string>();
+        await foreach (var o in Store.ListAsync(prefix, default)) keys.Add(o.Key);
+        return keys;
+    }
+
+    /// <summary>Runs a callback once a given number of bytes has been read, to cancel mid-transfer.</summary>
+    private sealed class CallbackStream(Stream inner, long afterBytes, Action callback) : Stream
+    {
+        private long _read;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => _read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = inner.Read(buffer, offset, count);
+            if (_read < afterBytes && _read + n >= afterBytes) callback();
+            _read += n;
+            return n;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
+
+public sealed class LocalStoreContractTests : StoreContractTests, IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("s3lo-store-").FullName;
+
+    protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(new LocalObjectStore(StoreLocation.Local(_dir)));
+
+    [Fact]
+    public async Task AFailedWriteLeavesNoTemporaryFile()
+    {
+        var claimed = Digest.Compute(RandomBytes(8));
+        await Assert.ThrowsAnyAsync<S3loException>(() =>
+            Store.PutVerifiedAsync(StoreLayout.BlobKey(claimed), new MemoryStream(RandomBytes(100)), claimed, 100, ObjectClass.Blob, null, default));
+        Assert.Empty(Directory.EnumerateFiles(_dir, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task DeletingTheLastObjectOfATagRemovesItsEmptyFolders()
+    {
+        await Store.PutBytesAsync("manifests/org/app/v1/manifest.json", "x"u8.ToArray(), ObjectClass.Metadata, default);
+        await Store.DeleteAsync(["manifests/org/app/v1/manifest.json"], default);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "manifests", "org")));
+        Assert.True(Directory.Exists(_dir));
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+}
+
+[Collection(RgwCollection.Name)]
+public sealed class S3StoreContractTests(RgwServer server) : StoreContractTests
+{
+    protected override async Task<IObjectStore> CreateStoreAsync()
+        => await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), server.Connection("INTELLIGENT_TIERING", "STANDARD")), default);
+
+    [Fact]
+    public async Task BlobsAndMetadataGetTheirStorageClasses()
+    {
+        var data = RandomBytes(100);
+        var digest = Digest.Compute(data);
+        await Store.PutVerifiedAsync(StoreLayout.BlobKey(digest), new MemoryStream(data), digest, 100, ObjectClass.Blob, null, default);
+        var big = RandomBytes(S3ObjectStore.PartSize + 10);
+        var bigDigest = Digest.Compute(big);
+        await Store.PutVerifiedAsync(StoreLayout.BlobKey(bigDigest), new MemoryStream(big), bigDigest, big.Length, ObjectClass.Blob, null, default);
+        await Store.PutBytesAsync("manifests/app/v1/manifest.json", "{}"u8.ToArray(), ObjectClass.Metadata, default);
+        Assert.Equal("INTELLIGENT_TIERING", (await Store.HeadAsync(StoreLayout.BlobKey(digest), default))!.StorageClass);
+        Assert.Equal("INTELLIGENT_TIERING", (await Store.HeadAsync(StoreLayout.BlobKey(bigDigest), default))!.StorageClass);
+        Assert.Contains((await Store.HeadAsync("manifests/app/v1/manifest.json", default))!.StorageClass, new[] { null, "STANDARD" });
+    }
+
+    [Fact]
+    public async Task ACustomEndpointGetsNoStorageClassUnlessAskedFor()
+    {
+        await using var plain = await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), server.Connection()), default);
+        var data = RandomBytes(100);
+        var digest = Digest.Compute(data);
+        await plain.PutVerifiedAsync(StoreLayout.BlobKey(digest), new MemoryStream(data), digest, 100, ObjectClass.Blob, null, default);
+        Assert.Contains((await plain.HeadAsync(StoreLayout.BlobKey(digest), default))!.StorageClass, new[] { null, "STANDARD" });
+    }
+
+    [Fact]
+    public async Task WrongCredentialsAreReportedAsAccessDenied()
+    {
+        var connection = server.Connection() with { SecretKey = "wrong" };
+        await using var store = await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), connection), default);
+        var e = await Assert.ThrowsAnyAsync<S3loException>(() => store.PutBytesAsync("x", "x"u8.ToArray(), ObjectClass.Metadata, default));
+        Assert.Equal(ErrorIds.StoreAccessDenied, e.ErrorId);
+    }
+
+    [Fact]
+    public async Task AMissingBucketIsReportedAsStoreNotFound()
+    {
+        await using var store = await S3ObjectStore.OpenAsync(StoreLocation.S3("no-such-bucket-here", server.Connection()), default);
+        var e = await Assert.ThrowsAnyAsync<S3loException>(async () => { await foreach (var _ in store.ListAsync("", default)) { } });
+        Assert.Equal(ErrorIds.StoreNotFound, e.ErrorId);
+    }
+
+    [Fact]
+    public async Task AnUnreachableEndpointIsReportedAsUnreachable()
+    {
+        var connection = server.Connection() with { EndpointUrl = "http://127.0.0.1:9" };
+        await using var store = await S3ObjectStore.OpenAsync(StoreLocation.S3("bucket", connection), default);
+        var e = await Assert.ThrowsAnyAsync<S3loException>(() => store.HeadAsync("x", default));
+        Assert.Equal(ErrorIds.StoreUnreachable, e.ErrorId);
+    }
+}
