@@ -1,0 +1,112 @@
+# Module-wide behaviour: help for every cmdlet, format views, isolation from other AWSSDK versions,
+# and stopping a transfer.
+BeforeAll {
+    Import-Module $env:S3LO_MODULE_PATH -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
+    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-module-$([guid]::NewGuid().ToString('N'))")).FullName
+}
+
+AfterAll {
+    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+}
+
+Describe 'Help for <Name>' -ForEach @(
+    @{ Name = 'Push-S3loImage' }, @{ Name = 'Save-S3loImage' }, @{ Name = 'Get-S3loImage' }, @{ Name = 'Get-S3loManifest' }, @{ Name = 'Remove-S3loImage' }
+) {
+    BeforeAll {
+        $help = Get-Help $Name -Full
+        $command = Get-Command $Name
+    }
+
+    It 'has a synopsis and a description' {
+        $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.Synopsis | Should -Not -Match ([regex]::Escape($Name) + '\s+\[')
+        ($help.description | Out-String).Trim() | Should -Not -BeNullOrEmpty
+    }
+
+    It 'documents every parameter' {
+        $common = [System.Management.Automation.PSCmdlet]::CommonParameters + [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+        foreach ($parameter in $command.Parameters.Keys | Where-Object { $_ -notin $common }) {
+            $doc = $help.parameters.parameter | Where-Object name -eq $parameter
+            $doc | Should -Not -BeNullOrEmpty -Because "-$parameter must be documented"
+            ($doc.description | Out-String).Trim() | Should -Not -BeNullOrEmpty -Because "-$parameter needs a description"
+        }
+    }
+
+    It 'has at least two examples that use the cmdlet' {
+        @($help.examples.example).Count | Should -BeGreaterOrEqual 2
+        foreach ($example in $help.examples.example) { $example.code | Should -Match ([regex]::Escape($Name)) }
+    }
+}
+
+Describe 'Format views' {
+    It 'has a default view for <_>' -ForEach @('S3lo.Core.Catalog.ImageInfo', 'S3lo.Core.Transfer.PushResult', 'S3lo.Core.Transfer.SaveResult',
+        'S3lo.Core.Catalog.ManifestInfo', 'S3lo.Core.Catalog.BlobInfo', 'S3lo.Core.Catalog.PlatformManifest') {
+        Get-FormatData -TypeName $_ | Should -Not -BeNullOrEmpty
+    }
+
+    It 'renders a listing as a table without errors' {
+        $layout = New-TestImage -Path (Join-Path $Work 'fmt-layout') -Layers 1 -LayerSize 10KB -Tag v1
+        $null = Push-S3loImage $layout "local://$Work/fmt-store/app:v1"
+        $table = Get-S3loImage "local://$Work/fmt-store/" | Out-String
+        $table | Should -Match 'app\s+v1\s+Image\s+linux/amd64'
+        $push = Push-S3loImage $layout "local://$Work/fmt-store/app:v2" | Out-String
+        $push | Should -Match 'app:v2'
+        Get-S3loManifest "local://$Work/fmt-store/app:v1" | Out-String | Should -Match 'Layers'
+    }
+}
+
+Describe 'Isolation from other AWS SDK versions' {
+    BeforeAll { $script:Server = Start-TestS3Server }
+    AfterAll { Stop-TestS3Server $script:Server }
+
+    It 'works in a session that already loaded another AWSSDK.Core' {
+        $oldSdk = Join-Path ([Environment]::GetFolderPath('UserProfile')) '.nuget/packages/awssdk.core/3.7.402/lib/net8.0/AWSSDK.Core.dll'
+        Test-Path $oldSdk | Should -BeTrue -Because 'build/tools.csproj downloads AWSSDK.Core 3.7.402 for this test'
+        New-TestBucket -Server $Server -Name isolation
+        $layout = New-TestImage -Path (Join-Path $Work 'iso-layout') -Layers 1 -LayerSize 10KB -Tag v1
+        $output = Invoke-TestPwsh -Command @"
+`$ErrorActionPreference = 'Stop'
+Add-Type -Path '$oldSdk'
+`$loaded = [Amazon.Runtime.AWSCredentials].Assembly.GetName().Version
+Import-Module '$env:S3LO_MODULE_PATH'
+`$cred = [pscredential]::new('$($Server.AccessKey)', (ConvertTo-SecureString '$($Server.SecretKey)' -AsPlainText -Force))
+`$r = Push-S3loImage '$layout' s3://isolation/app:v1 -EndpointUrl '$($Server.EndpointUrl)' -Credential `$cred
+`$l = Get-S3loImage s3://isolation/ -EndpointUrl '$($Server.EndpointUrl)' -Credential `$cred
+"default=`$loaded"
+"pushed=`$(`$r.BlobsUploaded)"
+"listed=`$(`$l.Reference)"
+"still=`$([Amazon.Runtime.AWSCredentials].Assembly.GetName().Version)"
+"@
+        $output | Should -Contain 'default=3.3.0.0'
+        $output | Should -Contain 'pushed=2'
+        $output | Should -Contain 'listed=s3://isolation/app:v1'
+        $output | Should -Contain 'still=3.3.0.0'
+    }
+}
+
+Describe 'Stopping a push' {
+    It 'stops within a second on Ctrl+C and leaves no tag' {
+        $layout = New-TestImage -Path (Join-Path $Work 'big-layout') -Layers 2 -LayerSize 150MB -Tag v1
+        $store = Join-Path $Work 'stop-store'
+        $ps = [powershell]::Create()
+        $null = $ps.AddCommand('Import-Module').AddArgument($env:S3LO_MODULE_PATH).AddStatement()
+        $null = $ps.AddCommand('Push-S3loImage').AddParameter('Path', $layout).AddParameter('Destination', "local://$store/app:v1")
+        $async = $ps.BeginInvoke()
+        $deadline = [DateTime]::UtcNow.AddSeconds(60)
+        # Wait until bytes are being written, so the stop interrupts a transfer in flight.
+        while (-not (Get-ChildItem -Recurse -Force -File -LiteralPath $store -ErrorAction Ignore | Where-Object Length -gt 1MB) -and [DateTime]::UtcNow -lt $deadline) {
+            Start-Sleep -Milliseconds 20
+        }
+        $async.IsCompleted | Should -BeFalse -Because 'the push must still be running when it is stopped'
+        $clock = [Diagnostics.Stopwatch]::StartNew()
+        $ps.Stop()
+        $clock.Stop()
+        $ps.InvocationStateInfo.State | Should -Be 'Stopped'
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 1
+        $ps.Dispose()
+        Get-ChildItem -Recurse -Force -File -LiteralPath (Join-Path $store 'manifests') -ErrorAction Ignore | Should -BeNullOrEmpty
+        Get-ChildItem -Recurse -Force -File -LiteralPath $store | Where-Object Name -like '.s3lo-tmp-*' | Should -BeNullOrEmpty -Because 'a stopped transfer removes its temporary files'
+    }
+}

@@ -1,0 +1,170 @@
+# Push-S3loImage against a local store and a real S3 server (Ceph RGW), from real images made with umoci and skopeo.
+BeforeDiscovery {
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+}
+
+BeforeAll {
+    Import-Module $env:S3LO_MODULE_PATH -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
+    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-push-$([guid]::NewGuid().ToString('N'))")).FullName
+    $script:Server = Start-TestS3Server
+    $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 3 -LayerSize 300KB -Tag v1
+    $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 10KB -Tag v2
+    $script:DockerArchive = ConvertTo-TestArchive -Layout $Layout -Tag v1 -Format docker-archive -Path (Join-Path $Work 'app.tar') -ImageName 'app:v1'
+    $script:OciArchive = ConvertTo-TestArchive -Layout $Layout -Tag v1 -Format oci-archive -Path (Join-Path $Work 'app-oci.tar')
+    $script:V1Manifest = Invoke-TestProgram skopeo @('inspect', '--raw', "oci:${Layout}:v1") | Out-String
+}
+
+AfterAll {
+    Stop-TestS3Server $script:Server
+    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+}
+
+Describe 'Push-S3loImage to a <Kind> store' -ForEach $StoreKinds {
+    BeforeEach {
+        $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
+        $p = $store.Params
+    }
+
+    It 'pushes a docker save archive: blobs, then oci-layout and manifest.json, and reports what it did' {
+        $result = Push-S3loImage $DockerArchive "$($store.Uri)app:v1" @p
+        $result.Reference | Should -Be "$($store.Uri)app:v1"
+        $result.MediaType | Should -Be 'application/vnd.oci.image.manifest.v1+json'
+        $result.BlobsUploaded | Should -Be 4
+        $result.BlobsSkipped | Should -Be 0
+        $result.BytesUploaded | Should -Be $result.BytesTotal
+        $result.BytesTotal | Should -BeGreaterThan (900KB)
+        $result.Duration | Should -BeOfType [timespan]
+
+        $keys = Get-TestStoreKey $store
+        $keys | Should -Contain 'manifests/app/v1/manifest.json'
+        $keys | Should -Contain 'manifests/app/v1/oci-layout'
+        $manifest = [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/v1/manifest.json'))
+        $hash = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData((Get-TestStoreObject $store 'manifests/app/v1/manifest.json'))).ToLowerInvariant()
+        $result.Digest | Should -Be "sha256:$hash"
+        foreach ($digest in Get-TestBlobDigest $manifest) {
+            $keys | Should -Contain "blobs/sha256/$($digest.Substring(7))"
+            $bytes = Get-TestStoreObject $store "blobs/sha256/$($digest.Substring(7))"
+            [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bytes)).ToLowerInvariant() | Should -Be $digest.Substring(7)
+        }
+        [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/v1/oci-layout')) | Should -Be '{"imageLayoutVersion":"1.0.0"}'
+    }
+
+    It 'uploads no blob when the same image is pushed again' {
+        $first = Push-S3loImage $DockerArchive "$($store.Uri)app:v1" @p
+        $again = Push-S3loImage $DockerArchive "$($store.Uri)app:v1" @p
+        $again.BlobsUploaded | Should -Be 0
+        $again.BytesUploaded | Should -Be 0
+        $again.BlobsSkipped | Should -Be $first.BlobsUploaded
+        $again.Digest | Should -Be $first.Digest
+        $other = Push-S3loImage $DockerArchive "$($store.Uri)other/app:v1" @p
+        $other.BlobsUploaded | Should -Be 0 -Because 'blobs are shared across the whole store by digest'
+    }
+
+    It 'pushes an OCI layout directory, keeping its manifest bytes, and picks the image by -SourceTag' {
+        $result = Push-S3loImage -Path $Layout -Destination "$($store.Uri)app:v1" -SourceTag v1 @p
+        [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/v1/manifest.json')) | Should -Be $V1Manifest.TrimEnd("`n")
+        $v2 = Push-S3loImage $Layout "$($store.Uri)app:v2" -SourceTag v2 @p
+        $v2.Digest | Should -Not -Be $result.Digest
+        $v2.BlobsSkipped | Should -BeGreaterThan 0 -Because 'v2 is built on v1 and shares its layers'
+    }
+
+    It 'refuses a layout holding several images when -SourceTag is not given, naming them' {
+        { Push-S3loImage $Layout "$($store.Uri)app:v1" @p -ErrorAction Stop } |
+            Should -Throw -ErrorId 'AmbiguousSourceImage,S3lo.PowerShell.Commands.PushS3loImageCommand' -ExpectedMessage '*v1*v2*'
+        Get-TestStoreKey $store -Prefix 'manifests/' | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a -SourceTag the layout does not hold' {
+        { Push-S3loImage $Layout "$($store.Uri)app:v1" -SourceTag v9 @p -ErrorAction Stop } |
+            Should -Throw -ErrorId 'SourceImageNotFound,S3lo.PowerShell.Commands.PushS3loImageCommand'
+    }
+
+    It 'pushes an oci-archive' {
+        $result = Push-S3loImage $OciArchive "$($store.Uri)app:oci" @p
+        [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/oci/manifest.json')) | Should -Be $V1Manifest.TrimEnd("`n")
+        $result.BlobsUploaded | Should -Be 4
+    }
+
+    It 'takes the store, name and tag as separate parameters' {
+        $storeArg = if ($Kind -eq 'local') { $store.Root } else { $store.Uri }
+        $result = Push-S3loImage $DockerArchive -Store $storeArg -Name team/app -Tag 1.0 @p
+        $result.Reference | Should -Be "$($store.Uri)team/app:1.0"
+        Get-TestStoreKey $store | Should -Contain 'manifests/team/app/1.0/manifest.json'
+    }
+
+    It 'requires a tag: no silent latest' {
+        { Push-S3loImage $DockerArchive "$($store.Uri)app" @p } | Should -Throw -ErrorId 'TagRequired,S3lo.PowerShell.Commands.PushS3loImageCommand'
+        Get-TestStoreKey $store | Should -BeNullOrEmpty
+    }
+
+    It 'refuses the malformed reference <Reference> with <ErrorId>' -ForEach @(
+        @{ Reference = 'App:v1'; ErrorId = 'InvalidName' }
+        @{ Reference = '../escape:v1'; ErrorId = 'InvalidName' }
+        @{ Reference = 'app:-bad'; ErrorId = 'InvalidTag' }
+        @{ Reference = 'app:v1@sha256:1234'; ErrorId = 'InvalidDigest' }
+    ) {
+        { Push-S3loImage $DockerArchive "$($store.Uri)$Reference" @p } | Should -Throw -ErrorId "$ErrorId,S3lo.PowerShell.Commands.PushS3loImageCommand"
+        Get-TestStoreKey $store | Should -BeNullOrEmpty
+    }
+
+    It 'refuses an archive with a <Entry> entry and writes nothing' -ForEach @(@{ Entry = '../escape.json' }, @{ Entry = '/etc/escape.json' }) {
+        $tar = New-TestTar -Path (Join-Path $Work "bad-$([guid]::NewGuid().ToString('N')).tar") -Entries ([ordered]@{ 'manifest.json' = '[]'; $Entry = '{}' })
+        { Push-S3loImage $tar "$($store.Uri)app:v1" @p -ErrorAction Stop } | Should -Throw -ErrorId 'UnsafeArchivePath,S3lo.PowerShell.Commands.PushS3loImageCommand'
+        Get-TestStoreKey $store | Should -BeNullOrEmpty
+        Test-Path (Join-Path (Split-Path $Work) 'escape.json') | Should -BeFalse
+    }
+
+    It 'refuses a truncated archive and leaves no tag' {
+        $bytes = [IO.File]::ReadAllBytes($DockerArchive)
+        $truncated = Join-Path $Work "truncated-$Kind.tar"
+        [IO.File]::WriteAllBytes($truncated, $bytes[0..([int]($bytes.Length * 0.6))])
+        { Push-S3loImage $truncated "$($store.Uri)app:v1" @p -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidArchive,S3lo.PowerShell.Commands.PushS3loImageCommand'
+        Get-TestStoreKey $store -Prefix 'manifests/' | Should -BeNullOrEmpty
+    }
+
+    It 'reports a missing source as SourceNotFound' {
+        { Push-S3loImage (Join-Path $Work 'nothing.tar') "$($store.Uri)app:v1" @p -ErrorAction Stop } |
+            Should -Throw -ErrorId 'SourceNotFound,S3lo.PowerShell.Commands.PushS3loImageCommand'
+    }
+
+    It 'pushes nothing with -WhatIf' {
+        Push-S3loImage $DockerArchive "$($store.Uri)app:v1" -WhatIf @p | Should -BeNullOrEmpty
+        Get-TestStoreKey $store | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Push-S3loImage storage classes on S3' {
+    It 'stores blobs as INTELLIGENT_TIERING and manifests as STANDARD when asked, on a custom endpoint' {
+        $store = New-TestStore -Kind s3 -Root $Work -Server $Server
+        $p = $store.Params
+        $null = Push-S3loImage $DockerArchive "$($store.Uri)app:v1" -BlobStorageClass INTELLIGENT_TIERING -ManifestStorageClass STANDARD @p
+        $keys = Get-TestStoreKey $store
+        foreach ($key in $keys | Where-Object { $_ -like 'blobs/*' }) {
+            (Get-TestS3ObjectHeader -Server $Server -Bucket $store.Root -Key $key)['x-amz-storage-class'] | Should -Be 'INTELLIGENT_TIERING'
+        }
+        foreach ($key in 'manifests/app/v1/manifest.json', 'manifests/app/v1/oci-layout') {
+            (Get-TestS3ObjectHeader -Server $Server -Bucket $store.Root -Key $key)['x-amz-storage-class'] | Should -BeIn @($null, 'STANDARD')
+        }
+    }
+
+    It 'sets no storage class on a custom endpoint unless asked for' {
+        $store = New-TestStore -Kind s3 -Root $Work -Server $Server
+        $p = $store.Params
+        $null = Push-S3loImage $DockerArchive "$($store.Uri)app:v1" @p
+        foreach ($key in Get-TestStoreKey $store) {
+            (Get-TestS3ObjectHeader -Server $Server -Bucket $store.Root -Key $key)['x-amz-storage-class'] | Should -BeIn @($null, 'STANDARD')
+        }
+    }
+
+    It 'reports wrong credentials as StoreAccessDenied and a missing bucket as StoreNotFound' {
+        $store = New-TestStore -Kind s3 -Root $Work -Server $Server
+        $bad = [pscredential]::new($Server.AccessKey, (ConvertTo-SecureString 'wrong-secret' -AsPlainText -Force))
+        { Push-S3loImage $DockerArchive "$($store.Uri)app:v1" -EndpointUrl $Server.EndpointUrl -Credential $bad -ErrorAction Stop } |
+            Should -Throw -ErrorId 'StoreAccessDenied,S3lo.PowerShell.Commands.PushS3loImageCommand'
+        $p = $store.Params
+        { Push-S3loImage $DockerArchive 's3://no-such-bucket/app:v1' @p -ErrorAction Stop } |
+            Should -Throw -ErrorId 'StoreNotFound,S3lo.PowerShell.Commands.PushS3loImageCommand'
+    }
+}

@@ -1,0 +1,144 @@
+<#
+Stores for the cmdlet tests: the same behaviour tests run against a fresh local directory and a
+fresh bucket on the test S3 server, through one description of "a store" (its reference prefix, the
+parameters that reach it, and a way to look at its objects without going through S3lo).
+#>
+Set-StrictMode -Version 3.0
+$ErrorActionPreference = 'Stop'
+
+$script:Buckets = 0
+
+function New-TestStore {
+    <#
+    .SYNOPSIS
+    A fresh empty store: -Kind local is a new directory under -Root; -Kind s3 a new bucket on -Server.
+    .OUTPUTS
+    Kind, Uri (reference prefix such as s3://bucket/), Root (directory or bucket), Params (a hashtable
+    to splat onto any S3lo cmdlet) and Server.
+    #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory)] [ValidateSet('local', 's3')] [string] $Kind,
+        [Parameter(Mandatory)] [string] $Root,
+        $Server
+    )
+    $script:Buckets++
+    if ($Kind -eq 'local') {
+        $dir = Join-Path $Root "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
+        return [pscustomobject]@{ Kind = 'local'; Uri = "local://$dir/"; Root = $dir; Params = @{}; Server = $null }
+    }
+    $bucket = "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 10))"
+    New-TestBucket -Server $Server -Name $bucket
+    $credential = [pscredential]::new($Server.AccessKey, (ConvertTo-SecureString $Server.SecretKey -AsPlainText -Force))
+    [pscustomobject]@{
+        Kind   = 's3'
+        Uri    = "s3://$bucket/"
+        Root   = $bucket
+        Params = @{ EndpointUrl = $Server.EndpointUrl; Credential = $credential }
+        Server = $Server
+    }
+}
+
+function Get-TestStoreKey {
+    <# .SYNOPSIS Every object key in a store (as '/'-separated keys), read directly from the directory or bucket. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Store, [string] $Prefix = '')
+    if ($Store.Kind -eq 's3') { return @(Get-TestS3ObjectList -Server $Store.Server -Bucket $Store.Root -Prefix $Prefix) }
+    if (-not (Test-Path -LiteralPath $Store.Root)) { return @() }
+    @(Get-ChildItem -LiteralPath $Store.Root -Recurse -File | ForEach-Object {
+            [IO.Path]::GetRelativePath($Store.Root, $_.FullName).Replace('\', '/')
+        } | Where-Object { $_.StartsWith($Prefix) } | Sort-Object)
+}
+
+function Get-TestStoreObject {
+    <# .SYNOPSIS The bytes of one object of a store, read directly. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Store, [Parameter(Mandatory)] [string] $Key)
+    if ($Store.Kind -eq 'local') { return [IO.File]::ReadAllBytes((Join-Path $Store.Root $Key)) }
+    $file = [IO.Path]::GetTempFileName()
+    try {
+        $null = Invoke-TestProgram curl @('-sSf', '-o', $file, '--aws-sigv4', "aws:amz:$($Store.Server.Region):s3",
+            '--user', "$($Store.Server.AccessKey):$($Store.Server.SecretKey)", '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+            "$($Store.Server.EndpointUrl)/$($Store.Root)/$Key")
+        [IO.File]::ReadAllBytes($file)
+    } finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
+}
+
+function Set-TestStoreObject {
+    <# .SYNOPSIS Writes bytes under a key directly, bypassing S3lo (to corrupt a blob or plant a file). #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Store, [Parameter(Mandatory)] [string] $Key, [Parameter(Mandatory)] [byte[]] $Bytes)
+    if ($Store.Kind -eq 'local') {
+        $path = Join-Path $Store.Root $Key
+        $null = New-Item -ItemType Directory -Force -Path (Split-Path -Parent $path)
+        [IO.File]::WriteAllBytes($path, $Bytes)
+        return
+    }
+    $file = [IO.Path]::GetTempFileName()
+    try {
+        [IO.File]::WriteAllBytes($file, $Bytes)
+        $response = Invoke-TestS3Request -Server $Store.Server -Method PUT -Path "/$($Store.Root)/$Key" -InFile $file
+        if ($response.StatusCode -ne 200) { throw "PUT $Key answered $($response.StatusCode): $($response.Body)" }
+    } finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
+}
+
+function Get-TestBlobDigest {
+    <# .SYNOPSIS The digests of config and layers named by an OCI image manifest's JSON. #>
+    param([Parameter(Mandatory)] [string] $Json)
+    $m = $Json | ConvertFrom-Json
+    @($m.config.digest) + @($m.layers | ForEach-Object digest)
+}
+
+function New-TestTar {
+    <#
+    .SYNOPSIS
+    Writes a tar whose entries are given as an ordered hashtable of name = text, names taken as they
+    are (so a test can plant '../x' or '/etc/x').
+    #>
+    param([Parameter(Mandatory)] [string] $Path, [Parameter(Mandatory)] [System.Collections.IDictionary] $Entries)
+    $stream = [IO.File]::Create($Path)
+    $writer = [System.Formats.Tar.TarWriter]::new($stream, [System.Formats.Tar.TarEntryFormat]::Pax, $false)
+    try {
+        foreach ($name in $Entries.Keys) {
+            $entry = [System.Formats.Tar.PaxTarEntry]::new([System.Formats.Tar.TarEntryType]::RegularFile, $name)
+            $entry.DataStream = [IO.MemoryStream]::new([Text.Encoding]::UTF8.GetBytes([string]$Entries[$name]))
+            $writer.WriteEntry($entry)
+        }
+    } finally { $writer.Dispose(); $stream.Dispose() }
+    $Path
+}
+
+function New-TestIndexLayout {
+    <#
+    .SYNOPSIS
+    Makes an OCI layout whose index.json points at one multi-platform image index built from the
+    images of -Layout (tag => platform), plus an attestation entry (platform unknown/unknown).
+    .OUTPUTS
+    The layout directory.
+    #>
+    param([Parameter(Mandatory)] [string] $Layout, [Parameter(Mandatory)] [System.Collections.IDictionary] $Platforms, [string] $Tag = 'multi')
+    $index = Get-Content -Raw (Join-Path $Layout 'index.json') | ConvertFrom-Json
+    $entries = foreach ($tag in $Platforms.Keys) {
+        $found = $index.manifests | Where-Object { $_.annotations.'org.opencontainers.image.ref.name' -eq $tag }
+        if (-not $found) { throw "tag $tag not in $Layout" }
+        $os, $arch, $variant = $Platforms[$tag] -split '/'
+        $platform = [ordered]@{ architecture = $arch; os = $os }
+        if ($variant) { $platform.variant = $variant }
+        [ordered]@{ mediaType = $found.mediaType; digest = $found.digest; size = $found.size; platform = $platform }
+    }
+    $first = @($entries)[0]
+    $entries = @($entries) + [ordered]@{ mediaType = $first.mediaType; digest = $first.digest; size = $first.size
+        platform = [ordered]@{ architecture = 'unknown'; os = 'unknown' }
+        annotations = [ordered]@{ 'vnd.docker.reference.type' = 'attestation-manifest' } }
+    $json = [ordered]@{ schemaVersion = 2; mediaType = 'application/vnd.oci.image.index.v1+json'; manifests = $entries } | ConvertTo-Json -Depth 10 -Compress
+    $bytes = [Text.Encoding]::UTF8.GetBytes($json)
+    $hex = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bytes)).ToLowerInvariant()
+    [IO.File]::WriteAllBytes((Join-Path $Layout "blobs/sha256/$hex"), $bytes)
+    $index.manifests = @($index.manifests) + [pscustomobject]@{
+        mediaType = 'application/vnd.oci.image.index.v1+json'; digest = "sha256:$hex"; size = $bytes.Length
+        annotations = @{ 'org.opencontainers.image.ref.name' = $Tag } }
+    $index | ConvertTo-Json -Depth 10 -Compress | Set-Content -NoNewline (Join-Path $Layout 'index.json')
+    "sha256:$hex"
+}
+
+Export-ModuleMember -Function New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout
