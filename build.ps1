@@ -61,7 +61,7 @@ function Invoke-Native {
     # Runs a program with the console attached and throws if it fails. A simple function (no param
     # block) so that switches such as -v or -c reach the program instead of PowerShell's binder.
     $filePath, $arguments = $args
-    & $filePath @arguments
+    & $filePath @arguments | Out-Host
     if ($LASTEXITCODE -ne 0) { throw "'$filePath $($arguments -join ' ')' failed with exit code $LASTEXITCODE" }
 }
 
@@ -76,7 +76,7 @@ function Invoke-FreshPwsh {
     }
     try {
         Push-Location $Root   # dotnet tool run finds .config/dotnet-tools.json from here
-        & dotnet tool run pwsh -NoLogo -NoProfile -NonInteractive @ArgumentList
+        & dotnet tool run pwsh -NoLogo -NoProfile -NonInteractive @ArgumentList | Out-Host
         $LASTEXITCODE
     } finally {
         Pop-Location
@@ -132,7 +132,7 @@ function Invoke-BuildTask {
     $helpDocs = @(if (Test-Path -LiteralPath $helpSource) { Get-ChildItem -LiteralPath $helpSource -Filter *.md -File })
     if ($helpDocs) {
         $helpFile = Join-Path $ModuleDir 'en-US/S3lo.PowerShell.dll-Help.xml'
-        try { & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -Path $helpSource -OutputPath $helpFile }
+        try { $null = & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -Path $helpSource -OutputPath $helpFile }
         catch { throw "help conversion failed: $($_.Exception.Message)" }
         Write-Host "help: $($helpDocs.Count) cmdlet page(s) -> $helpFile"
     } else {
@@ -169,7 +169,7 @@ function Invoke-XunitTests {
     Remove-Item -LiteralPath $trx -ErrorAction Ignore
     Write-Host '== xunit'
     & dotnet test (Join-Path $Root 'tests/S3lo.Core.Tests') -c $Configuration --no-build --nologo `
-        --logger 'trx;LogFileName=S3lo.Core.Tests.trx' --logger 'console;verbosity=normal' --results-directory $TestResultsDir
+        --logger 'trx;LogFileName=S3lo.Core.Tests.trx' --logger 'console;verbosity=normal' --results-directory $TestResultsDir | Out-Host
     $exitCode = $LASTEXITCODE
     if (-not (Test-Path -LiteralPath $trx)) { Write-Host "xunit: no result file (dotnet test exit code $exitCode)"; return $null }
     $counters = ([xml](Get-Content -Raw -LiteralPath $trx)).TestRun.ResultSummary.Counters
