@@ -176,7 +176,7 @@ function Invoke-XunitTests {
     $failed = 0
     foreach ($name in 'failed', 'error', 'timeout', 'aborted') { $failed += [int]$counters.$name }
     if ($exitCode -ne 0 -and $failed -eq 0) { $failed = 1; Write-Host "xunit: dotnet test exit code $exitCode with no failed test; counted as 1 failure" }
-    [pscustomobject]@{ Suite = 'xunit'; Passed = [int]$counters.passed; Failed = $failed; Skipped = [int]$counters.notExecuted }
+    [pscustomobject]@{ Suite = 'xunit'; Passed = [int]$counters.passed; Failed = $failed; Skipped = [int]$counters.total - [int]$counters.executed }
 }
 
 function Invoke-PesterTests {

@@ -4,8 +4,8 @@ Runs the Pester suite; build.ps1 starts it in a fresh pwsh so the module under t
 
 .DESCRIPTION
 Writes NUnit and JUnit reports plus pester-summary.json (the counts build.ps1 reads) to
--ResultsDirectory. A failed BeforeAll/AfterAll block or a test file that cannot be loaded counts as a
-failure too, since its tests did not prove anything.
+-ResultsDirectory. A test file that cannot be loaded, or a block whose AfterAll failed, counts as one
+failure too: Pester itself reports those apart from failed tests.
 #>
 param(
     [Parameter(Mandatory)] [string] $PesterManifest,
@@ -31,7 +31,12 @@ $config.TestResult.OutputPath = Join-Path $ResultsDirectory 'pester.nunit.xml'
 $result = Invoke-Pester -Configuration $config
 $result | Export-JUnitReport -Path (Join-Path $ResultsDirectory 'pester.junit.xml')
 
-$failed = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
+function Test-HasFailedTest($Block) {
+    @($Block.Tests | Where-Object Result -EQ 'Failed').Count -or @($Block.Blocks | Where-Object { Test-HasFailedTest $_ }).Count
+}
+# A failing BeforeAll already fails the block's tests; a failing AfterAll fails no test, so count it.
+$blocksFailedAlone = @($result.FailedBlocks | Where-Object { -not (Test-HasFailedTest $_) }).Count
+$failed = $result.FailedCount + $blocksFailedAlone + $result.FailedContainersCount
 [ordered]@{
     Passed           = $result.PassedCount
     Failed           = $failed
