@@ -1,0 +1,22 @@
+@{
+    RootModule           = 'S3lo.PowerShell.dll'
+    ModuleVersion        = '0.0.0' # stamped from Directory.Build.props by build.ps1
+    GUID                 = '0646ee6e-f07d-4842-996e-7e937295c220'
+    Author               = 'S3lo contributors'
+    CompanyName          = 'S3lo contributors'
+    Copyright            = '(c) S3lo contributors'
+    Description          = 'Stores container images in S3 buckets or local directories: push, save, list, inspect and remove images without a registry.'
+    PowerShellVersion    = '7.4'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('S3lo.Format.ps1xml')
+    CmdletsToExport      = @('Push-S3loImage', 'Save-S3loImage', 'Get-S3loImage', 'Get-S3loManifest', 'Remove-S3loImage')
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('S3', 'OCI', 'container', 'image', 'registry', 'docker')
+            ProjectUri = 'https://example.invalid/s3lo'
+        }
+    }
+}
