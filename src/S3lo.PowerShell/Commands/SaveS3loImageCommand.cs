@@ -40,8 +40,11 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
     public string Path { get; set; } = "";
 
     /// <summary>OciLayout, OciArchive or DockerArchive; default DockerArchive for a path ending in .tar, else OciLayout.</summary>
+    /// <remarks>A string rather than the engine's enum: a field of an engine value type would make PowerShell
+    /// load the engine while it scans the module's types, before the dependency loader is in place.</remarks>
     [Parameter]
-    public ImageFormat? Format { get; set; }
+    [ValidateSet(nameof(ImageFormat.OciLayout), nameof(ImageFormat.OciArchive), nameof(ImageFormat.DockerArchive))]
+    public string? Format { get; set; }
 
     /// <summary>The platform to take from a multi-platform image, such as linux/arm64; default the host's.</summary>
     [Parameter]
@@ -74,7 +77,9 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
             ThrowTerminating(e, Reference);
             return;
         }
-        var format = Format ?? (path.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? ImageFormat.DockerArchive : ImageFormat.OciLayout);
+        var format = Format is not null
+            ? Enum.Parse<ImageFormat>(Format, ignoreCase: true)
+            : path.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? ImageFormat.DockerArchive : ImageFormat.OciLayout;
         if (!ShouldProcess(path, $"Save {reference} as {format}")) return;
 
         var progress = CreateProgress(ProgressActivityId);
