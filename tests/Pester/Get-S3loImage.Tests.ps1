@@ -78,6 +78,18 @@ Describe 'Get-S3loImage on a <Kind> store' -ForEach $StoreKinds {
         } finally { Pop-Location }
     }
 
+    It 'lists the other tags when one manifest cannot be read, and reports that one as InvalidManifest' {
+        $broken = New-TestStore -Kind $Kind -Root $Work -Server $Server
+        $bp = $broken.Params
+        $null = Push-S3loImage $Layout "$($broken.Uri)app:v1" -SourceTag amd @bp
+        Set-TestStoreObject $broken 'manifests/app/bad/manifest.json' ([Text.Encoding]::UTF8.GetBytes('not json'))
+        $listed = Get-S3loImage $broken.Uri @bp -ErrorVariable failures -ErrorAction SilentlyContinue
+        $listed.Reference | Should -Be "$($broken.Uri)app:v1"
+        $failures.Count | Should -Be 1
+        $failures[0].FullyQualifiedErrorId | Should -Be 'InvalidManifest,S3lo.PowerShell.Commands.GetS3loImageCommand'
+        $failures[0].TargetObject | Should -Be "$($broken.Uri)app:bad"
+    }
+
     It 'fails clearly on a malformed store reference' {
         { Get-S3loImage 's3://No_Such/' @p } | Should -Throw -ErrorId 'InvalidReference,S3lo.PowerShell.Commands.GetS3loImageCommand'
     }

@@ -14,8 +14,10 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     /// while the listing goes on, and each tag is yielded as soon as it and those before it are ready.
     /// </summary>
     /// <param name="namePrefix">A literal prefix of the names wanted, to narrow the listing.</param>
+    /// <param name="onTagError">Receives a tag whose manifest cannot be read or parsed; the listing goes on
+    /// without it. When null, such a tag ends the listing with its error.</param>
     public async IAsyncEnumerable<ImageInfo> ListAsync(string namePrefix, Func<string, bool> nameFilter, Func<string, bool> tagFilter,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
+        Action<TagEntry, S3loException>? onTagError, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pending = Channel.CreateBounded<Task<ImageInfo?>>(maxConcurrency * 4);
@@ -33,6 +35,11 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
                         try
                         {
                             return await DescribeAsync(entry, stop.Token).ConfigureAwait(false);
+                        }
+                        catch (S3loException e) when (onTagError is not null)
+                        {
+                            onTagError(entry, e);
+                            return null;
                         }
                         finally
                         {
@@ -177,7 +184,7 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
         }
         if (reference.Digest is null) reference.RequireTag("remove an image");
         var found = new List<ImageInfo>();
-        await foreach (var info in ListAsync(reference.Name + "/", n => n == reference.Name, _ => true, cancellationToken).ConfigureAwait(false))
+        await foreach (var info in ListAsync(reference.Name + "/", n => n == reference.Name, _ => true, null, cancellationToken).ConfigureAwait(false))
         {
             if (info.Digest == reference.Digest.ToString()) found.Add(info);
         }

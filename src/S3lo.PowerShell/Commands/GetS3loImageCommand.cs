@@ -58,7 +58,9 @@ public sealed class GetS3loImageCommand : StoreCmdlet
         Run(ct => PerItemAsync(location, async () =>
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-            await foreach (var info in new ImageCatalog(store).ListAsync(prefix, nameMatch, tagMatch, ct).ConfigureAwait(false))
+            var images = new ImageCatalog(store).ListAsync(prefix, nameMatch, tagMatch,
+                (tag, e) => PostError(Errors.From(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
+            await foreach (var info in images.ConfigureAwait(false))
                 PostObject(info);
         }));
     }
