@@ -2,7 +2,9 @@
 # stop-rgw.sh - stop the throwaway Ceph/RGW started by start-rgw.sh, by saved PIDs only.
 # Usage: stop-rgw.sh [--purge]     (--purge also deletes $RGW_BASE)
 #  * order: radosgw, then ceph-osd, then ceph-mon.
-#  * radosgw and ceph-mon get SIGTERM (SIGKILL after $RGW_STOP_GRACE s).
+#  * ceph-mon gets SIGTERM (SIGKILL after $RGW_STOP_GRACE s).
+#  * radosgw gets SIGKILL: on SIGTERM it spends ~5 s shutting down, once per test file that
+#    starts a server, and nothing it would flush matters for a throwaway cluster.
 #  * ceph-osd gets SIGKILL straight away: on SIGTERM a memstore OSD first dumps all
 #    objects from RAM to its data dir and, if the mon is already gone, waits 5 s
 #    (osd_mon_shutdown_timeout) - pointless for a throwaway cluster.
@@ -39,7 +41,7 @@ wait_gone() { # pid name
 }
 
 # order matters: radosgw hangs in shutdown (until SIGKILL) if the OSD is already gone
-rgw=$(pid_of rgw radosgw) && kill -TERM "$rgw" && wait_gone "$rgw" radosgw
+rgw=$(pid_of rgw radosgw) && kill -KILL "$rgw" && wait_gone "$rgw" radosgw
 osd=$(pid_of osd.0 ceph-osd) && kill -KILL "$osd" && wait_gone "$osd" ceph-osd
 mon=$(pid_of mon.a ceph-mon) && kill -TERM "$mon" && wait_gone "$mon" ceph-mon
 rm -f "$RUN"/rgw.fpid "$RUN"/osd.0.fpid "$RUN"/mon.a.fpid
