@@ -26,7 +26,7 @@ internal sealed class TarFileSet : IFileSet
     /// is <c>UnsupportedSource</c>; one that breaks off or is corrupt later is <c>InvalidArchive</c>.</summary>
     public static TarFileSet Open(string archivePath)
     {
-        using var file = new FileStream(archivePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        using var file = new FileStream(archivePath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
         var hasTarMagic = SniffFormat(file, archivePath);
         var members = new Dictionary<string, Member>(StringComparer.Ordinal);
         using var reader = new TarReader(file, leaveOpen: true);
