@@ -26,8 +26,8 @@ internal sealed class TarFileSet : IFileSet
     /// is <c>UnsupportedSource</c>; one that breaks off or is corrupt later is <c>InvalidArchive</c>.</summary>
     public static TarFileSet Open(string archivePath)
     {
-        using var file = new FileStream(archivePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        RejectCompressed(file, archivePath);
+        using var file = new FileStream(archivePath, FileMode.Open, FileAccess.Read, FileShare.Read, 0, FileOptions.SequentialScan);
+        var hasTarMagic = SniffFormat(file, archivePath);
         var members = new Dictionary<string, Member>(StringComparer.Ordinal);
         using var reader = new TarReader(file, leaveOpen: true);
         var entries = 0;
@@ -41,20 +41,21 @@ internal sealed class TarFileSet : IFileSet
             }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or ArgumentException or OverflowException)
             {
-                if (entries == 0)
+                if (entries == 0 && !hasTarMagic)
                     throw new S3loException(ErrorIds.UnsupportedSource, S3loErrorKind.InvalidArgument,
                         $"{archivePath} is not a tar archive, an OCI image layout or a docker-save archive.", archivePath, e);
                 throw Corrupt(archivePath, $"entry {entries + 1} cannot be read ({e.Message})", e);
             }
             if (entry is null) break;
             entries++;
-            // With a seekable archive stream TarReader leaves the data unread and the stream positioned at its
-            // first byte (extended headers already consumed), so the position is the member's data offset.
-            var offset = file.Position;
+            // On a seekable archive stream TarReader does not read the data: it seeks past it and its block padding,
+            // leaving the stream at the next header. The data therefore starts one padded length back. (TarEntry.DataOffset
+            // says so directly, but only from .NET 9 on; the tests pin this for PAX, GNU and ustar headers.)
             var length = entry.Length;
-            if (offset + length > file.Length)
+            endOfLastEntry = file.Position;
+            var offset = endOfLastEntry - RoundUpToBlock(length);
+            if (endOfLastEntry > file.Length)
                 throw Corrupt(archivePath, $"the entry '{entry.Name}' needs {length} bytes but the file ends first");
-            endOfLastEntry = offset + RoundUpToBlock(length);
 
             if (entry.EntryType is TarEntryType.GlobalExtendedAttributes) continue;
             var name = ArchivePath.Normalize(entry.Name, archivePath);
@@ -96,14 +97,17 @@ internal sealed class TarFileSet : IFileSet
         throw Corrupt(_archivePath, $"the links starting at '{path}' form a loop");
     }
 
-    private static void RejectCompressed(FileStream file, string archivePath)
+    /// <summary>Rejects compressed files with a useful message, and tells whether the first header carries the ustar/GNU magic:
+    /// a file that does is a damaged tar, not some other kind of file.</summary>
+    private static bool SniffFormat(FileStream file, string archivePath)
     {
-        Span<byte> magic = stackalloc byte[4];
-        var n = file.ReadAtLeast(magic, magic.Length, throwOnEndOfStream: false);
+        Span<byte> start = stackalloc byte[BlockSize];
+        var n = file.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
         file.Position = 0;
-        if (n >= 2 && LayerCompressions.Detect(magic[..n]) is not LayerCompression.None)
+        if (LayerCompressions.Detect(start[..n]) is not LayerCompression.None)
             throw new S3loException(ErrorIds.UnsupportedSource, S3loErrorKind.InvalidArgument,
                 $"{archivePath} is a compressed file; decompress it first (S3lo reads uncompressed tar archives, whose members it can read in place).", archivePath);
+        return n == BlockSize && start[257..262].SequenceEqual("ustar"u8);
     }
 
     private static long RoundUpToBlock(long length) => (length + BlockSize - 1) / BlockSize * BlockSize;

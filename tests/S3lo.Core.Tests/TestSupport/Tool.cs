@@ -25,7 +25,9 @@ public static class Tool
             throw new TimeoutException($"{exe} {string.Join(' ', args)} did not finish within {timeout}.");
         }
         if (p.ExitCode != 0)
-            throw new InvalidOperationException($"{exe} {string.Join(' ', args)} exited {p.ExitCode}: {stderr.Result}{stdout.Result}");
+            throw new ToolFailedException($"{exe} {string.Join(' ', args)} exited {p.ExitCode}: {stderr.Result}{stdout.Result}");
         return stdout.Result;
     }
 }
+
+public sealed class ToolFailedException(string message) : Exception(message);
