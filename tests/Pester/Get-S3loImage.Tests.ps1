@@ -51,14 +51,14 @@ Describe 'Get-S3loImage on a <Kind> store' -ForEach $StoreKinds {
     }
 
     It 'filters names and tags with wildcards' {
-        (Get-S3loImage $store.Uri -Name 'team/*' @p).Reference | Sort-Object | Should -Be @("$($store.Uri)team/api:v1", "$($store.Uri)team/web:stable")
-        (Get-S3loImage $store.Uri -Name app -Tag 'v1*' @p).Tag | Sort-Object | Should -Be @('v1', 'v1.1')
+        (Get-S3loImage $store.Uri -Name 'team/*' @p).Reference | Sort-Object | Should -Be (@("$($store.Uri)team/api:v1", "$($store.Uri)team/web:stable") | Sort-Object)
+        (Get-S3loImage $store.Uri -Name app -Tag 'v1*' @p).Tag | Sort-Object | Should -Be (@('v1', 'v1.1') | Sort-Object)
         (Get-S3loImage $store.Uri -Tag stable @p).Name | Should -Be 'team/web'
         @(Get-S3loImage $store.Uri -Name 'nothing*' @p) | Should -BeNullOrEmpty
     }
 
     It 'keeps image app and image app/v1 apart' {
-        (Get-S3loImage $store.Uri -Name app @p).Tag | Sort-Object | Should -Be @('multi', 'v1', 'v1.1', 'v2')
+        (Get-S3loImage $store.Uri -Name app @p).Tag | Sort-Object | Should -Be (@('multi', 'v1', 'v1.1', 'v2') | Sort-Object)
         (Get-S3loImage $store.Uri -Name app/v1 @p).Tag | Should -Be 'x'
         (Get-S3loImage "$($store.Uri)app:v1" @p).Reference | Should -Be "$($store.Uri)app:v1"
     }

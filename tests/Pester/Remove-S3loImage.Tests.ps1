@@ -36,8 +36,8 @@ Describe 'Remove-S3loImage on a <Kind> store' -ForEach $StoreKinds {
 
         $after = Get-TestStoreKey $store
         $removed = $before | Where-Object { $_ -notin $after }
-        $removed | Sort-Object | Should -Be @('manifests/app/v1/config.json', 'manifests/app/v1/history.json', 'manifests/app/v1/index.json',
-            'manifests/app/v1/manifest.json', 'manifests/app/v1/oci-layout', 'manifests/app/v1/signatures/0123456789abcdef.json')
+        $removed | Sort-Object | Should -Be (@('manifests/app/v1/config.json', 'manifests/app/v1/history.json', 'manifests/app/v1/index.json',
+            'manifests/app/v1/manifest.json', 'manifests/app/v1/oci-layout', 'manifests/app/v1/signatures/0123456789abcdef.json') | Sort-Object)
         $after | Should -Contain 'manifests/app/v1/x/manifest.json' -Because 'image app/v1 is not tag app:v1'
         $after | Should -Contain 'manifests/app/v1.1/manifest.json'
         Get-TestStoreKey $store -Prefix 'blobs/' | Should -Be $blobs
@@ -48,8 +48,8 @@ Describe 'Remove-S3loImage on a <Kind> store' -ForEach $StoreKinds {
         @(Get-S3loImage $store.Uri @p).Count | Should -Be 5
 
         $removed = Get-S3loImage $store.Uri -Name app @p | Where-Object Tag -like 'v1*' | Remove-S3loImage -Confirm:$false -PassThru
-        $removed.Reference | Sort-Object | Should -Be @("$($store.Uri)app:v1", "$($store.Uri)app:v1.1")
-        (Get-S3loImage $store.Uri @p).Reference | Sort-Object | Should -Be @("$($store.Uri)app/v1:x", "$($store.Uri)app:v2", "$($store.Uri)other:v1")
+        $removed.Reference | Sort-Object | Should -Be (@("$($store.Uri)app:v1", "$($store.Uri)app:v1.1") | Sort-Object)
+        (Get-S3loImage $store.Uri @p).Reference | Sort-Object | Should -Be (@("$($store.Uri)app/v1:x", "$($store.Uri)app:v2", "$($store.Uri)other:v1") | Sort-Object)
     }
 
     It 'emits nothing without -PassThru' {
@@ -59,8 +59,8 @@ Describe 'Remove-S3loImage on a <Kind> store' -ForEach $StoreKinds {
     It 'removes every tag of an image that has a given digest' {
         $digest = (Get-S3loImage "$($store.Uri)app:v1" @p).Digest
         $removed = Remove-S3loImage "$($store.Uri)app@$digest" -Confirm:$false -PassThru @p
-        $removed.Tag | Sort-Object | Should -Be @('v1', 'v1.1', 'v2')
-        (Get-S3loImage $store.Uri @p).Reference | Sort-Object | Should -Be @("$($store.Uri)app/v1:x", "$($store.Uri)other:v1")
+        $removed.Tag | Sort-Object | Should -Be (@('v1', 'v1.1', 'v2') | Sort-Object)
+        (Get-S3loImage $store.Uri @p).Reference | Sort-Object | Should -Be (@("$($store.Uri)app/v1:x", "$($store.Uri)other:v1") | Sort-Object)
     }
 
     It 'takes -Store, -Name and -Tag' {

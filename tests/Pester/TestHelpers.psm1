@@ -253,5 +253,5 @@ function Invoke-TestPwsh {
     try { Invoke-TestProgram $host_ $arguments } finally { Pop-Location }
 }
 
-Export-ModuleMember -Function Start-TestS3Server, Stop-TestS3Server, Get-TestServerProcessId, Test-ProcessRunning, Invoke-TestS3Request,
+Export-ModuleMember -Function Invoke-TestProgram, Start-TestS3Server, Stop-TestS3Server, Get-TestServerProcessId, Test-ProcessRunning, Invoke-TestS3Request,
     New-TestBucket, Get-TestS3ObjectHeader, Get-TestS3ObjectList, New-TestImage, ConvertTo-TestArchive, Invoke-TestPwsh

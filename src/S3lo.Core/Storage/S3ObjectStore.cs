@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
+using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.S3.Model;
 using S3lo.Core.IO;
@@ -46,7 +47,7 @@ public sealed class S3ObjectStore : IObjectStore
     {
         if (location.Kind != StoreKind.S3) throw new ArgumentException("Not an S3 store.", nameof(location));
         var options = location.Connection ?? new S3ConnectionOptions();
-        var credentials = ResolveCredentials(options, out var profileRegion);
+        var (credentials, profileRegion) = await ResolveCredentialsAsync(options, cancellationToken).ConfigureAwait(false);
         var region = options.Region ?? profileRegion ?? Environment.GetEnvironmentVariable("AWS_REGION")
                      ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION");
         if (region is null && !options.IsCustomEndpoint)
@@ -54,25 +55,37 @@ public sealed class S3ObjectStore : IObjectStore
         return new S3ObjectStore(location, CreateClient(options, credentials, region ?? "us-east-1"));
     }
 
-    private static AWSCredentials? ResolveCredentials(S3ConnectionOptions options, out string? profileRegion)
+    private static async Task<(AWSCredentials Credentials, string? ProfileRegion)> ResolveCredentialsAsync(S3ConnectionOptions options,
+        CancellationToken cancellationToken)
     {
-        profileRegion = null;
         if (!string.IsNullOrEmpty(options.AccessKey))
         {
-            return string.IsNullOrEmpty(options.SessionToken)
+            return (string.IsNullOrEmpty(options.SessionToken)
                 ? new BasicAWSCredentials(options.AccessKey, options.SecretKey)
-                : new SessionAWSCredentials(options.AccessKey, options.SecretKey, options.SessionToken);
+                : new SessionAWSCredentials(options.AccessKey, options.SecretKey, options.SessionToken), null);
         }
-        if (string.IsNullOrEmpty(options.ProfileName)) return null;
-        var chain = new CredentialProfileStoreChain();
-        if (!chain.TryGetProfile(options.ProfileName, out var profile) || !chain.TryGetAWSCredentials(options.ProfileName, out var credentials))
-            throw new S3loException(ErrorIds.StoreAccessDenied, S3loErrorKind.PermissionDenied,
-                $"The AWS profile '{options.ProfileName}' was not found in the shared credentials or config file.", options.ProfileName);
-        profileRegion = profile.Region?.SystemName;
-        return credentials;
+        if (!string.IsNullOrEmpty(options.ProfileName))
+        {
+            var chain = new CredentialProfileStoreChain();
+            if (!chain.TryGetProfile(options.ProfileName, out var profile) || !chain.TryGetAWSCredentials(options.ProfileName, out var credentials))
+                throw new S3loException(ErrorIds.CredentialsNotFound, S3loErrorKind.PermissionDenied,
+                    $"The AWS profile '{options.ProfileName}' was not found in the shared credentials or config file.", options.ProfileName);
+            return (credentials, profile.Region?.SystemName);
+        }
+        // Resolved here rather than on the first request, so that "no credentials anywhere" is its own clear error.
+        try
+        {
+            return (await new DefaultAWSCredentialsIdentityResolver().ResolveIdentityAsync(null, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (AmazonClientException e)
+        {
+            throw new S3loException(ErrorIds.CredentialsNotFound, S3loErrorKind.PermissionDenied,
+                "No AWS credentials were found. Pass -Credential (access key and secret key) or -ProfileName, or set AWS_ACCESS_KEY_ID " +
+                "and AWS_SECRET_ACCESS_KEY, a default profile, or an instance role.", null, e);
+        }
     }
 
-    private static AmazonS3Client CreateClient(S3ConnectionOptions options, AWSCredentials? credentials, string region)
+    private static AmazonS3Client CreateClient(S3ConnectionOptions options, AWSCredentials credentials, string region)
     {
         var config = new AmazonS3Config
         {
@@ -92,10 +105,10 @@ public sealed class S3ObjectStore : IObjectStore
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         }
-        return credentials is null ? new AmazonS3Client(config) : new AmazonS3Client(credentials, config);
+        return new AmazonS3Client(credentials, config);
     }
 
-    private static async Task<string> DiscoverBucketRegionAsync(StoreLocation location, AWSCredentials? credentials, CancellationToken cancellationToken)
+    private static async Task<string> DiscoverBucketRegionAsync(StoreLocation location, AWSCredentials credentials, CancellationToken cancellationToken)
     {
         using var client = CreateClient(location.Connection ?? new S3ConnectionOptions(), credentials, "us-east-1");
         var response = await Call(location, location.Root,

@@ -11,7 +11,7 @@ namespace S3lo.PowerShell.Commands;
 [OutputType(typeof(ManifestInfo))]
 public sealed class GetS3loManifestCommand : StoreCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipeline = true)]
     [ValidateNotNullOrEmpty]
     public string[] Reference { get; set; } = [];
 

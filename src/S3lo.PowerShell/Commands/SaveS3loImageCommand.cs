@@ -15,7 +15,7 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5311;
 
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipeline = true)]
     [ValidateNotNullOrEmpty]
     public string Reference { get; set; } = "";
 
