@@ -12,7 +12,7 @@ BeforeAll {
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 100KB -Tag amd
     $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 20KB -Tag arm
     $script:IndexDigest = New-TestIndexLayout -Layout $Layout -Platforms ([ordered]@{ amd = 'linux/amd64'; arm = 'linux/arm/v7' }) -Tag multi
-    $script:AmdManifest = (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:${Layout}:amd") | Out-String).TrimEnd("`n")
+    $script:AmdManifest = Get-TestLayoutManifest -Layout $Layout -Tag amd
 }
 
 AfterAll {

@@ -110,3 +110,42 @@ Describe 'Stopping a push' {
         Get-ChildItem -Recurse -Force -File -LiteralPath $store | Where-Object Name -like '.s3lo-tmp-*' | Should -BeNullOrEmpty -Because 'a stopped transfer removes its temporary files'
     }
 }
+
+Describe 'Progress' {
+    BeforeAll {
+        $script:ProgressLayout = New-TestImage -Path (Join-Path $Work 'progress-layout') -Layers 2 -LayerSize 20MB -Tag v1
+        # Pushes in a runspace of this process and returns the progress records it wrote. A runspace without a
+        # host keeps progress records in its Progress stream only under SilentlyContinue (Continue would
+        # hand them to a host to display), as for Write-Progress itself.
+        function Get-PushProgress([string] $Preference, [hashtable] $Environment) {
+            $saved = @{}
+            foreach ($name in 'CI', 'TF_BUILD') { $saved[$name] = [Environment]::GetEnvironmentVariable($name); [Environment]::SetEnvironmentVariable($name, $Environment[$name]) }
+            try {
+                $ps = [powershell]::Create()
+                $null = $ps.AddScript("Import-Module '$env:S3LO_MODULE_PATH'; Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1' -ProgressAction $Preference")
+                $null = $ps.Invoke()
+                $ps.HadErrors | Should -BeFalse
+                @($ps.Streams.Progress)
+            } finally {
+                foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
+                $ps.Dispose()
+            }
+        }
+    }
+
+    It 'reports bytes while pushing, and ends with a Completed record' {
+        $records = Get-PushProgress -Preference SilentlyContinue -Environment @{}
+        $records.Count | Should -BeGreaterThan 0
+        $records[-1].RecordType | Should -Be 'Completed'
+        $records[0].StatusDescription | Should -Match 'MiB|KiB|B of'
+        @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
+    }
+
+    It 'writes none with -ProgressAction Ignore' {
+        Get-PushProgress -Preference Ignore -Environment @{} | Should -BeNullOrEmpty
+    }
+
+    It 'writes none on a CI runner (<Name>)' -ForEach @(@{ Name = 'CI'; Environment = @{ CI = 'true' } }, @{ Name = 'TF_BUILD'; Environment = @{ TF_BUILD = 'True' } }) {
+        Get-PushProgress -Preference SilentlyContinue -Environment $Environment | Should -BeNullOrEmpty
+    }
+}

@@ -13,7 +13,7 @@ BeforeAll {
     $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 10KB -Tag v2
     $script:DockerArchive = ConvertTo-TestArchive -Layout $Layout -Tag v1 -Format docker-archive -Path (Join-Path $Work 'app.tar') -ImageName 'app:v1'
     $script:OciArchive = ConvertTo-TestArchive -Layout $Layout -Tag v1 -Format oci-archive -Path (Join-Path $Work 'app-oci.tar')
-    $script:V1Manifest = Invoke-TestProgram skopeo @('inspect', '--raw', "oci:${Layout}:v1") | Out-String
+    $script:V1Manifest = Get-TestLayoutManifest -Layout $Layout -Tag v1
 }
 
 AfterAll {
@@ -64,7 +64,7 @@ Describe 'Push-S3loImage to a <Kind> store' -ForEach $StoreKinds {
 
     It 'pushes an OCI layout directory, keeping its manifest bytes, and picks the image by -SourceTag' {
         $result = Push-S3loImage -Path $Layout -Destination "$($store.Uri)app:v1" -SourceTag v1 @p
-        [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/v1/manifest.json')) | Should -Be $V1Manifest.TrimEnd("`n")
+        [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/v1/manifest.json')) | Should -Be $V1Manifest
         $v2 = Push-S3loImage $Layout "$($store.Uri)app:v2" -SourceTag v2 @p
         $v2.Digest | Should -Not -Be $result.Digest
         $v2.BlobsSkipped | Should -BeGreaterThan 0 -Because 'v2 is built on v1 and shares its layers'
@@ -83,7 +83,7 @@ Describe 'Push-S3loImage to a <Kind> store' -ForEach $StoreKinds {
 
     It 'pushes an oci-archive' {
         $result = Push-S3loImage $OciArchive "$($store.Uri)app:oci" @p
-        [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/oci/manifest.json')) | Should -Be $V1Manifest.TrimEnd("`n")
+        [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/oci/manifest.json')) | Should -Be $V1Manifest
         $result.BlobsUploaded | Should -Be 4
     }
 
@@ -101,11 +101,17 @@ Describe 'Push-S3loImage to a <Kind> store' -ForEach $StoreKinds {
 
     It 'refuses the malformed reference <Reference> with <ErrorId>' -ForEach @(
         @{ Reference = 'App:v1'; ErrorId = 'InvalidName' }
-        @{ Reference = '../escape:v1'; ErrorId = 'InvalidName' }
+        @{ Reference = 'app..x:v1'; ErrorId = 'InvalidName' }
+        @{ Reference = 'Team/app:v1'; ErrorId = 'InvalidName' }
         @{ Reference = 'app:-bad'; ErrorId = 'InvalidTag' }
         @{ Reference = 'app:v1@sha256:1234'; ErrorId = 'InvalidDigest' }
     ) {
         { Push-S3loImage $DockerArchive "$($store.Uri)$Reference" @p } | Should -Throw -ErrorId "$ErrorId,S3lo.PowerShell.Commands.PushS3loImageCommand"
+        Get-TestStoreKey $store | Should -BeNullOrEmpty
+    }
+
+    It 'refuses a name that climbs out of the bucket' -Skip:($Kind -ne 's3') {
+        { Push-S3loImage $DockerArchive "$($store.Uri)../escape:v1" @p } | Should -Throw -ErrorId 'InvalidName,S3lo.PowerShell.Commands.PushS3loImageCommand'
         Get-TestStoreKey $store | Should -BeNullOrEmpty
     }
 

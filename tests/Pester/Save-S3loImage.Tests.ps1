@@ -12,8 +12,8 @@ BeforeAll {
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 200KB -Tag amd
     $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 50KB -Tag arm
     $script:IndexDigest = New-TestIndexLayout -Layout $Layout -Platforms ([ordered]@{ amd = 'linux/amd64'; arm = 'linux/arm64' }) -Tag multi
-    $script:AmdManifest = (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:${Layout}:amd") | Out-String).TrimEnd("`n")
-    $script:ArmManifest = (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:${Layout}:arm") | Out-String).TrimEnd("`n")
+    $script:AmdManifest = Get-TestLayoutManifest -Layout $Layout -Tag amd
+    $script:ArmManifest = Get-TestLayoutManifest -Layout $Layout -Tag arm
     $script:Podman = @('--root', (Join-Path $Work 'podman/root'), '--runroot', (Join-Path $Work 'podman/run'), '--storage-driver', 'vfs')
 
     function Get-Sha256([byte[]] $Bytes) { 'sha256:' + [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes)).ToLowerInvariant() }
@@ -39,14 +39,14 @@ Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {
         $result.Format | Should -Be 'OciLayout'
         $result.Digest | Should -Be (Get-Sha256 ([Text.Encoding]::UTF8.GetBytes($AmdManifest)))
         $result.Path | Should -Be (Join-Path $out 'layout')
-        (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:$(Join-Path $out 'layout'):v1") | Out-String).TrimEnd("`n") | Should -Be $AmdManifest
+        (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:$(Join-Path $out 'layout'):v1") | Out-String).Trim() | Should -Be $AmdManifest.Trim()
         $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--quiet', "oci:$(Join-Path $out 'layout'):v1", "oci:$(Join-Path $out 'copied'):v1")
         Test-Path (Join-Path $out 'copied/index.json') | Should -BeTrue
     }
 
     It 'saves an oci-archive that skopeo inspects and copies' {
         $null = Save-S3loImage "$($store.Uri)app:v1" -Path (Join-Path $out 'app-oci.tar') -Format OciArchive @p
-        (Invoke-TestProgram skopeo @('inspect', '--raw', "oci-archive:$(Join-Path $out 'app-oci.tar')") | Out-String).TrimEnd("`n") | Should -Be $AmdManifest
+        (Invoke-TestProgram skopeo @('inspect', '--raw', "oci-archive:$(Join-Path $out 'app-oci.tar')") | Out-String).Trim() | Should -Be $AmdManifest.Trim()
         $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--quiet', "oci-archive:$(Join-Path $out 'app-oci.tar')", "oci:$(Join-Path $out 'from-archive'):x")
     }
 
@@ -66,7 +66,7 @@ Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {
         $default.Digest | Should -Be (Get-Sha256 ([Text.Encoding]::UTF8.GetBytes($AmdManifest)))
         $arm = Save-S3loImage "$($store.Uri)app:multi" -Path (Join-Path $out 'multi-arm') -Platform linux/arm64 @p
         $arm.Platform | Should -Be 'linux/arm64'
-        (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:$(Join-Path $out 'multi-arm'):multi") | Out-String).TrimEnd("`n") | Should -Be $ArmManifest
+        (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:$(Join-Path $out 'multi-arm'):multi") | Out-String).Trim() | Should -Be $ArmManifest.Trim()
     }
 
     It 'reports a platform the index does not offer as PlatformNotFound and writes nothing' {

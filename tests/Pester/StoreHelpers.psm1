@@ -82,6 +82,15 @@ function Set-TestStoreObject {
     } finally { Remove-Item -LiteralPath $file -ErrorAction Ignore }
 }
 
+function Get-TestLayoutManifest {
+    <# .SYNOPSIS The exact bytes (as text) of the manifest an OCI layout's index.json names for -Tag. #>
+    param([Parameter(Mandatory)] [string] $Layout, [Parameter(Mandatory)] [string] $Tag)
+    $entry = (Get-Content -Raw (Join-Path $Layout 'index.json') | ConvertFrom-Json).manifests |
+        Where-Object { $_.annotations.'org.opencontainers.image.ref.name' -eq $Tag }
+    if (-not $entry) { throw "tag $Tag not in $Layout" }
+    [IO.File]::ReadAllText((Join-Path $Layout "blobs/sha256/$($entry.digest.Substring(7))"))
+}
+
 function Get-TestBlobDigest {
     <# .SYNOPSIS The digests of config and layers named by an OCI image manifest's JSON. #>
     param([Parameter(Mandatory)] [string] $Json)
@@ -118,10 +127,10 @@ function New-TestIndexLayout {
     #>
     param([Parameter(Mandatory)] [string] $Layout, [Parameter(Mandatory)] [System.Collections.IDictionary] $Platforms, [string] $Tag = 'multi')
     $index = Get-Content -Raw (Join-Path $Layout 'index.json') | ConvertFrom-Json
-    $entries = foreach ($tag in $Platforms.Keys) {
-        $found = $index.manifests | Where-Object { $_.annotations.'org.opencontainers.image.ref.name' -eq $tag }
-        if (-not $found) { throw "tag $tag not in $Layout" }
-        $os, $arch, $variant = $Platforms[$tag] -split '/'
+    $entries = foreach ($imageTag in $Platforms.Keys) {
+        $found = $index.manifests | Where-Object { $_.annotations.'org.opencontainers.image.ref.name' -eq $imageTag }
+        if (-not $found) { throw "tag $imageTag not in $Layout" }
+        $os, $arch, $variant = $Platforms[$imageTag] -split '/'
         $platform = [ordered]@{ architecture = $arch; os = $os }
         if ($variant) { $platform.variant = $variant }
         [ordered]@{ mediaType = $found.mediaType; digest = $found.digest; size = $found.size; platform = $platform }
@@ -141,4 +150,4 @@ function New-TestIndexLayout {
     "sha256:$hex"
 }
 
-Export-ModuleMember -Function New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout
+Export-ModuleMember -Function New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout

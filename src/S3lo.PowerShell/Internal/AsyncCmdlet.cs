@@ -99,12 +99,10 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     /// <summary>A progress sink that writes at most four records a second, or none when progress is off.</summary>
     private protected ProgressSink CreateProgress(int activityId) => new(this, activityId, ProgressEnabled());
 
-    private bool ProgressEnabled()
+    // $ProgressPreference (and -ProgressAction) are applied by WriteProgress itself, in the caller's scope.
+    // CI runners (GitHub Actions, Azure DevOps, …) render progress as log noise, so none is written there.
+    private static bool ProgressEnabled()
     {
-        var preference = SessionState.PSVariable.GetValue("ProgressPreference");
-        if (preference is ActionPreference.SilentlyContinue or ActionPreference.Ignore) return false;
-        if (preference is string s && (s.Equals("SilentlyContinue", StringComparison.OrdinalIgnoreCase) || s.Equals("Ignore", StringComparison.OrdinalIgnoreCase))) return false;
-        // CI runners (GitHub Actions, Azure DevOps, …) render progress as log noise.
         var ci = Environment.GetEnvironmentVariable("CI");
         return !(string.Equals(ci, "true", StringComparison.OrdinalIgnoreCase) || ci == "1" || Environment.GetEnvironmentVariable("TF_BUILD") is not null);
     }
@@ -128,7 +126,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         private readonly AsyncCmdlet _owner;
         private readonly int _activityId;
         private readonly bool _enabled;
-        private long _last = long.MinValue;
+        private long _last;
         private TransferProgress? _latest;
 
         internal ProgressSink(AsyncCmdlet owner, int activityId, bool enabled)
@@ -144,7 +142,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             _latest = value;
             var now = Stopwatch.GetTimestamp();
             var last = Interlocked.Read(ref _last);
-            if (now - last < Interval || Interlocked.CompareExchange(ref _last, now, last) != last) return;
+            if ((last != 0 && now - last < Interval) || Interlocked.CompareExchange(ref _last, now, last) != last) return;
             var record = new ProgressRecord(_activityId, value.Activity, $"{value.Status}: {Format(value.BytesDone)} of {Format(value.BytesTotal)}")
             {
                 PercentComplete = value.PercentComplete,
