@@ -134,7 +134,13 @@ function Invoke-BuildTask {
         $helpFile = Join-Path $ModuleDir 'en-US/S3lo.PowerShell.dll-Help.xml'
         try { $null = & (Join-Path $Root 'build/ConvertTo-MamlHelp.ps1') -Path $helpSource -OutputPath $helpFile }
         catch { throw "help conversion failed: $($_.Exception.Message)" }
-        Write-Host "help: $($helpDocs.Count) cmdlet page(s) -> $helpFile"
+        Write-Host "help: $(@($helpDocs | Where-Object Name -NotLike 'about_*').Count) cmdlet page(s) -> $helpFile"
+        # about_ topics are read by Get-Help as plain text; the markdown reads well as it is, minus its front matter.
+        foreach ($about in $helpDocs | Where-Object Name -Like 'about_*') {
+            $text = (Get-Content -Raw -LiteralPath $about.FullName) -replace '(?s)\A---\r?\n.*?\r?\n---\r?\n', ''
+            Set-Content -LiteralPath (Join-Path $ModuleDir "en-US/$($about.BaseName).help.txt") -Value $text.Trim()
+            Write-Host "help: $($about.Name) -> en-US/$($about.BaseName).help.txt"
+        }
     } else {
         Write-Host 'help: docs/help has no *.md yet, no MAML written'
     }

@@ -320,7 +320,7 @@ function Write-Command {
 }
 
 $files = @(foreach ($p in $Path) {
-        if (Test-Path -LiteralPath $p -PathType Container) { Get-ChildItem -LiteralPath $p -Filter *.md -File | Sort-Object Name }
+        if (Test-Path -LiteralPath $p -PathType Container) { Get-ChildItem -LiteralPath $p -Filter *.md -File | Where-Object Name -NotLike 'about_*' | Sort-Object Name }
         else { Get-Item -LiteralPath $p }
     })
 if (-not $files) { throw "no markdown help found in: $($Path -join ', ')" }
