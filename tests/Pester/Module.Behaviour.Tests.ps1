@@ -117,12 +117,13 @@ Describe 'Progress' {
         # Pushes in a runspace of this process and returns the progress records it wrote. A runspace without a
         # host keeps progress records in its Progress stream only under SilentlyContinue (Continue would
         # hand them to a host to display), as for Write-Progress itself.
-        function Get-PushProgress([string] $Preference, [hashtable] $Environment) {
+        function Get-PushProgress([hashtable] $Environment, [string] $ProgressAction) {
             $saved = @{}
             foreach ($name in 'CI', 'TF_BUILD') { $saved[$name] = [Environment]::GetEnvironmentVariable($name); [Environment]::SetEnvironmentVariable($name, $Environment[$name]) }
             try {
                 $ps = [powershell]::Create()
-                $null = $ps.AddScript("Import-Module '$env:S3LO_MODULE_PATH'; Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1' -ProgressAction $Preference")
+                $action = if ($ProgressAction) { "-ProgressAction $ProgressAction" }
+                $null = $ps.AddScript("`$ProgressPreference = 'SilentlyContinue'; Import-Module '$env:S3LO_MODULE_PATH'; Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1' $action")
                 $null = $ps.Invoke()
                 $ps.HadErrors | Should -BeFalse
                 @($ps.Streams.Progress)
@@ -134,7 +135,7 @@ Describe 'Progress' {
     }
 
     It 'reports bytes while pushing, and ends with a Completed record' {
-        $records = Get-PushProgress -Preference SilentlyContinue -Environment @{}
+        $records = Get-PushProgress -Environment @{}
         $records.Count | Should -BeGreaterThan 0
         $records[-1].RecordType | Should -Be 'Completed'
         $records[0].StatusDescription | Should -Match 'MiB|KiB|B of'
@@ -142,10 +143,10 @@ Describe 'Progress' {
     }
 
     It 'writes none with -ProgressAction Ignore' {
-        Get-PushProgress -Preference Ignore -Environment @{} | Should -BeNullOrEmpty
+        Get-PushProgress -Environment @{} -ProgressAction Ignore | Should -BeNullOrEmpty
     }
 
     It 'writes none on a CI runner (<Name>)' -ForEach @(@{ Name = 'CI'; Environment = @{ CI = 'true' } }, @{ Name = 'TF_BUILD'; Environment = @{ TF_BUILD = 'True' } }) {
-        Get-PushProgress -Preference SilentlyContinue -Environment $Environment | Should -BeNullOrEmpty
+        Get-PushProgress -Environment $Environment | Should -BeNullOrEmpty
     }
 }

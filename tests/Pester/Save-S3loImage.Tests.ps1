@@ -14,7 +14,9 @@ BeforeAll {
     $script:IndexDigest = New-TestIndexLayout -Layout $Layout -Platforms ([ordered]@{ amd = 'linux/amd64'; arm = 'linux/arm64' }) -Tag multi
     $script:AmdManifest = Get-TestLayoutManifest -Layout $Layout -Tag amd
     $script:ArmManifest = Get-TestLayoutManifest -Layout $Layout -Tag arm
-    $script:Podman = @('--root', (Join-Path $Work 'podman/root'), '--runroot', (Join-Path $Work 'podman/run'), '--storage-driver', 'vfs')
+    # podman refuses a run root path longer than 50 characters.
+    $script:PodmanDir = (New-Item -ItemType Directory -Path "/tmp/s3lo-pm-$([guid]::NewGuid().ToString('N').Substring(0, 8))").FullName
+    $script:Podman = @('--root', "$PodmanDir/root", '--runroot', "$PodmanDir/run", '--storage-driver', 'vfs')
 
     function Get-Sha256([byte[]] $Bytes) { 'sha256:' + [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes)).ToLowerInvariant() }
 }
@@ -22,6 +24,10 @@ BeforeAll {
 AfterAll {
     Stop-TestS3Server $script:Server
     Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    if ($script:PodmanDir) {
+        $null = & podman --root "$PodmanDir/root" --runroot "$PodmanDir/run" --storage-driver vfs system reset --force 2>&1
+        Remove-Item -LiteralPath $script:PodmanDir -Recurse -Force -ErrorAction Ignore
+    }
 }
 
 Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {

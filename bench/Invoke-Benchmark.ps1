@@ -1,0 +1,516 @@
+<#
+.SYNOPSIS
+S3lo benchmark: push, save and re-push of a 1 GiB, 4-layer image, side by side with skopeo, curl and
+a hash-and-copy floor; prints a table and a verdict against the performance targets.
+
+.DESCRIPTION
+1. Writes a test image directly: an OCI image layout with 4 uncompressed tar layers of random data
+   (-SizeMB in total, default 1024), and a docker-archive of it made by skopeo.
+2. Measures, twice each (tool order alternating between rounds; the faster run counts):
+   a. Push-S3loImage docker-archive -> local store   vs  skopeo copy docker-archive: -> oci:
+   b. Save-S3loImage local store -> OCI layout        vs  skopeo copy oci: -> oci:
+   c. Push-S3loImage again, unchanged, same store     vs  skopeo copy docker-archive: into the same oci: dir
+   d. Push-S3loImage OCI layout -> S3 (Ceph RGW)      vs  curl --parallel PUT of the same 5 blob files
+   e. the floor: read + SHA-256 + write the 4 layers, 4 in parallel (tee | sha256sum)
+   skopeo runs with --dest-oci-accept-uncompressed-layers: without it, skopeo gzips every layer on
+   its way into an oci: layout, while S3lo stores them as they are; like must be compared with like.
+   Every S3lo operation runs in its own fresh pwsh (bench/Measure-S3loOperation.ps1), which reports
+   the cmdlet's time and its process' PeakWorkingSet64; a pwsh that only imports the module is the
+   memory baseline. External tools run under /usr/bin/time -f %M for their peak RSS.
+   Caches are not dropped: the page cache is warm for every tool alike. 'sync' runs before each
+   measurement so no tool pays for the previous one's writeback.
+3. Prints the table and the verdict. Missing a target is reported, not an error; the exit code is
+   non-zero only when a step itself failed.
+4. Removes everything it wrote and stops the S3 server.
+
+The module is copied to a private temporary directory first, so a rebuild of out/S3lo while the
+benchmark runs cannot touch the loaded DLLs.
+#>
+[CmdletBinding()]
+param(
+    # The S3lo module manifest; default $env:S3LO_MODULE_PATH (set by ./build.sh Bench), else out/S3lo/S3lo.psd1.
+    [string] $ModulePath = $(if ($env:S3LO_MODULE_PATH) { $env:S3LO_MODULE_PATH } else { Join-Path $PSScriptRoot '../out/S3lo/S3lo.psd1' }),
+    # Total image size in MiB, split over 4 layers (a multiple of 4).
+    [ValidateRange(4, 65536)] [int] $SizeMB = 1024,
+    # Where the run's directory is made (removed at the end).
+    [string] $WorkDirectory = (Join-Path $PSScriptRoot 'work'),
+    # Runs per measurement; the fastest counts.
+    [ValidateRange(1, 10)] [int] $Repeat = 2
+)
+Set-StrictMode -Version 3.0
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+[Threading.Thread]::CurrentThread.CurrentCulture = [cultureinfo]::InvariantCulture
+if ($SizeMB % 4) { throw "-SizeMB must be a multiple of 4 (4 equal layers), not $SizeMB" }
+
+$LayerCount = 4
+$LayerBytes = [long]$SizeMB * 1MB / $LayerCount
+$Worker = Join-Path $PSScriptRoot 'Measure-S3loOperation.ps1'
+$RgwScripts = Join-Path $PSScriptRoot '../tests/servers'
+$AccessKey = 'benchkey'
+$SecretKey = 'benchsecret'
+$ResultPrefix = 'S3LO-BENCH-RESULT '
+
+function Write-Step([string] $Text) { Write-Host "== $Text" }
+
+#region processes
+
+function Invoke-Process {
+    <# Runs a program (no shell), returns ExitCode, Seconds (wall), StdOut, StdErr. #>
+    param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @(), [string] $WorkingDirectory = $PWD.ProviderPath)
+    $info = [Diagnostics.ProcessStartInfo]::new($FilePath)
+    foreach ($a in $ArgumentList) { $info.ArgumentList.Add($a) }
+    $info.RedirectStandardOutput = $true
+    $info.RedirectStandardError = $true
+    $info.UseShellExecute = $false
+    $info.WorkingDirectory = $WorkingDirectory
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $process = [Diagnostics.Process]::Start($info)
+    $stdout = $process.StandardOutput.ReadToEndAsync()
+    $stderr = $process.StandardError.ReadToEndAsync()
+    $process.WaitForExit()
+    $clock.Stop()
+    [pscustomobject]@{
+        ExitCode = $process.ExitCode
+        Seconds  = $clock.Elapsed.TotalSeconds
+        StdOut   = $stdout.GetAwaiter().GetResult()
+        StdErr   = $stderr.GetAwaiter().GetResult()
+    }
+}
+
+function Invoke-Checked {
+    <# Runs a program for setup (not measured); throws with its output if it fails. #>
+    param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @())
+    $r = Invoke-Process $FilePath $ArgumentList
+    if ($r.ExitCode -ne 0) { throw "$FilePath $($ArgumentList -join ' ') failed (exit code $($r.ExitCode)):`n$($r.StdOut)$($r.StdErr)" }
+    $r.StdOut
+}
+
+function New-Measurement([string] $Tool, [string] $Op) {
+    [pscustomobject]@{ Tool = $Tool; Op = $Op; Ok = $false; Seconds = $null; ProcessSeconds = $null; PeakBytes = $null; Output = $null; Error = $null }
+}
+
+function Measure-Native {
+    <# A program under /usr/bin/time: wall time (Stopwatch) and peak RSS (%M, KiB). #>
+    param([string] $Tool, [string] $Op, [string] $FilePath, [string[]] $ArgumentList, [scriptblock] $Check)
+    $m = New-Measurement $Tool $Op
+    $timeFile = Join-Path $script:RunDir "time-$([guid]::NewGuid().ToString('N')).txt"
+    try {
+        $r = Invoke-Process '/usr/bin/time' (@('-f', '%M', '-o', $timeFile, $FilePath) + $ArgumentList)
+        $m.Seconds = $r.Seconds
+        $m.ProcessSeconds = $r.Seconds
+        $lastLine = @(Get-Content -LiteralPath $timeFile | Where-Object { $_ -match '^\d+$' })[-1]
+        $m.PeakBytes = [long]$lastLine * 1KB
+        if ($r.ExitCode -ne 0) { throw "exit code $($r.ExitCode): $($r.StdErr.Trim()) $($r.StdOut.Trim())" }
+        if ($Check) { & $Check $r }
+        $m.Ok = $true
+    } catch {
+        $m.Error = "$_"
+    } finally {
+        Remove-Item -LiteralPath $timeFile -ErrorAction Ignore
+    }
+    $m
+}
+
+function Measure-S3lo {
+    <# One S3lo operation in a fresh pwsh (Measure-S3loOperation.ps1). #>
+    param([string] $Op, [string] $Operation, [string] $Path, [string] $Reference, [switch] $S3, [scriptblock] $Check)
+    $m = New-Measurement 'S3lo' $Op
+    $arguments = @('-NoLogo', '-NoProfile', '-NonInteractive', '-File', $Worker, '-ModulePath', $script:PrivateManifest, '-Operation', $Operation)
+    if ($Path) { $arguments += @('-Path', $Path) }
+    if ($Reference) { $arguments += @('-Reference', $Reference) }
+    if ($S3) { $arguments += @('-EndpointUrl', $script:Endpoint, '-AccessKey', $AccessKey, '-SecretKey', $SecretKey) }
+    try {
+        $r = Invoke-Process $script:PwshHost (@($script:PwshPrefix) + $arguments)
+        $m.ProcessSeconds = $r.Seconds
+        $line = @($r.StdOut -split "`n" | Where-Object { $_.StartsWith($ResultPrefix) })
+        if (-not $line) { throw "the worker printed no result (exit code $($r.ExitCode)):`n$($r.StdOut)$($r.StdErr)" }
+        $result = $line[-1].Substring($ResultPrefix.Length) | ConvertFrom-Json
+        $m.PeakBytes = [long]$result.PeakWorkingSet
+        $m.Seconds = $result.Seconds
+        $m.Output = $result.Output
+        if (-not $result.Ok) { throw $result.Error }
+        if ($Check) { & $Check $result.Output }
+        $m.Ok = $true
+    } catch {
+        $m.Error = "$_"
+    }
+    $m
+}
+
+#endregion
+
+#region test image
+
+function New-LayerTar {
+    <# Writes an uncompressed tar holding one file of random data; returns its sha256 hex and size. #>
+    param([string] $Directory, [string] $FileName, [long] $DataBytes)
+    $header = [byte[]]::new(512)
+    $ascii = [Text.Encoding]::ASCII
+    $fields = @(
+        @(0, $FileName), @(100, '0000644'), @(108, '0000000'), @(116, '0000000'),
+        @(124, [Convert]::ToString($DataBytes, 8).PadLeft(11, '0')),
+        @(136, [Convert]::ToString([DateTimeOffset]::new(2024, 1, 1, 0, 0, 0, [TimeSpan]::Zero).ToUnixTimeSeconds(), 8).PadLeft(11, '0')),
+        @(156, '0'), @(257, "ustar`0"), @(263, '00'), @(265, 'root'), @(297, 'root'))
+    foreach ($f in $fields) { $b = $ascii.GetBytes($f[1]); [Array]::Copy($b, 0, $header, $f[0], $b.Length) }
+    for ($i = 148; $i -lt 156; $i++) { $header[$i] = 32 }
+    $sum = 0; foreach ($b in $header) { $sum += $b }
+    $b = $ascii.GetBytes([Convert]::ToString($sum, 8).PadLeft(6, '0') + "`0 ")
+    [Array]::Copy($b, 0, $header, 148, 8)
+
+    $tmp = Join-Path $Directory "layer-$([guid]::NewGuid().ToString('N')).tmp"
+    $hash = [Security.Cryptography.IncrementalHash]::CreateHash([Security.Cryptography.HashAlgorithmName]::SHA256)
+    $rng = [Security.Cryptography.RandomNumberGenerator]::Create()
+    $buffer = [byte[]]::new(4MB)
+    $stream = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None, 1MB)
+    try {
+        $stream.Write($header, 0, 512); $hash.AppendData($header, 0, 512)
+        $left = $DataBytes
+        while ($left -gt 0) {
+            $n = [int][Math]::Min($left, $buffer.Length)
+            $rng.GetBytes($buffer, 0, $n)
+            $stream.Write($buffer, 0, $n); $hash.AppendData($buffer, 0, $n)
+            $left -= $n
+        }
+        $pad = (512 - $DataBytes % 512) % 512 + 1024   # fill the last block, then two zero blocks
+        $zeros = [byte[]]::new($pad)
+        $stream.Write($zeros, 0, $pad); $hash.AppendData($zeros, 0, $pad)
+        $size = $stream.Length
+    } finally {
+        $stream.Dispose(); $rng.Dispose()
+    }
+    $hex = [Convert]::ToHexString($hash.GetHashAndReset()).ToLowerInvariant()
+    Move-Item -LiteralPath $tmp -Destination (Join-Path $Directory $hex)
+    [pscustomobject]@{ Hex = $hex; Size = $size }
+}
+
+function Write-JsonBlob([string] $Directory, [string] $Json) {
+    $bytes = [Text.Encoding]::UTF8.GetBytes($Json)
+    $hex = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bytes)).ToLowerInvariant()
+    [IO.File]::WriteAllBytes((Join-Path $Directory $hex), $bytes)
+    [pscustomobject]@{ Hex = $hex; Size = $bytes.Length; Bytes = $bytes }
+}
+
+function New-BenchLayout([string] $Layout) {
+    $blobDir = Join-Path $Layout 'blobs/sha256'
+    $null = New-Item -ItemType Directory -Force $blobDir
+    $layers = for ($i = 1; $i -le $LayerCount; $i++) { New-LayerTar $blobDir "data/layer$i.bin" $LayerBytes }
+    $config = [ordered]@{
+        architecture = 'amd64'; os = 'linux'
+        config       = [ordered]@{ Cmd = @('/bin/sh') }
+        rootfs       = [ordered]@{ type = 'layers'; diff_ids = @($layers | ForEach-Object { "sha256:$($_.Hex)" }) }
+    } | ConvertTo-Json -Depth 5 -Compress
+    $configBlob = Write-JsonBlob $blobDir $config
+    $manifest = [ordered]@{
+        schemaVersion = 2
+        mediaType     = 'application/vnd.oci.image.manifest.v1+json'
+        config        = [ordered]@{ mediaType = 'application/vnd.oci.image.config.v1+json'; digest = "sha256:$($configBlob.Hex)"; size = $configBlob.Size }
+        layers        = @($layers | ForEach-Object { [ordered]@{ mediaType = 'application/vnd.oci.image.layer.v1.tar'; digest = "sha256:$($_.Hex)"; size = $_.Size } })
+    } | ConvertTo-Json -Depth 5 -Compress
+    $manifestBlob = Write-JsonBlob $blobDir $manifest
+    $index = [ordered]@{
+        schemaVersion = 2
+        mediaType     = 'application/vnd.oci.image.index.v1+json'
+        manifests     = @([ordered]@{
+                mediaType   = 'application/vnd.oci.image.manifest.v1+json'; digest = "sha256:$($manifestBlob.Hex)"; size = $manifestBlob.Size
+                annotations = [ordered]@{ 'org.opencontainers.image.ref.name' = 'v1' }
+            })
+    } | ConvertTo-Json -Depth 5 -Compress
+    [IO.File]::WriteAllText((Join-Path $Layout 'index.json'), $index)
+    [IO.File]::WriteAllText((Join-Path $Layout 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
+    [pscustomobject]@{
+        Layers   = @($layers)
+        Config   = $configBlob
+        Manifest = $manifestBlob
+        # the 5 blob files curl uploads: 4 layers + config
+        Files    = @(@($layers) + $configBlob | ForEach-Object { [pscustomobject]@{ Hex = $_.Hex; Path = Join-Path $blobDir $_.Hex; Size = $_.Size } })
+    }
+}
+
+function Assert-LayoutHasLayers([string] $Layout) {
+    # A saved/copied layout must hold every layer blob, at full size (else we timed a no-op).
+    foreach ($l in $script:Image.Layers) {
+        $f = Get-Item -LiteralPath (Join-Path $Layout "blobs/sha256/$($l.Hex)") -ErrorAction Ignore
+        if (-not $f -or $f.Length -ne $l.Size) { throw "output $Layout lacks layer sha256:$($l.Hex) at $($l.Size) bytes" }
+    }
+}
+
+#endregion
+
+#region S3 server
+
+function Get-FreeTcpPort {
+    $listener = [Net.Sockets.TcpListener]::new([Net.IPAddress]::Loopback, 0)
+    try { $listener.Start(); $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+}
+
+function Invoke-WithRgwEnvironment([hashtable] $Environment, [scriptblock] $Script) {
+    $saved = @{}
+    foreach ($k in $Environment.Keys) { $saved[$k] = [Environment]::GetEnvironmentVariable($k); [Environment]::SetEnvironmentVariable($k, $Environment[$k]) }
+    try { & $Script } finally { foreach ($k in $saved.Keys) { [Environment]::SetEnvironmentVariable($k, $saved[$k]) } }
+}
+
+function Invoke-S3Curl([string] $Method, [string] $Path) {
+    $r = Invoke-Process curl @('-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '60', '-X', $Method,
+        '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', "${AccessKey}:${SecretKey}", '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD',
+        "$script:Endpoint$Path")
+    if ($r.ExitCode -ne 0) { throw "curl $Method $Path failed: $($r.StdErr)" }
+    [int]$r.StdOut
+}
+
+function New-Bucket([string] $Name) {
+    $status = Invoke-S3Curl PUT "/$Name"
+    if ($status -ne 200) { throw "CreateBucket $Name answered HTTP $status" }
+}
+
+#endregion
+
+# ---------------------------------------------------------------------------------------------
+$script:RunDir = $null
+$privateModuleDir = $null
+$rgwEnvironment = $null
+$failures = [Collections.Generic.List[string]]::new()
+$exitCode = 0
+try {
+    # --- module: a private copy, so a rebuild of out/S3lo cannot touch the loaded DLLs ---
+    $ModulePath = (Resolve-Path -LiteralPath $ModulePath).ProviderPath
+    $privateModuleDir = Join-Path ([IO.Path]::GetTempPath()) "s3lo-bench-module-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+    $null = New-Item -ItemType Directory $privateModuleDir
+    Copy-Item -Recurse -LiteralPath (Split-Path -Parent $ModulePath) -Destination (Join-Path $privateModuleDir 'S3lo')
+    $script:PrivateManifest = Join-Path $privateModuleDir "S3lo/$(Split-Path -Leaf $ModulePath)"
+    $moduleInfo = Test-ModuleManifest -Path $script:PrivateManifest
+    $dll = Get-Item -LiteralPath (Join-Path $privateModuleDir 'S3lo/S3lo.PowerShell.dll')
+
+    # pwsh as a dotnet tool runs as 'dotnet pwsh.dll'; an installed pwsh runs as itself.
+    $script:PwshHost = [Environment]::ProcessPath
+    $script:PwshPrefix = if ([IO.Path]::GetFileNameWithoutExtension($script:PwshHost) -eq 'dotnet') { @(Join-Path $PSHOME 'pwsh.dll') } else { @() }
+
+    $null = New-Item -ItemType Directory -Force $WorkDirectory
+    $script:RunDir = Join-Path (Resolve-Path -LiteralPath $WorkDirectory).ProviderPath "run-$(Get-Date -Format 'yyyyMMdd-HHmmss')-$PID"
+    $null = New-Item -ItemType Directory $script:RunDir
+
+    $cpu = ((Get-Content /proc/cpuinfo | Where-Object { $_ -match '^model name' } | Select-Object -First 1) -replace '^model name\s*:\s*', '')
+    $memGiB = [Math]::Round(([long]((Get-Content /proc/meminfo | Select-Object -First 1) -replace '\D', '')) / 1MB, 1)
+    $fs = ((Invoke-Checked df @('-T', $script:RunDir)) -split "`n")[1] -split '\s+'
+    Write-Host "S3lo benchmark  $(Get-Date -Format 'yyyy-MM-dd HH:mm:ss zzz')"
+    Write-Host "  machine : $([Environment]::ProcessorCount) cores ($cpu), $memGiB GiB RAM, Linux $([Environment]::OSVersion.Version), work dir on $($fs[1]) ($($fs[0]))"
+    Write-Host "  S3lo    : $($moduleInfo.Version) (S3lo.PowerShell.dll $($dll.LastWriteTimeUtc.ToString('yyyy-MM-dd HH:mm:ss'))Z, sha256 $((Get-FileHash -LiteralPath $dll.FullName).Hash.Substring(0, 12).ToLowerInvariant())), copied from $(Split-Path -Parent $ModulePath)"
+    $skopeoVersion = (Invoke-Checked skopeo @('--version')).Trim()
+    $curlVersion = ((Invoke-Checked curl @('--version')) -split "`n")[0] -replace ' \(.*$', ''
+    $cephVersion = ((Invoke-Checked radosgw @('--version')) -split "`n")[0] -replace ' \(.*\)', ''
+    Write-Host "  tools   : pwsh $($PSVersionTable.PSVersion), $skopeoVersion, $curlVersion, $cephVersion (RGW, memstore OSD)"
+    Write-Host "  image   : $SizeMB MiB in $LayerCount uncompressed layers; $Repeat runs per measurement, fastest counts"
+
+    # --- 1. the test image ---
+    Write-Step "generating the image ($SizeMB MiB, $LayerCount layers)"
+    $layout = Join-Path $script:RunDir 'image-layout'
+    $clock = [Diagnostics.Stopwatch]::StartNew()
+    $script:Image = New-BenchLayout $layout
+    Write-Host ("  OCI layout written in {0:F1} s: {1}" -f $clock.Elapsed.TotalSeconds, (($script:Image.Layers | ForEach-Object { $_.Hex.Substring(0, 12) }) -join ', '))
+    $archive = Join-Path $script:RunDir 'image.tar'
+    $clock.Restart()
+    $null = Invoke-Checked skopeo @('--insecure-policy', 'copy', '--quiet', "oci:${layout}:v1", "docker-archive:${archive}:bench:v1")
+    Write-Host ("  docker-archive written by skopeo in {0:F1} s ({1:N0} bytes)" -f $clock.Elapsed.TotalSeconds, (Get-Item -LiteralPath $archive).Length)
+
+    # --- the S3 server ---
+    Write-Step 'starting Ceph RGW on 127.0.0.1'
+    $port = Get-FreeTcpPort
+    $script:Endpoint = "http://127.0.0.1:$port"
+    $rgwEnvironment = @{
+        RGW_BASE            = Join-Path ([IO.Path]::GetTempPath()) "s3lo-bench-rgw-$port"   # short: Ceph admin socket paths
+        RGW_PORT            = "$port"
+        RGW_MON_V2_PORT     = "$(Get-FreeTcpPort)"
+        RGW_MON_V1_PORT     = "$(Get-FreeTcpPort)"
+        RGW_ACCESS_KEY      = $AccessKey
+        RGW_SECRET_KEY      = $SecretKey
+        RGW_STORAGE_CLASSES = 'INTELLIGENT_TIERING'
+        # memstore keeps every object in RAM: room for 2 x Repeat uploads of the image, plus slack
+        RGW_MEMSTORE_BYTES  = "$([long]$SizeMB * 1MB * 2 * $Repeat + 2GB)"
+    }
+    Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Checked bash @((Join-Path $RgwScripts 'start-rgw.sh')) }
+    Write-Host "  S3 endpoint $script:Endpoint"
+
+    # --- 2. measurements ---
+    $results = [Collections.Generic.List[object]]::new()
+    $layerFiles = @($script:Image.Layers | ForEach-Object { Join-Path $layout "blobs/sha256/$($_.Hex)" })
+    $totalBlobBytes = ($script:Image.Files | Measure-Object Size -Sum).Sum + $script:Image.Manifest.Size
+    $syncAndRecord = {
+        param($Measurement)
+        $null = Invoke-Process sync
+        $results.Add($Measurement)
+        $state = if ($Measurement.Ok) { 'ok' } else { "FAILED: $($Measurement.Error)" }
+        $seconds = if ($null -ne $Measurement.Seconds) { '{0,7:F2} s' -f $Measurement.Seconds } else { '      - s' }
+        $peak = if ($Measurement.PeakBytes) { '{0,6:F0} MB' -f ($Measurement.PeakBytes / 1e6) } else { '     - MB' }
+        Write-Host ("  {0,-9} {1,-8} {2} {3}  {4}" -f $Measurement.Op, $Measurement.Tool, $seconds, $peak, $state)
+    }
+
+    for ($round = 1; $round -le $Repeat; $round++) {
+        $referenceFirst = ($round % 2) -eq 0
+        Write-Step "round $round of $Repeat ($(if ($referenceFirst) { 'reference tools first' } else { 'S3lo first' }))"
+        $null = Invoke-Process sync
+        $d = Join-Path $script:RunDir "round$round"
+        $null = New-Item -ItemType Directory $d
+        $store = Join-Path $d 'store'
+        $skopeoA = Join-Path $d 'skopeo-a'
+
+        $pairs = @(
+            @{  # a. push docker-archive -> local
+                S3lo = { Measure-S3lo 'push' Push -Path $archive -Reference "local://$store/bench:v1" -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } } }
+                Ref  = { Measure-Native 'skopeo' 'push' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "docker-archive:$archive", "oci:${skopeoA}:v1") -Check { Assert-LayoutHasLayers $skopeoA } }
+            }
+            @{  # b. save local -> OCI layout
+                S3lo = { $out = Join-Path $d 'save-s3lo'; Measure-S3lo 'save' Save -Path $out -Reference "local://$store/bench:v1" -Check { Assert-LayoutHasLayers $out } }
+                Ref  = { $out = Join-Path $d 'skopeo-b'; Measure-Native 'skopeo' 'save' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "oci:${layout}:v1", "oci:${out}:v1") -Check { Assert-LayoutHasLayers $out } }
+            }
+            @{  # c. unchanged re-push into the same store
+                S3lo = { Measure-S3lo 're-push' Push -Path $archive -Reference "local://$store/bench:v1" }
+                Ref  = { Measure-Native 'skopeo' 're-push' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "docker-archive:$archive", "oci:${skopeoA}:v1") }
+            }
+            @{  # d. push the OCI layout to S3 vs curl PUT of the same 5 blobs
+                S3lo = {
+                    $bucket = "bench-s3lo-$round"; New-Bucket $bucket
+                    Measure-S3lo 's3-push' Push -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
+                }
+                Ref  = {
+                    $bucket = "bench-curl-$round"; New-Bucket $bucket
+                    $curlArgs = @('-sS', '--fail', '--parallel', '--parallel-max', '4', '--aws-sigv4', 'aws:amz:us-east-1:s3',
+                        '--user', "${AccessKey}:${SecretKey}", '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', '-w', '%{http_code}\n')
+                    foreach ($f in $script:Image.Files) { $curlArgs += @('-T', $f.Path, "$script:Endpoint/$bucket/blobs/sha256/$($f.Hex)") }
+                    Measure-Native 'curl' 's3-push' curl $curlArgs -Check {
+                        param($r)
+                        $codes = @($r.StdOut -split "`n" | Where-Object { $_ })
+                        if ($codes.Count -ne $script:Image.Files.Count -or @($codes | Where-Object { $_ -ne '200' })) { throw "curl PUT statuses: $($codes -join ' ')" }
+                    }
+                }
+            }
+        )
+        foreach ($pair in $pairs) {
+            $order = if ($referenceFirst) { 'Ref', 'S3lo' } else { 'S3lo', 'Ref' }
+            foreach ($which in $order) { & $syncAndRecord (& $pair[$which]) }
+        }
+
+        # e. the floor: read + SHA-256 + write the 4 layers, 4 in parallel
+        $floorDir = Join-Path $d 'floor'
+        $null = New-Item -ItemType Directory $floorDir
+        $floorScript = 'dst=$1; shift; pids=; for f in "$@"; do ( set -o pipefail; tee "$dst/${f##*/}" < "$f" | sha256sum > /dev/null ) & pids="$pids $!"; done; rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc'
+        & $syncAndRecord (Measure-Native 'floor' 'floor' bash (@('-c', $floorScript, 'floor', $floorDir) + $layerFiles))
+
+        # the S3lo memory baseline: a pwsh that only imports the module
+        & $syncAndRecord (Measure-S3lo 'baseline' Import)
+
+        Remove-Item -LiteralPath $d -Recurse -Force
+    }
+
+    # --- 3. the table ---
+    function Get-Best([string] $Tool, [string] $Op) {
+        $all = @($results | Where-Object { $_.Tool -eq $Tool -and $_.Op -eq $Op })
+        $ok = @($all | Where-Object Ok)
+        if (-not $all) { return $null }
+        if ($ok.Count -lt $all.Count) {
+            return [pscustomobject]@{ Ok = $false; Seconds = $null; ProcessSeconds = $null; PeakBytes = $null; Output = $null; Error = @($all | Where-Object { -not $_.Ok })[0].Error }
+        }
+        $best = $ok | Sort-Object Seconds | Select-Object -First 1
+        [pscustomobject]@{
+            Ok             = $true
+            Seconds        = $best.Seconds
+            ProcessSeconds = ($ok | Measure-Object ProcessSeconds -Minimum).Minimum
+            PeakBytes      = ($ok | Measure-Object PeakBytes -Maximum).Maximum   # the worse of the runs
+            Output         = $best.Output
+            Error          = $null
+        }
+    }
+    foreach ($r in $results | Where-Object { -not $_.Ok }) { $failures.Add("$($r.Op) ($($r.Tool)): $($r.Error)") }
+
+    $baseline = Get-Best 'S3lo' 'baseline'
+    $baselineBytes = if ($baseline -and $baseline.Ok) { ($results | Where-Object { $_.Op -eq 'baseline' -and $_.Ok } | Measure-Object PeakBytes -Minimum).Minimum } else { $null }
+    $floor = Get-Best 'floor' 'floor'
+    $rows = @(
+        @{ Op = 'push'; Label = 'a. push docker-archive -> local'; Ref = 'skopeo' }
+        @{ Op = 'save'; Label = 'b. save local -> OCI layout'; Ref = 'skopeo' }
+        @{ Op = 're-push'; Label = 'c. re-push unchanged (local)'; Ref = 'skopeo' }
+        @{ Op = 's3-push'; Label = 'd. push OCI layout -> S3 (RGW)'; Ref = 'curl' }
+    )
+    $fmtS = { param($v) if ($null -eq $v) { '-' } else { '{0:F2}' -f $v } }
+    $fmtR = { param($a, $b) if ($null -eq $a -or $null -eq $b -or $b -le 0) { '-' } else { '{0:F2}' -f ($a / $b) } }
+    $fmtM = { param($v) if ($null -eq $v) { '-' } else { '{0:F0}' -f ($v / 1e6) } }
+    $line = '{0,-32} {1,8} {2,8} {3,-7} {4,8} {5,9} {6,9} {7,9} {8,6} {9,9}'
+    Write-Host ''
+    Write-Host "Results ($SizeMB MiB image; times in s = fastest of $Repeat; memory = peak RSS in MB (10^6 bytes), worst of $Repeat)"
+    Write-Host ($line -f 'operation', 'S3lo s', 'ref s', 'ref', 'S3lo/ref', 'S3lo/floor', 'S3lo MB', 'above bl', 'ref MB', 'S3lo proc s')
+    Write-Host ('-' * 121)
+    $summary = @{}
+    foreach ($row in $rows) {
+        $s = Get-Best 'S3lo' $row.Op
+        $ref = Get-Best $row.Ref $row.Op
+        $summary[$row.Op] = @{ S3lo = $s; Ref = $ref }
+        $sSec = if ($s -and $s.Ok) { $s.Seconds } else { $null }
+        $rSec = if ($ref -and $ref.Ok) { $ref.Seconds } else { $null }
+        $fSec = if ($floor -and $floor.Ok) { $floor.Seconds } else { $null }
+        $sPeak = if ($s -and $s.Ok) { $s.PeakBytes } else { $null }
+        $above = if ($null -ne $sPeak -and $null -ne $baselineBytes) { $sPeak - $baselineBytes } else { $null }
+        $sCol = if ($s -and -not $s.Ok) { 'FAILED' } else { & $fmtS $sSec }
+        $rCol = if ($ref -and -not $ref.Ok) { 'FAILED' } else { & $fmtS $rSec }
+        Write-Host ($line -f $row.Label, $sCol, $rCol, $row.Ref, (& $fmtR $sSec $rSec), (& $fmtR $sSec $fSec), (& $fmtM $sPeak), (& $fmtM $above),
+            (& $fmtM $(if ($ref -and $ref.Ok) { $ref.PeakBytes })), (& $fmtS $(if ($s -and $s.Ok) { $s.ProcessSeconds })))
+    }
+    Write-Host ($line -f 'e. floor: tee|sha256sum x4', '-', (& $fmtS $(if ($floor -and $floor.Ok) { $floor.Seconds })), 'bash', '-', '-', '-', '-',
+        (& $fmtM $(if ($floor -and $floor.Ok) { $floor.PeakBytes })), '-')
+    Write-Host ($line -f 'baseline: pwsh + Import-Module', '-', '-', '', '-', '-', (& $fmtM $baselineBytes), '0', '-', (& $fmtS $(if ($baseline -and $baseline.Ok) { $baseline.ProcessSeconds })))
+    $rp = $summary['re-push'].S3lo
+    if ($rp -and $rp.Ok) { Write-Host "re-push result: BytesUploaded = $($rp.Output.BytesUploaded), BlobsUploaded = $($rp.Output.BlobsUploaded), BlobsSkipped = $($rp.Output.BlobsSkipped)" }
+    Write-Host "S3lo s = the cmdlet call inside its worker; S3lo proc s = that worker's whole process (pwsh start + Import-Module + call)."
+    Write-Host "skopeo copies with --dest-oci-accept-uncompressed-layers (layers stored as they are, as S3lo does)."
+    Write-Host "ref s = the whole tool process (skopeo, curl) under /usr/bin/time; ref MB = its %M. 'above bl' = S3lo MB minus the baseline."
+
+    # --- verdict ---
+    Write-Host ''
+    Write-Host 'Verdict'
+    $verdict = {
+        param([string] $Target, $Met, [string] $Detail)
+        $state = if ($null -eq $Met) { 'NOT MEASURED' } elseif ($Met) { 'MET' } else { 'MISSED' }
+        Write-Host ('  {0,-13} {1,-48} {2}' -f $state, $Target, $Detail)
+    }
+    foreach ($op in 'push', 'save') {
+        $p = $summary[$op]
+        if ($p.S3lo -and $p.S3lo.Ok -and $p.Ref -and $p.Ref.Ok) {
+            $ratio = $p.S3lo.Seconds / $p.Ref.Seconds
+            & $verdict "$op no slower than skopeo (ratio <= 1.0)" ($ratio -le 1.0) ('{0:F2} s vs {1:F2} s, ratio {2:F2}' -f $p.S3lo.Seconds, $p.Ref.Seconds, $ratio)
+        } else { & $verdict "$op no slower than skopeo (ratio <= 1.0)" $null 'a run failed' }
+    }
+    if ($rp -and $rp.Ok) {
+        & $verdict 're-push uploads zero blob bytes' ([long]$rp.Output.BytesUploaded -eq 0) "BytesUploaded $($rp.Output.BytesUploaded), BlobsUploaded $($rp.Output.BlobsUploaded)"
+    } else { & $verdict 're-push uploads zero blob bytes' $null 'the re-push failed' }
+    $peaks = @($results | Where-Object { $_.Tool -eq 'S3lo' -and $_.Op -ne 'baseline' -and $_.Ok })
+    if ($peaks) {
+        $worst = $peaks | Sort-Object PeakBytes -Descending | Select-Object -First 1
+        $aboveText = if ($null -ne $baselineBytes) { ', {0:F0} MB above the {1:F0} MB baseline' -f (($worst.PeakBytes - $baselineBytes) / 1e6), ($baselineBytes / 1e6) } else { '' }
+        & $verdict 'S3lo peak memory under 300 MB' ($worst.PeakBytes -lt 300e6) ('worst {0:F0} MB ({1}){2}' -f ($worst.PeakBytes / 1e6), $worst.Op, $aboveText)
+    } else { & $verdict 'S3lo peak memory under 300 MB' $null 'no S3lo run succeeded' }
+    $s3 = $summary['s3-push']
+    if ($s3.S3lo -and $s3.S3lo.Ok -and $s3.Ref -and $s3.Ref.Ok) {
+        Write-Host ('  (info)        S3 push vs bare curl PUT of the blobs: {0:F2} s vs {1:F2} s, ratio {2:F2} (no target)' -f $s3.S3lo.Seconds, $s3.Ref.Seconds, ($s3.S3lo.Seconds / $s3.Ref.Seconds))
+    }
+
+    if ($failures.Count) {
+        Write-Host ''
+        Write-Host "FAILED steps ($($failures.Count)):"
+        foreach ($f in $failures) { Write-Host "  $f" }
+        $exitCode = 1
+    }
+} catch {
+    Write-Host "benchmark failed: $_"
+    Write-Host $_.ScriptStackTrace
+    $exitCode = 1
+} finally {
+    # --- 4. clean up: the S3 server, the run directory, the private module copy ---
+    if ($rgwEnvironment) {
+        try {
+            Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Process bash @((Join-Path $RgwScripts 'stop-rgw.sh'), '--purge') }
+            Write-Host 'S3 server stopped.'
+        } catch { Write-Host "stopping the S3 server failed: $_"; $exitCode = 1 }
+    }
+    if ($script:RunDir -and (Test-Path -LiteralPath $script:RunDir)) { Remove-Item -LiteralPath $script:RunDir -Recurse -Force -ErrorAction Continue }
+    if ((Test-Path -LiteralPath $WorkDirectory) -and -not (Get-ChildItem -LiteralPath $WorkDirectory -Force)) { Remove-Item -LiteralPath $WorkDirectory -ErrorAction Continue }
+    if ($privateModuleDir -and (Test-Path -LiteralPath $privateModuleDir)) { Remove-Item -LiteralPath $privateModuleDir -Recurse -Force -ErrorAction Continue }
+}
+exit $exitCode
