@@ -8,11 +8,15 @@ process and its peak memory is its own. Imports the module, times the cmdlet cal
 Stopwatch, and at the end reports [Diagnostics.Process]::GetCurrentProcess().PeakWorkingSet64
 (VmHWM on Linux). -Operation Import only imports the module: the baseline to subtract.
 
+-Operation Floor runs no S3lo at all: it is the hash-and-copy lower bound, timed the same way.
+
 Output: a single line 'S3LO-BENCH-RESULT <json>' on stdout; exit code 0 if the operation succeeded.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
-    [ValidateSet('Import', 'Push', 'Save')] [string] $Operation = 'Import',
+    [ValidateSet('Import', 'Push', 'Save', 'Floor')] [string] $Operation = 'Import',
+    # Floor: the files to read, hash and copy into -Path (a directory), all in parallel; '|'-separated.
+    [string] $Source,
     # Push: the archive or layout to push. Save: the output directory.
     [string] $Path,
     # Push: the destination reference. Save: the reference to save.
@@ -36,7 +40,28 @@ $result = [ordered]@{
 }
 try {
     $clock = [Diagnostics.Stopwatch]::StartNew()
-    Import-Module $ModulePath
+    if ($Operation -eq 'Floor') {
+        # The hash-and-copy floor, no S3lo: each file read once, SHA-256 (.NET, i.e. OpenSSL, as S3lo
+        # uses) and written to -Path, one thread per file. Compiled before the clock starts.
+        Add-Type -TypeDefinition @'
+using System.IO; using System.Linq; using System.Security.Cryptography; using System.Threading.Tasks;
+public static class BenchFloor {
+    public static void Run(string[] sources, string destination) {
+        Task.WaitAll(sources.Select(src => Task.Run(() => {
+            var buffer = new byte[1 << 20];
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var input = new FileStream(src, FileMode.Open, FileAccess.Read, FileShare.Read, 0);
+            using var output = new FileStream(Path.Combine(destination, Path.GetFileName(src)), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
+            int n;
+            while ((n = input.Read(buffer, 0, buffer.Length)) > 0) { hash.AppendData(buffer, 0, n); output.Write(buffer, 0, n); }
+            hash.GetHashAndReset();
+        })).ToArray());
+    }
+}
+'@
+    } else {
+        Import-Module $ModulePath
+    }
     $result.ImportSeconds = $clock.Elapsed.TotalSeconds
 
     $connection = @{}
@@ -47,6 +72,7 @@ try {
     $clock.Restart()
     $output = switch ($Operation) {
         'Import' { $null }
+        'Floor' { [BenchFloor]::Run($Source.Split('|'), $Path) }
         'Push' { Push-S3loImage -Path $Path -Destination $Reference @connection }
         'Save' { Save-S3loImage -Reference $Reference -Path $Path -Format OciLayout @connection }
     }

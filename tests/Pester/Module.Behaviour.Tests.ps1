@@ -114,39 +114,49 @@ Describe 'Stopping a push' {
 Describe 'Progress' {
     BeforeAll {
         $script:ProgressLayout = New-TestImage -Path (Join-Path $Work 'progress-layout') -Layers 2 -LayerSize 20MB -Tag v1
-        # Pushes in a runspace of this process and returns the progress records it wrote. A runspace without a
-        # host keeps progress records in its Progress stream only under SilentlyContinue (Continue would
-        # hand them to a host to display), as for Write-Progress itself.
-        function Get-PushProgress([hashtable] $Environment, [string] $ProgressAction) {
-            $saved = @{}
-            foreach ($name in 'CI', 'TF_BUILD') { $saved[$name] = [Environment]::GetEnvironmentVariable($name); [Environment]::SetEnvironmentVariable($name, $Environment[$name]) }
-            try {
-                $ps = [powershell]::Create()
-                $action = if ($ProgressAction) { "-ProgressAction $ProgressAction" }
-                $null = $ps.AddScript("`$ProgressPreference = 'SilentlyContinue'; Import-Module '$env:S3LO_MODULE_PATH'; Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1' $action")
-                $null = $ps.Invoke()
-                $ps.HadErrors | Should -BeFalse
-                @($ps.Streams.Progress)
-            } finally {
-                foreach ($name in $saved.Keys) { [Environment]::SetEnvironmentVariable($name, $saved[$name]) }
-                $ps.Dispose()
+        # Pushes in a runspace of its own (PowerShell's default host keeps progress records in the Progress
+        # stream), in a fresh pwsh since Pester's session changes what that stream receives; returns the
+        # records as objects with RecordType, ActivityId and StatusDescription.
+        function Get-PushProgress([string] $Preference, [hashtable] $Environment) {
+            $setEnvironment = foreach ($name in 'CI', 'TF_BUILD') {
+                if ($Environment[$name]) { "`$env:$name = '$($Environment[$name])'" } else { "Remove-Item env:$name -ErrorAction Ignore" }
+            }
+            $push = "`$ProgressPreference = '$Preference'; Import-Module '$env:S3LO_MODULE_PATH'; " +
+                "Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1'"
+            $lines = Invoke-TestPwsh -Command @"
+`$ErrorActionPreference = 'Stop'
+$($setEnvironment -join "`n")
+`$runspace = [runspacefactory]::CreateRunspace()
+`$runspace.Open()
+`$ps = [powershell]::Create()
+`$ps.Runspace = `$runspace
+`$null = `$ps.AddScript(@'
+$push
+'@)
+`$null = `$ps.Invoke()
+if (`$ps.HadErrors) { throw `$ps.Streams.Error[0] }
+foreach (`$r in `$ps.Streams.Progress) { '{0}|{1}|{2}' -f `$r.RecordType, `$r.ActivityId, `$r.StatusDescription }
+"@
+            foreach ($line in $lines) {
+                $type, $id, $status = $line -split '\|', 3
+                [pscustomobject]@{ RecordType = $type; ActivityId = $id; StatusDescription = $status }
             }
         }
     }
 
     It 'reports bytes while pushing, and ends with a Completed record' {
-        $records = Get-PushProgress -Environment @{}
-        $records.Count | Should -BeGreaterThan 0
+        $records = Get-PushProgress -Preference Continue -Environment @{}
+        $records.Count | Should -BeGreaterThan 1
         $records[-1].RecordType | Should -Be 'Completed'
-        $records[0].StatusDescription | Should -Match 'MiB|KiB|B of'
+        $records[0].StatusDescription | Should -Match '^3 of 3 blobs to upload: .* of 40\.0 MiB$'
         @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
     }
 
-    It 'writes none with -ProgressAction Ignore' {
-        Get-PushProgress -Environment @{} -ProgressAction Ignore | Should -BeNullOrEmpty
+    It 'writes none when $ProgressPreference is SilentlyContinue' {
+        Get-PushProgress -Preference SilentlyContinue -Environment @{} | Should -BeNullOrEmpty
     }
 
     It 'writes none on a CI runner (<Name>)' -ForEach @(@{ Name = 'CI'; Environment = @{ CI = 'true' } }, @{ Name = 'TF_BUILD'; Environment = @{ TF_BUILD = 'True' } }) {
-        Get-PushProgress -Environment $Environment | Should -BeNullOrEmpty
+        Get-PushProgress -Preference Continue -Environment $Environment | Should -BeNullOrEmpty
     }
 }
