@@ -62,5 +62,6 @@ public static class ErrorIds
     public const string CredentialsNotFound = "CredentialsNotFound";
     public const string StoreUnreachable = "StoreUnreachable";
     public const string StoreError = "StoreError";
-    public const string OperationCanceled = "OperationCanceled";
+    public const string ObjectNotFound = "ObjectNotFound";
+    public const string ObjectTooLarge = "ObjectTooLarge";
 }

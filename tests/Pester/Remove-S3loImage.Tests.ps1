@@ -74,6 +74,14 @@ Describe 'Remove-S3loImage on a <Kind> store' -ForEach $StoreKinds {
         (Get-S3loImage $store.Uri -Name app @p).Tag | Should -Not -Contain 'v2'
     }
 
+    It 'removes a tag whose manifest or config cannot be read' {
+        Set-TestStoreObject $store 'manifests/broken/v1/manifest.json' ([Text.Encoding]::UTF8.GetBytes('not json'))
+        Set-TestStoreObject $store 'manifests/broken/v1/oci-layout' ([Text.Encoding]::UTF8.GetBytes('{}'))
+        $removed = Remove-S3loImage "$($store.Uri)broken:v1" -Confirm:$false -PassThru @p
+        $removed.Kind | Should -Be 'Unknown'
+        Get-TestStoreKey $store -Prefix 'manifests/broken/' | Should -BeNullOrEmpty
+    }
+
     It 'requires a tag or digest' {
         { Remove-S3loImage "$($store.Uri)app" -Confirm:$false @p } | Should -Throw -ErrorId 'TagRequired,S3lo.PowerShell.Commands.RemoveS3loImageCommand'
         @(Get-S3loImage $store.Uri @p).Count | Should -Be 5

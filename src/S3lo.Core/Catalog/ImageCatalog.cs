@@ -178,9 +178,19 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
         reference.RequireName("remove an image");
         if (reference.Tag is not null)
         {
-            var tag = await store.GetTagAsync(reference.Name!, reference.Tag, cancellationToken).ConfigureAwait(false);
-            if (reference.Digest is { } d && tag.Manifest.Digest != d) throw ImageStore.ImageNotFound(reference.ToString());
-            return [await DescribeAsync(tag, cancellationToken).ConfigureAwait(false)];
+            var key = StoreLayout.ManifestKey(reference.Name!, reference.Tag);
+            var head = await store.Objects.HeadAsync(key, cancellationToken).ConfigureAwait(false) ?? throw ImageStore.ImageNotFound(reference.ToString());
+            try
+            {
+                var tag = await store.GetTagAsync(reference.Name!, reference.Tag, cancellationToken).ConfigureAwait(false);
+                if (reference.Digest is { } d && tag.Manifest.Digest != d) throw ImageStore.ImageNotFound(reference.ToString());
+                return [await DescribeAsync(tag, cancellationToken).ConfigureAwait(false)];
+            }
+            catch (S3loException e) when (reference.Digest is null && (e.Kind is S3loErrorKind.InvalidData || e.ErrorId == ErrorIds.BlobNotFound))
+            {
+                // A tag whose manifest or config cannot be read must still be removable.
+                return [Unreadable(reference.Name!, reference.Tag, head)];
+            }
         }
         if (reference.Digest is null) reference.RequireTag("remove an image");
         var found = new List<ImageInfo>();
@@ -190,6 +200,21 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
         }
         return found.Count > 0 ? found : throw ImageStore.ImageNotFound(reference.ToString());
     }
+
+    private ImageInfo Unreadable(string name, string tag, ObjectInfo manifest) => new()
+    {
+        Store = store.Location.ToString(),
+        Name = name,
+        Tag = tag,
+        Reference = $"{store.Location}{name}:{tag}",
+        Digest = "",
+        Kind = ImageKind.Unknown,
+        MediaType = "",
+        Platforms = [],
+        Size = manifest.Size,
+        LastModified = manifest.LastModified,
+        Location = store.Location,
+    };
 
     public Task RemoveAsync(ImageInfo image, CancellationToken cancellationToken)
         => store.DeleteTagAsync(image.Name, image.Tag, cancellationToken);

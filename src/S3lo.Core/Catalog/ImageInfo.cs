@@ -7,6 +7,8 @@ public enum ImageKind
 {
     Image,
     Index,
+    /// <summary>A tag whose manifest or config cannot be read; it can still be removed.</summary>
+    Unknown,
 }
 
 /// <summary>One tag of a store, as Get-S3loImage lists it.</summary>

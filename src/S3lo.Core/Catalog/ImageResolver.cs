@@ -49,12 +49,12 @@ public static class ImageResolver
         throw ImageStore.ImageNotFound(reference.ToString());
     }
 
-    /// <summary>The single-platform manifest to use: the manifest itself, or the index entry for
-    /// <paramref name="platform"/> (the host's when null).</summary>
+    /// <summary>The single-platform manifest to use: the manifest itself (with no platform chosen), or the
+    /// index entry for <paramref name="platform"/> (the host's when null).</summary>
     public static async Task<(Manifest Manifest, Platform? Platform)> SelectPlatformAsync(ImageStore store, Manifest manifest, Platform? platform,
         CancellationToken cancellationToken)
     {
-        if (!manifest.IsIndex) return (manifest, platform);
+        if (!manifest.IsIndex) return (manifest, null);
         var entry = manifest.SelectPlatform(platform ?? Platform.Host);
         var child = await store.GetManifestBlobAsync(entry, cancellationToken).ConfigureAwait(false);
         if (child.IsIndex)

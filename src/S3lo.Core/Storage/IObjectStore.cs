@@ -51,4 +51,4 @@ public interface IObjectStore : IAsyncDisposable
 }
 
 public sealed class ObjectNotFoundException(string key, StoreLocation store)
-    : S3loException("ObjectNotFound", S3loErrorKind.NotFound, $"'{key}' does not exist in {store}.", key);
+    : S3loException(ErrorIds.ObjectNotFound, S3loErrorKind.NotFound, $"'{key}' does not exist in {store}.", key);

@@ -207,7 +207,7 @@ public sealed class LocalObjectStore : IObjectStore
     }
 
     internal static S3loException TooLarge(string key, long max)
-        => new("ObjectTooLarge", S3loErrorKind.InvalidData, $"'{key}' is larger than the {max} bytes allowed for it.", key);
+        => new(ErrorIds.ObjectTooLarge, S3loErrorKind.InvalidData, $"'{key}' is larger than the {max} bytes allowed for it.", key);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

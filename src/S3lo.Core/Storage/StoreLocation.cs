@@ -60,15 +60,17 @@ public sealed record StoreLocation
         return new StoreLocation(StoreKind.Local, trimmed.Length == 0 ? full : trimmed, null);
     }
 
-    /// <summary>The store as a reference prefix: <c>s3://bucket/</c> or <c>local:///abs/path/</c>.</summary>
+    /// <summary>The store as a reference prefix: <c>s3://bucket/</c>, <c>local:///abs/path/</c> or <c>local://C:/path/</c>.</summary>
     public override string ToString() => Kind == StoreKind.S3
         ? $"s3://{Root}/"
-        : "local://" + (Root.StartsWith('/') ? "" : "/") + Root.Replace('\\', '/').TrimEnd('/') + "/";
+        : "local://" + Root.Replace('\\', '/').TrimEnd('/') + "/";
 
-    /// <summary>A local directory counts as an existing store once it holds any of the store's top-level entries.</summary>
+    /// <summary>
+    /// A local directory counts as an existing store once it holds <c>blobs/sha256</c> (every pushed tag puts
+    /// its config there) or <c>s3lo.yaml</c>; a bare <c>manifests</c> folder is too common in projects to count.
+    /// </summary>
     public static bool IsLocalStoreDirectory(string path)
-        => Directory.Exists(Path.Combine(path, "manifests")) || Directory.Exists(Path.Combine(path, "blobs"))
-           || File.Exists(Path.Combine(path, "s3lo.yaml"));
+        => Directory.Exists(Path.Combine(path, "blobs", "sha256")) || File.Exists(Path.Combine(path, "s3lo.yaml"));
 
     private static void ValidateBucket(string bucket)
     {

@@ -73,7 +73,7 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
             foreach (var tag in tags)
             {
                 // Asked here, on the pipeline thread, with the tag itself as the target.
-                if (!ShouldProcess(tag.Reference, $"Remove image {tag.Digest}")) continue;
+                if (!ShouldProcess(tag.Reference, tag.Kind == ImageKind.Unknown ? "Remove unreadable image" : $"Remove image {tag.Digest}")) continue;
                 Run(ct => PerItemAsync(tag.Reference, async () =>
                 {
                     var store = await OpenStoreAsync(tag.Location, ct).ConfigureAwait(false);

@@ -51,7 +51,7 @@ public class ReferenceTests : IDisposable
     [Fact]
     public void LocalReferenceFindsTheExistingStoreAboveANestedName()
     {
-        Directory.CreateDirectory(Path.Combine(_dir, "srv", "images", "manifests"));
+        Directory.CreateDirectory(Path.Combine(_dir, "srv", "images", "blobs", "sha256"));
         var r = ImageReference.Parse($"local://{_dir}/srv/images/org/app:v2", Resolve);
         Assert.Equal(Path.Combine(_dir, "srv", "images"), r.Store.Root);
         Assert.Equal("org/app", r.Name);
@@ -62,7 +62,24 @@ public class ReferenceTests : IDisposable
     [Fact]
     public void LocalReferenceToAnExistingStoreWithoutSlashIsStoreLevel()
     {
-        Directory.CreateDirectory(Path.Combine(_dir, "images", "blobs"));
+        Directory.CreateDirectory(Path.Combine(_dir, "images", "blobs", "sha256"));
+        Assert.True(ImageReference.Parse("local://./images", Resolve).IsStoreOnly);
+    }
+
+    [Fact]
+    public void AProjectFolderNamedManifestsIsNotTakenForAStore()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "repo", "manifests"));
+        var r = ImageReference.Parse($"local://{_dir}/repo/images/app:v1", Resolve);
+        Assert.Equal(Path.Combine(_dir, "repo", "images"), r.Store.Root);
+        Assert.Equal("app", r.Name);
+    }
+
+    [Fact]
+    public void AStoreWithOnlyAPolicyFileIsAStore()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "images"));
+        File.WriteAllText(Path.Combine(_dir, "images", "s3lo.yaml"), "");
         Assert.True(ImageReference.Parse("local://./images", Resolve).IsStoreOnly);
     }
 

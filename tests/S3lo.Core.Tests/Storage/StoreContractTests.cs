@@ -51,7 +51,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     {
         await Store.PutBytesAsync("big", new byte[2048], ObjectClass.Metadata, default);
         var e = await Assert.ThrowsAnyAsync<S3loException>(() => Store.GetBytesAsync("big", 1024, default));
-        Assert.Equal("ObjectTooLarge", e.ErrorId);
+        Assert.Equal(ErrorIds.ObjectTooLarge, e.ErrorId);
     }
 
     [Theory]
