@@ -58,10 +58,15 @@ public sealed class GetS3loManifestCommand : StoreCmdlet
                     references.AddRange(Reference.Select(ParseReference));
                     break;
             }
+            foreach (var reference in references)
+            {
+                reference.RequireName("show a manifest");
+                if (reference.Tag is null && reference.Digest is null) reference.RequireTag("show a manifest");
+            }
         }
         catch (S3loException e)
         {
-            ThrowTerminating(e, Reference.FirstOrDefault() ?? Store);
+            ThrowTerminating(e, InputObject.FirstOrDefault()?.Reference ?? Reference.FirstOrDefault() ?? Store);
             return;
         }
 

@@ -69,12 +69,13 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
                 _ => ParseReference(Reference),
             };
             reference.RequireName("save an image");
+            if (reference.Tag is null && reference.Digest is null) reference.RequireTag("save an image");
             platform = Platform is null ? null : Core.Oci.Platform.Parse(Platform);
             path = ResolvePath(Path);
         }
         catch (S3loException e)
         {
-            ThrowTerminating(e, Reference);
+            ThrowTerminating(e, InputObject?.Reference ?? (ParameterSetName == StoreSet ? Store : Reference));
             return;
         }
         var format = Format is not null
