@@ -39,8 +39,9 @@ function New-LayerTar([hashtable] $Files) {
 
 # An OCI image layout, as buildah, skopeo or BuildKit would write one, with one image per tag.
 function New-DemoLayout([string] $Layout, [string[]] $Tags) {
+    $Layout = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($Layout)
     $null = New-Item -ItemType Directory -Force (Join-Path $Layout 'blobs/sha256')
-    Set-Content -NoNewline (Join-Path $Layout 'oci-layout') '{"imageLayoutVersion":"1.0.0"}'
+    [IO.File]::WriteAllText((Join-Path $Layout 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
     $random = [Random]::new(42)
     $base = [byte[]]::new(2MB); $random.NextBytes($base)
     $baseLayer = New-LayerTar @{ 'usr/share/demo/base.bin' = $base; 'etc/os-release' = [Text.Encoding]::UTF8.GetBytes("NAME=demo`n") }
@@ -64,7 +65,7 @@ function New-DemoLayout([string] $Layout, [string[]] $Tags) {
         [ordered]@{ mediaType = 'application/vnd.oci.image.manifest.v1+json'; digest = (Write-Blob $Layout $imageBytes); size = $imageBytes.Length
             annotations = [ordered]@{ 'org.opencontainers.image.ref.name' = $tag } }
     }
-    [ordered]@{ schemaVersion = 2; manifests = @($entries) } | ConvertTo-Json -Depth 5 -Compress | Set-Content -NoNewline (Join-Path $Layout 'index.json')
+    [IO.File]::WriteAllText((Join-Path $Layout 'index.json'), ([ordered]@{ schemaVersion = 2; manifests = @($entries) } | ConvertTo-Json -Depth 5 -Compress))
 }
 
 $null = New-Item -ItemType Directory -Force $WorkDirectory
@@ -74,14 +75,14 @@ try {
     New-DemoLayout -Layout ./build-output -Tags 'v1.0', 'v1.1', 'v2.0'
     Get-ChildItem ./build-output | Format-Table Name, Length | Out-Host
 
-    Write-Step 'Push-S3loImage ./build-output local://./images/demo/app:v1.0 -SourceTag v1.0'
-    Push-S3loImage ./build-output local://./images/demo/app:v1.0 -SourceTag v1.0 | Out-Host
+    Write-Step 'Push-S3loImage ./build-output -Store ./images -Name demo/app -Tag v1.0 -SourceTag v1.0 (a new store in ./images)'
+    Push-S3loImage ./build-output -Store ./images -Name demo/app -Tag v1.0 -SourceTag v1.0 | Out-Host
 
-    Write-Step 'The same image again: every blob is already there, nothing is uploaded'
+    Write-Step 'The same image again, by reference: every blob is already there, nothing is uploaded'
     Push-S3loImage ./build-output local://./images/demo/app:v1.0 -SourceTag v1.0 | Out-Host
 
     Write-Step 'The other builds share the base layer: only their own layer and config go up'
-    foreach ($tag in 'v1.1', 'v2.0') { Push-S3loImage ./build-output -Store ./images -Name demo/app -Tag $tag -SourceTag $tag } | Out-Host
+    'v1.1', 'v2.0' | ForEach-Object { Push-S3loImage ./build-output -Store ./images -Name demo/app -Tag $_ -SourceTag $_ } | Out-Host
 
     Write-Step 'Get-S3loImage ./images'
     Get-S3loImage ./images | Out-Host
