@@ -90,6 +90,13 @@ Describe 'Get-S3loImage on a <Kind> store' -ForEach $StoreKinds {
         $failures[0].TargetObject | Should -Be "$($broken.Uri)app:bad"
     }
 
+    It 'never shows the secret key in the objects it emits' -Skip:($Kind -ne 's3') {
+        $image = Get-S3loImage "$($store.Uri)app:v1" @p
+        $image | ConvertTo-Json -Depth 6 | Should -Not -Match ([regex]::Escape($Server.SecretKey))
+        $image | Format-List * | Out-String | Should -Not -Match ([regex]::Escape($Server.SecretKey))
+        "$($image.Location.Connection)" | Should -Not -Match ([regex]::Escape($Server.SecretKey))
+    }
+
     It 'fails clearly on a malformed store reference' {
         { Get-S3loImage 's3://No_Such/' @p } | Should -Throw -ErrorId 'InvalidReference,S3lo.PowerShell.Commands.GetS3loImageCommand'
     }

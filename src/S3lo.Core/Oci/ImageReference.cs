@@ -105,7 +105,7 @@ public sealed record ImageReference
 
     /// <summary>
     /// The store of a local reference is the deepest existing store directory above the image path
-    /// (a directory holding manifests/, blobs/ or s3lo.yaml); when there is none yet, the image name is
+    /// (a directory holding blobs/sha256 or s3lo.yaml); when there is none yet, the image name is
     /// the last path segment. <c>-Store</c> with <c>-Name</c> states the split explicitly.
     /// </summary>
     private static (string Root, string Name) SplitLocalStore(string absolute)

@@ -14,8 +14,9 @@ public sealed record S3ConnectionOptions
     /// <summary>An S3-compatible endpoint; implies path-style addressing and checksums only when required.</summary>
     public string? EndpointUrl { get; init; }
     public string? AccessKey { get; init; }
-    public string? SecretKey { get; init; }
-    public string? SessionToken { get; init; }
+    // Internal so that the secret never shows in a listed object's properties, its ToString or ConvertTo-Json.
+    internal string? SecretKey { get; init; }
+    internal string? SessionToken { get; init; }
     /// <summary>Storage class for blobs; null means INTELLIGENT_TIERING on AWS and none on a custom endpoint.</summary>
     public string? BlobStorageClass { get; init; }
     /// <summary>Storage class for manifests and metadata; null means STANDARD on AWS and none on a custom endpoint.</summary>

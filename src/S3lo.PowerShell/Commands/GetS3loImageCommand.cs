@@ -59,7 +59,7 @@ public sealed class GetS3loImageCommand : StoreCmdlet
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
             var images = new ImageCatalog(store).ListAsync(prefix, nameMatch, tagMatch,
-                (tag, e) => PostError(Errors.From(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
+                (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
             await foreach (var info in images.ConfigureAwait(false))
                 PostObject(info);
         }));

@@ -58,7 +58,7 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
         }
         catch (S3loException e)
         {
-            ThrowTerminating(e, Reference.FirstOrDefault() ?? Store);
+            ThrowTerminating(e, InputObject.FirstOrDefault()?.Reference ?? Reference.FirstOrDefault() ?? Store);
             return;
         }
 
