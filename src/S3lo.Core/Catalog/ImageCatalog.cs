@@ -128,7 +128,7 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     private async Task<Platform?> ReadPlatformAsync(Manifest manifest, CancellationToken cancellationToken)
     {
         var config = manifest.Config!;
-        if (config.Size > ImageStore.MaxManifestBytes) return null;
+        if (config.Size > Manifest.MaxBytes) return null;
         await using var stream = await store.OpenBlobAsync(config, cancellationToken).ConfigureAwait(false);
         using var buffer = new MemoryStream();
         await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);

@@ -34,7 +34,7 @@ public static class ImageResolver
             if (tag is not null && tag.Manifest.Digest == digest) return new ResolvedImage(reference, tag.Manifest, tag);
         }
         var blob = await store.Objects.HeadAsync(StoreLayout.BlobKey(digest), cancellationToken).ConfigureAwait(false);
-        if (blob is not null && blob.Size <= ImageStore.MaxManifestBytes)
+        if (blob is not null && blob.Size <= Manifest.MaxBytes)
         {
             try
             {

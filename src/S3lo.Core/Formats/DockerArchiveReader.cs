@@ -17,7 +17,7 @@ internal static class DockerArchiveReader
 
     public static async Task<IImageSource> OpenAsync(IFileSet files, string? sourceTag, CancellationToken cancellationToken)
     {
-        var manifestBytes = await files.TryReadSmallFileAsync(ManifestFile, OciLayout.MaxManifestSize, cancellationToken).ConfigureAwait(false);
+        var manifestBytes = await files.TryReadSmallFileAsync(ManifestFile, Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
         var images = ParseManifestJson(manifestBytes!, files.Description);
         var candidates = images.Select(i => new ImageCandidate<DockerImage>(i, i.Config, i.RepoTags)).ToList();
         var image = ImageChooser.Choose(candidates, sourceTag, files.Description);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using S3lo.Core.Oci;
+using S3lo.Core.Storage;
 
 namespace S3lo.Core.Formats;
 
@@ -12,12 +13,10 @@ internal static class OciLayout
     public const string RefNameAnnotation = "org.opencontainers.image.ref.name";
     public const string ContainerdNameAnnotation = "io.containerd.image.name";
 
-    /// <summary>The distribution spec's limit; also keeps a corrupt descriptor from making us allocate gigabytes.</summary>
-    public const long MaxManifestSize = 4 * 1024 * 1024;
+    // A store's blob keys and oci-layout document are those of an OCI image layout, by design.
+    public static byte[] LayoutBytes => StoreLayout.OciLayoutContent;
 
-    public static ReadOnlySpan<byte> LayoutBytes => """{"imageLayoutVersion":"1.0.0"}"""u8;
-
-    public static string BlobPath(Digest digest) => "blobs/sha256/" + digest.Hex;
+    public static string BlobPath(Digest digest) => StoreLayout.BlobKey(digest);
 
     /// <summary>An index.json naming one image.</summary>
     public static byte[] CreateIndex(Manifest manifest, IReadOnlyDictionary<string, string> annotations)
@@ -38,7 +37,7 @@ internal static class OciLayoutReader
 {
     public static async Task<IImageSource> OpenAsync(IFileSet files, string? sourceTag, CancellationToken cancellationToken)
     {
-        var indexBytes = await files.TryReadSmallFileAsync(OciLayout.IndexFile, OciLayout.MaxManifestSize, cancellationToken).ConfigureAwait(false);
+        var indexBytes = await files.TryReadSmallFileAsync(OciLayout.IndexFile, Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
         var index = Manifest.Parse(indexBytes!, MediaTypes.OciIndex);
         if (!index.IsIndex)
             throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
@@ -60,7 +59,7 @@ internal static class OciLayoutReader
 
     private static async Task<Manifest> ReadManifestAsync(IFileSet files, Descriptor descriptor, CancellationToken cancellationToken)
     {
-        if (descriptor.Size > OciLayout.MaxManifestSize)
+        if (descriptor.Size > Manifest.MaxBytes)
             throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
                 $"The manifest {descriptor.Digest} in {files.Description} claims {descriptor.Size} bytes, more than a manifest may have.", descriptor.Digest.ToString());
         var stream = files.TryOpenRead(OciLayout.BlobPath(descriptor.Digest)) ?? throw FileSetImageSource.BlobNotFound(descriptor, files.Description);

@@ -49,7 +49,7 @@ internal sealed class OciLayoutWriter : IImageWriter
         await File.WriteAllBytesAsync(BlobFile(manifest.Digest), manifest.Bytes, cancellationToken).ConfigureAwait(false);
         await File.WriteAllBytesAsync(Path.Combine(_target.TempPath, OciLayout.IndexFile),
             OciLayout.CreateIndex(manifest, ImageWriters.NameAnnotations(_imageName, docker: false)), cancellationToken).ConfigureAwait(false);
-        await File.WriteAllBytesAsync(Path.Combine(_target.TempPath, OciLayout.LayoutFile), OciLayout.LayoutBytes.ToArray(), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(Path.Combine(_target.TempPath, OciLayout.LayoutFile), OciLayout.LayoutBytes, cancellationToken).ConfigureAwait(false);
         _target.Commit();
         _completed = true;
     }

@@ -59,7 +59,7 @@ internal sealed class TarImageWriter : IImageWriter
             if (!_dataOffsets.ContainsKey(manifest.Digest))
                 await _tar.WriteFileAsync(OciLayout.BlobPath(manifest.Digest), manifest.Bytes, cancellationToken).ConfigureAwait(false);
             await _tar.WriteFileAsync(OciLayout.IndexFile, OciLayout.CreateIndex(manifest, ImageWriters.NameAnnotations(_imageName, _docker)), cancellationToken).ConfigureAwait(false);
-            await _tar.WriteFileAsync(OciLayout.LayoutFile, OciLayout.LayoutBytes.ToArray(), cancellationToken).ConfigureAwait(false);
+            await _tar.WriteFileAsync(OciLayout.LayoutFile, OciLayout.LayoutBytes, cancellationToken).ConfigureAwait(false);
             if (dockerManifest is not null)
                 await _tar.WriteFileAsync(DockerArchiveReader.ManifestFile, dockerManifest, cancellationToken).ConfigureAwait(false);
             await _tar.FinishAsync(cancellationToken).ConfigureAwait(false);

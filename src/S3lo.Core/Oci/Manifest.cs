@@ -26,6 +26,10 @@ public sealed record Descriptor(string MediaType, Digest Digest, long Size)
 /// </summary>
 public sealed class Manifest
 {
+    /// <summary>The distribution spec's limit on a manifest; refusing larger ones keeps a corrupt descriptor or a
+    /// hostile store from making S3lo allocate gigabytes.</summary>
+    public const long MaxBytes = 4 << 20;
+
     private Manifest(byte[] bytes, string mediaType, Descriptor? config, IReadOnlyList<Descriptor> layers,
         IReadOnlyList<Descriptor> manifests, IReadOnlyDictionary<string, string> annotations)
     {

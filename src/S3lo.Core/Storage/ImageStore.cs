@@ -13,9 +13,6 @@ public sealed record TagManifest(string Name, string Tag, Manifest Manifest, Obj
 /// <summary>The image-level operations of the store format, over any <see cref="IObjectStore"/>.</summary>
 public sealed class ImageStore : IAsyncDisposable
 {
-    /// <summary>Manifests are small documents; refusing large ones keeps a hostile store from exhausting memory.</summary>
-    public const long MaxManifestBytes = 4 << 20;
-
     public ImageStore(IObjectStore objects) => Objects = objects;
 
     public IObjectStore Objects { get; }
@@ -37,7 +34,7 @@ public sealed class ImageStore : IAsyncDisposable
 
     public async Task<TagManifest?> TryGetTagAsync(string name, string tag, CancellationToken cancellationToken)
     {
-        var stored = await Objects.GetBytesAsync(StoreLayout.ManifestKey(name, tag), MaxManifestBytes, cancellationToken).ConfigureAwait(false);
+        var stored = await Objects.GetBytesAsync(StoreLayout.ManifestKey(name, tag), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
         return stored is null ? null : new TagManifest(name, tag, Manifest.Parse(stored.Bytes), stored.Info);
     }
 
@@ -48,7 +45,7 @@ public sealed class ImageStore : IAsyncDisposable
     /// <summary>Reads a manifest stored as a blob (the children of an index), checked against its digest.</summary>
     public async Task<Manifest> GetManifestBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
     {
-        var stored = await Objects.GetBytesAsync(StoreLayout.BlobKey(descriptor.Digest), MaxManifestBytes, cancellationToken).ConfigureAwait(false)
+        var stored = await Objects.GetBytesAsync(StoreLayout.BlobKey(descriptor.Digest), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false)
                      ?? throw BlobNotFound(descriptor.Digest);
         var actual = Digest.Compute(stored.Bytes);
         if (actual != descriptor.Digest)

@@ -86,7 +86,7 @@ public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
             foreach (var child in manifest.References)
             {
                 if (!blobs.TryAdd(child.Digest, child) || !manifest.IsIndex) continue;
-                if (depth > 4 || child.Size > ImageStore.MaxManifestBytes)
+                if (depth > 4 || child.Size > Manifest.MaxBytes)
                     throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
                         $"The index entry {child.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", child.Digest.ToString());
                 var bytes = await ReadVerifiedAsync(source, child, cancellationToken).ConfigureAwait(false);

@@ -41,34 +41,8 @@ public sealed class GetS3loManifestCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
-        var references = new List<ImageReference>();
-        Platform? platform;
-        try
-        {
-            platform = Platform is null ? null : Core.Oci.Platform.Parse(Platform);
-            switch (ParameterSetName)
-            {
-                case InputObjectSet:
-                    references.AddRange(InputObject.Select(i => i.ToReference()));
-                    break;
-                case StoreSet:
-                    references.Add(FromParts(Store, Name, Tag, Digest));
-                    break;
-                default:
-                    references.AddRange(Reference.Select(ParseReference));
-                    break;
-            }
-            foreach (var reference in references)
-            {
-                reference.RequireName("show a manifest");
-                if (reference.Tag is null && reference.Digest is null) reference.RequireTag("show a manifest");
-            }
-        }
-        catch (S3loException e)
-        {
-            ThrowTerminating(e, InputObject.FirstOrDefault()?.Reference ?? Reference.FirstOrDefault() ?? Store);
-            return;
-        }
+        var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
+        var references = ResolveImages("show a manifest", InputObject, Reference, () => FromParts(Store, Name, Tag, Digest));
 
         Run(async ct =>
         {

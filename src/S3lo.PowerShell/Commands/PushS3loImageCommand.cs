@@ -44,18 +44,9 @@ public sealed class PushS3loImageCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
-        ImageReference destination;
-        string source;
-        try
-        {
-            destination = (ParameterSetName == StoreSet ? FromParts(Store, Name, Tag) : ParseReference(Destination)).RequireTag("push");
-            source = ResolvePath(Path);
-        }
-        catch (S3loException e)
-        {
-            ThrowTerminating(e, ParameterSetName == StoreSet ? Store : Destination);
-            return;
-        }
+        var destination = OrTerminate(() => (ParameterSetName == StoreSet ? FromParts(Store, Name, Tag) : ParseReference(Destination)).RequireTag("push"),
+            ParameterSetName == StoreSet ? Store : Destination);
+        var source = ResolvePath(Path);
         if (!ShouldProcess(destination.ToString(), $"Push image from {source}")) return;
 
         var progress = CreateProgress(ProgressActivityId);

@@ -36,31 +36,7 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
-        var references = new List<ImageReference>();
-        try
-        {
-            switch (ParameterSetName)
-            {
-                case InputObjectSet:
-                    references.AddRange(InputObject.Select(i => i.ToReference()));
-                    break;
-                case StoreSet:
-                    references.Add(FromParts(Store, Name, Tag));
-                    break;
-                default:
-                    references.AddRange(Reference.Select(r => ParseReference(r).RequireName("remove an image")));
-                    break;
-            }
-            foreach (var reference in references)
-            {
-                if (reference.Tag is null && reference.Digest is null) reference.RequireTag("remove an image");
-            }
-        }
-        catch (S3loException e)
-        {
-            ThrowTerminating(e, InputObject.FirstOrDefault()?.Reference ?? Reference.FirstOrDefault() ?? Store);
-            return;
-        }
+        var references = ResolveImages("remove an image", InputObject, Reference, () => FromParts(Store, Name, Tag));
 
         foreach (var reference in references)
         {

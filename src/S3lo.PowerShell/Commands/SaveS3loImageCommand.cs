@@ -57,27 +57,9 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
-        ImageReference reference;
-        Platform? platform;
-        string path;
-        try
-        {
-            reference = ParameterSetName switch
-            {
-                InputObjectSet => InputObject!.ToReference(),
-                StoreSet => FromParts(Store, Name, Tag),
-                _ => ParseReference(Reference),
-            };
-            reference.RequireName("save an image");
-            if (reference.Tag is null && reference.Digest is null) reference.RequireTag("save an image");
-            platform = Platform is null ? null : Core.Oci.Platform.Parse(Platform);
-            path = ResolvePath(Path);
-        }
-        catch (S3loException e)
-        {
-            ThrowTerminating(e, InputObject?.Reference ?? (ParameterSetName == StoreSet ? Store : Reference));
-            return;
-        }
+        var reference = ResolveImages("save an image", InputObject is null ? [] : [InputObject], [Reference], () => FromParts(Store, Name, Tag))[0];
+        var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
+        var path = ResolvePath(Path);
         var format = Format is not null
             ? Enum.Parse<ImageFormat>(Format, ignoreCase: true)
             : path.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? ImageFormat.DockerArchive : ImageFormat.OciLayout;

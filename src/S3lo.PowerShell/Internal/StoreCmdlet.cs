@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using S3lo.Core.Catalog;
 using S3lo.Core;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
@@ -103,6 +104,45 @@ public abstract class StoreCmdlet : AsyncCmdlet
 
     /// <summary>Turns an engine failure during parameter handling into the terminating error it is.</summary>
     protected void ThrowTerminating(S3loException e, object? target) => ThrowTerminatingError(Errors.From(e, target));
+
+    /// <summary>Runs argument handling; a malformed argument is a terminating error about <paramref name="target"/>.</summary>
+    protected T OrTerminate<T>(Func<T> parse, object? target)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (S3loException e)
+        {
+            ThrowTerminating(e, target);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The images one record names, from whichever parameter set was bound: piped images (which keep their
+    /// store connection), reference strings, or -Store/-Name/-Tag. Each must name an image and a tag or a
+    /// digest; anything malformed is a terminating error, raised before any store is touched.
+    /// </summary>
+    protected IReadOnlyList<ImageReference> ResolveImages(string action, IReadOnlyList<ImageInfo> inputObjects, IReadOnlyList<string> references,
+        Func<ImageReference> fromParts)
+    {
+        return OrTerminate(() =>
+        {
+            List<ImageReference> resolved = ParameterSetName switch
+            {
+                InputObjectSet => inputObjects.Select(i => i.ToReference()).ToList(),
+                StoreSet => [fromParts()],
+                _ => references.Select(ParseReference).ToList(),
+            };
+            foreach (var reference in resolved)
+            {
+                reference.RequireName(action);
+                if (reference.Tag is null && reference.Digest is null) reference.RequireTag(action);
+            }
+            return resolved;
+        }, inputObjects.FirstOrDefault()?.Reference ?? references.FirstOrDefault());
+    }
 
     protected override void EndProcessing()
     {
