@@ -36,6 +36,13 @@ public interface IObjectStore : IAsyncDisposable
     Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Writes a small object atomically only if <paramref name="condition"/> holds at the moment of the write
+    /// (create-only, or replace-only-this-version), so of two racing writers at most one wins; the loser gets
+    /// <see cref="PreconditionFailedException"/>.
+    /// </summary>
+    Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Streams <paramref name="size"/> bytes into <paramref name="key"/> and publishes them only if they
     /// hash to <paramref name="digest"/>: a mismatch throws <c>DigestMismatch</c> and leaves nothing under the key.
     /// <paramref name="progress"/> receives byte counts as they are stored.
@@ -49,6 +56,29 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>Deletes exactly these keys; missing keys are not an error.</summary>
     Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
 }
+
+/// <summary>When a conditional write may happen: the key must not exist, or must still hold the version read.</summary>
+public readonly record struct WriteCondition
+{
+    private WriteCondition(bool mustNotExist, string? expectedETag)
+    {
+        MustNotExist = mustNotExist;
+        ExpectedETag = expectedETag;
+    }
+
+    public bool MustNotExist { get; }
+
+    /// <summary>The ETag (<see cref="ObjectInfo.ETag"/> from a read) the object must still have.</summary>
+    public string? ExpectedETag { get; }
+
+    public static WriteCondition IfNotExists => new(true, null);
+
+    public static WriteCondition IfUnchanged(string etag) => new(false, etag);
+}
+
+public sealed class PreconditionFailedException(string key, StoreLocation store)
+    : S3loException(ErrorIds.PreconditionFailed, S3loErrorKind.ResourceExists,
+        $"'{key}' in {store} was written by someone else meanwhile.", key);
 
 public sealed class ObjectNotFoundException(string key, StoreLocation store)
     : S3loException(ErrorIds.ObjectNotFound, S3loErrorKind.NotFound, $"'{key}' does not exist in {store}.", key);

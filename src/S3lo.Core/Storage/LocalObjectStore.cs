@@ -43,7 +43,8 @@ public sealed class LocalObjectStore : IObjectStore
             if (stream.Length > maxBytes) throw TooLarge(key, maxBytes);
             var bytes = new byte[stream.Length];
             await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return new StoredObject(bytes, Info(key, new FileInfo(path)));
+            // A local file has no ETag; the digest of its bytes serves as one for conditional writes.
+            return new StoredObject(bytes, Info(key, new FileInfo(path)) with { ETag = Digest.Compute(bytes).Hex });
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -69,6 +70,54 @@ public sealed class LocalObjectStore : IObjectStore
             .ConfigureAwait(false);
     }
 
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition,
+        CancellationToken cancellationToken)
+    {
+        var path = PathOf(key);
+        if (condition.MustNotExist)
+        {
+            // Without overwrite, File.Move links the new name and fails if it exists: an atomic create-exclusive.
+            await WriteAtomicallyAsync(key, async file => await file.WriteAsync(data, cancellationToken).ConfigureAwait(false), cancellationToken,
+                publish: temp =>
+                {
+                    try
+                    {
+                        File.Move(temp, path, overwrite: false);
+                    }
+                    catch (IOException) when (File.Exists(path))
+                    {
+                        throw new PreconditionFailedException(key, Location);
+                    }
+                }).ConfigureAwait(false);
+            return;
+        }
+        using var writeLock = await AcquireLockAsync(path, cancellationToken).ConfigureAwait(false);
+        var current = await GetBytesAsync(key, long.MaxValue, cancellationToken).ConfigureAwait(false);
+        if (current?.Info.ETag != condition.ExpectedETag) throw new PreconditionFailedException(key, Location);
+        await PutBytesAsync(key, data, objectClass, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// An exclusive lock for a read-check-write of one object. FileShare.None is an advisory flock on Unix, so the
+    /// lock dies with its process and a crash leaves no stale lock behind; the lock file stays, hidden from listings.
+    /// </summary>
+    private static async Task<FileStream> AcquireLockAsync(string path, CancellationToken cancellationToken)
+    {
+        var lockPath = Path.Combine(Path.GetDirectoryName(path)!, TempMarker + "lock-" + Path.GetFileName(path));
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (attempt < 600)
+            {
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
     public async Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
         Action<long>? progress, CancellationToken cancellationToken)
     {
@@ -85,7 +134,8 @@ public sealed class LocalObjectStore : IObjectStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task WriteAtomicallyAsync(string key, Func<FileStream, Task> write, CancellationToken cancellationToken)
+    private async Task WriteAtomicallyAsync(string key, Func<FileStream, Task> write, CancellationToken cancellationToken,
+        Action<string>? publish = null)
     {
         var path = PathOf(key);
         var directory = Path.GetDirectoryName(path)!;
@@ -98,7 +148,8 @@ public sealed class LocalObjectStore : IObjectStore
                 await write(file).ConfigureAwait(false);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            File.Move(temp, path, overwrite: true);
+            if (publish is null) File.Move(temp, path, overwrite: true);
+            else publish(temp);
         }
         catch (Exception e)
         {

@@ -180,9 +180,73 @@ public sealed class S3ObjectStore : IObjectStore
         await PutAsync(key, body, objectClass, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task PutAsync(string key, Stream body, ObjectClass objectClass, CancellationToken cancellationToken)
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition,
+        CancellationToken cancellationToken)
     {
-        var request = new PutObjectRequest { BucketName = _bucket, Key = key, InputStream = body, AutoCloseStream = false };
+        using var body = new MemoryStream(data.ToArray(), writable: false);
+        try
+        {
+            await PutAsync(key, body, objectClass, cancellationToken, condition).ConfigureAwait(false);
+            return;
+        }
+        catch (S3loException e) when (IsConditionFailure(e))
+        {
+            // Some S3-compatible servers (Ceph RGW 16 among them) answer 412 to every If-Match on PUT. When the
+            // object still has the ETag we expected, that is what happened: fall back to a lock object.
+            if (condition.ExpectedETag is null || (await HeadAsync(key, cancellationToken).ConfigureAwait(false))?.ETag != condition.ExpectedETag)
+                throw new PreconditionFailedException(key, Location);
+        }
+        await PutUnderLockAsync(key, data, objectClass, condition.ExpectedETag, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Read-check-write under a lock object <c>&lt;key&gt;.s3lo-lock</c> created with If-None-Match (which such
+    /// servers do honour). A lock older than <see cref="StaleLockAge"/> is taken to be left by a crashed writer.
+    /// </summary>
+    private async Task PutUnderLockAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, string expectedETag,
+        CancellationToken cancellationToken)
+    {
+        var lockKey = key + ".s3lo-lock";
+        try
+        {
+            using var lockBody = new MemoryStream([], writable: false);
+            await PutAsync(lockKey, lockBody, ObjectClass.Metadata, cancellationToken, WriteCondition.IfNotExists).ConfigureAwait(false);
+        }
+        catch (S3loException e) when (IsConditionFailure(e))
+        {
+            var held = await HeadAsync(lockKey, cancellationToken).ConfigureAwait(false);
+            if (held is not null && DateTimeOffset.UtcNow - held.LastModified > StaleLockAge)
+                await DeleteAsync([lockKey], cancellationToken).ConfigureAwait(false);
+            throw new PreconditionFailedException(key, Location);
+        }
+        try
+        {
+            if ((await HeadAsync(key, cancellationToken).ConfigureAwait(false))?.ETag != expectedETag)
+                throw new PreconditionFailedException(key, Location);
+            using var body = new MemoryStream(data.ToArray(), writable: false);
+            await PutAsync(key, body, objectClass, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await DeleteAsync([lockKey], CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private static readonly TimeSpan StaleLockAge = TimeSpan.FromMinutes(2);
+
+    // 409 is S3's answer to a conditional write racing another one on the same key: it lost as well.
+    private static bool IsConditionFailure(S3loException e)
+        => e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict };
+
+    private async Task PutAsync(string key, Stream body, ObjectClass objectClass, CancellationToken cancellationToken,
+        WriteCondition condition = default)
+    {
+        var request = new PutObjectRequest
+        {
+            BucketName = _bucket, Key = key, InputStream = body, AutoCloseStream = false,
+            IfNoneMatch = condition.MustNotExist ? "*" : null,
+            IfMatch = condition.ExpectedETag,
+        };
         var storageClass = StorageClassFor(objectClass);
         if (storageClass is not null) request.StorageClass = S3StorageClass.FindValue(storageClass);
         await Call(Location, key, () => _client.PutObjectAsync(request, cancellationToken)).ConfigureAwait(false);

@@ -148,6 +148,64 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal("short", Encoding.UTF8.GetString((await Store.GetBytesAsync("s3lo.yaml", 10000, default))!.Bytes));
     }
 
+    [Fact]
+    public async Task OfRacingCreatesExactlyOneWins()
+    {
+        var attempts = Enumerable.Range(0, 12).Select(async i =>
+        {
+            try
+            {
+                await Store.PutBytesAsync("manifests/app/v1/manifest.json", Encoding.UTF8.GetBytes($"writer {i}"), ObjectClass.Metadata,
+                    WriteCondition.IfNotExists, default);
+                return i;
+            }
+            catch (PreconditionFailedException)
+            {
+                return -1;
+            }
+        }).ToList();
+        var winners = (await Task.WhenAll(attempts)).Where(i => i >= 0).ToList();
+        Assert.Single(winners);
+        Assert.Equal($"writer {winners[0]}", Encoding.UTF8.GetString((await Store.GetBytesAsync("manifests/app/v1/manifest.json", 100, default))!.Bytes));
+        Assert.Equal(["manifests/app/v1/manifest.json"], await ListAsync(""));
+    }
+
+    [Fact]
+    public async Task AConditionalReplaceNeedsTheVersionItRead()
+    {
+        await Store.PutBytesAsync("s3lo.yaml", "a: 1"u8.ToArray(), ObjectClass.Metadata, default);
+        var read = (await Store.GetBytesAsync("s3lo.yaml", 100, default))!;
+        Assert.NotNull(read.Info.ETag);
+        await Store.PutBytesAsync("s3lo.yaml", "a: 2"u8.ToArray(), ObjectClass.Metadata, WriteCondition.IfUnchanged(read.Info.ETag!), default);
+        await Assert.ThrowsAsync<PreconditionFailedException>(() =>
+            Store.PutBytesAsync("s3lo.yaml", "a: 3"u8.ToArray(), ObjectClass.Metadata, WriteCondition.IfUnchanged(read.Info.ETag!), default));
+        Assert.Equal("a: 2", Encoding.UTF8.GetString((await Store.GetBytesAsync("s3lo.yaml", 100, default))!.Bytes));
+    }
+
+    [Fact]
+    public async Task ConcurrentReadModifyWritesLoseNoUpdate()
+    {
+        await Store.PutBytesAsync("counter", "0"u8.ToArray(), ObjectClass.Metadata, default);
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(async () =>
+        {
+            for (var done = 0; done < 4;)
+            {
+                var read = (await Store.GetBytesAsync("counter", 100, default))!;
+                var next = int.Parse(Encoding.UTF8.GetString(read.Bytes)) + 1;
+                try
+                {
+                    await Store.PutBytesAsync("counter", Encoding.UTF8.GetBytes(next.ToString()), ObjectClass.Metadata,
+                        WriteCondition.IfUnchanged(read.Info.ETag!), default);
+                    done++;
+                }
+                catch (PreconditionFailedException)
+                {
+                }
+            }
+        })));
+        Assert.Equal("24", Encoding.UTF8.GetString((await Store.GetBytesAsync("counter", 100, default))!.Bytes));
+    }
+
     protected async Task<List<string>> ListAsync(string prefix)
     {
         var keys = new List<string>();
