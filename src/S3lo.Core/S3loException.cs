@@ -64,4 +64,5 @@ public static class ErrorIds
     public const string StoreError = "StoreError";
     public const string ObjectNotFound = "ObjectNotFound";
     public const string ObjectTooLarge = "ObjectTooLarge";
+    public const string InvalidPolicy = "InvalidPolicy";
 }
