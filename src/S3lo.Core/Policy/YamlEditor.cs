@@ -85,11 +85,13 @@ internal sealed partial class YamlEditor(string text, SourceNode? root)
     private string FillNull(SourceNode map, SourceNode key, SourceNode nullValue, string[] keys, YamlLeaf leaf)
     {
         var colon = ColonAfter(key);
+        // An empty scalar's marks point at the next token, which may lie past spaces or comments.
+        var isEmpty = nullValue.Start == nullValue.End;
         if (map.IsFlow)
-            return Splice(colon + 1, Math.Max(colon + 1, nullValue.End), " { " + RenderFlow(keys, leaf) + " }");
+            return Splice(colon + 1, isEmpty ? colon + 1 : nullValue.End, " { " + RenderFlow(keys, leaf) + " }");
         // Insert below first: it lies after the null's text, so removing that text afterwards keeps both positions right.
-        var filled = InsertAfterLine(text, Math.Max(colon, nullValue.End), RenderBlock(keys, leaf, Column(key.Start) + _indentStep));
-        return nullValue.End > nullValue.Start ? filled.Remove(colon + 1, nullValue.End - colon - 1) : filled;
+        var filled = InsertAfterLine(text, isEmpty ? colon : nullValue.End, RenderBlock(keys, leaf, Column(key.Start) + _indentStep));
+        return isEmpty ? filled : filled.Remove(colon + 1, nullValue.End - colon - 1);
     }
 
     private string ReplaceValue(SourceNode key, SourceNode value, YamlLeaf leaf)
@@ -106,7 +108,8 @@ internal sealed partial class YamlEditor(string text, SourceNode? root)
         {
             var afterColon = text[(colon + 1)..LineEnd(colon)];
             var comment = afterColon.TrimStart().StartsWith('#') ? afterColon : "";
-            return Splice(colon + 1, value.End, " " + leaf.Text + comment);
+            // The comment on the last item's line goes with the items it describes.
+            return Splice(colon + 1, LineEnd(value.End), " " + leaf.Text + comment);
         }
         if (value.Start == value.End) return Splice(colon + 1, colon + 1, " " + leaf.Text);
         return Splice(value.Start, value.End, leaf.Text);
