@@ -288,16 +288,16 @@ public sealed class PolicyDocument
         return new ImagePolicy(immutable, keepLast, maxAge, maxAgeText, keepTags);
     }
 
-    // Go's YAML decoders refuse a quoted "true" or "10" for a bool or int field, so we refuse them too.
+    // The YAML 1.1 spellings Go's yaml packages accept for a bool field; like them, a quoted "true" or "10" is a string, not a bool or an int.
     private static bool? ReadBool(SourceNode node, string path)
     {
         if (node.IsNull) return null;
         if (node.Kind == SourceKind.Scalar && node.Style is ScalarStyle.Plain)
         {
-            switch (node.Value.ToLowerInvariant())
+            switch (node.Value)
             {
-                case "true" or "yes" or "on": return true;
-                case "false" or "no" or "off": return false;
+                case "true" or "True" or "TRUE" or "yes" or "Yes" or "YES" or "on" or "On" or "ON" or "y" or "Y": return true;
+                case "false" or "False" or "FALSE" or "no" or "No" or "NO" or "off" or "Off" or "OFF" or "n" or "N": return false;
             }
         }
         throw Invalid(node, path, $"must be true or false, not '{node.Value}'");

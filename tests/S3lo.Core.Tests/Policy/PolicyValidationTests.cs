@@ -14,6 +14,7 @@ public class PolicyValidationTests
     [InlineData("default:\n  lifecycle:\n    max_age: -3h\n", "default.lifecycle.max_age", 3)]
     [InlineData("default:\n  lifecycle:\n    max_age: [1d]\n", "default.lifecycle.max_age", 3)]
     [InlineData("default:\n  immutable: maybe\n", "default.immutable", 2)]
+    [InlineData("default:\n  immutable: tRUE\n", "default.immutable", 2)]
     [InlineData("default:\n  immutable: 'true'\n", "default.immutable", 2)]
     [InlineData("default:\n  lifecycle:\n    keep_tags: stable\n", "default.lifecycle.keep_tags", 3)]
     [InlineData("default:\n  lifecycle:\n    keep_tags: [stable, -bad]\n", "default.lifecycle.keep_tags", 3)]
@@ -64,6 +65,7 @@ public class PolicyValidationTests
     [InlineData("True", true)]
     [InlineData("off", false)]
     [InlineData("FALSE", false)]
+    [InlineData("Y", true)]
     public void BooleansReadAsGoReadsThem(string text, bool expected)
         => Assert.Equal(expected, PolicyDocument.Parse($"default:\n  immutable: {text}\n").Default.Immutable);
 
