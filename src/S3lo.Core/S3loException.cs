@@ -65,4 +65,6 @@ public static class ErrorIds
     public const string ObjectNotFound = "ObjectNotFound";
     public const string ObjectTooLarge = "ObjectTooLarge";
     public const string PreconditionFailed = "PreconditionFailed";
+    public const string InvalidPolicy = "InvalidPolicy";
+    public const string TagImmutable = "TagImmutable";
 }
