@@ -9,7 +9,8 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('S3lo.Format.ps1xml')
-    CmdletsToExport      = @('Push-S3loImage', 'Save-S3loImage', 'Get-S3loImage', 'Get-S3loManifest', 'Remove-S3loImage')
+    CmdletsToExport      = @('Push-S3loImage', 'Save-S3loImage', 'Get-S3loImage', 'Get-S3loManifest', 'Remove-S3loImage', 'Get-S3loPolicy',
+                            'Set-S3loPolicy')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

@@ -216,6 +216,11 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
         Location = store.Location,
     };
 
-    public Task RemoveAsync(ImageInfo image, CancellationToken cancellationToken)
-        => store.DeleteTagAsync(image.Name, image.Tag, cancellationToken);
+    /// <summary>Deletes one tag; an immutable image's tag only with <paramref name="force"/> (else <c>TagImmutable</c>).</summary>
+    public async Task RemoveAsync(ImageInfo image, bool force, CancellationToken cancellationToken)
+    {
+        if (!force && await store.IsImmutableAsync(image.Name, cancellationToken).ConfigureAwait(false))
+            throw store.TagImmutable(image.Name, image.Tag, "removed");
+        await store.DeleteTagAsync(image.Name, image.Tag, cancellationToken).ConfigureAwait(false);
+    }
 }

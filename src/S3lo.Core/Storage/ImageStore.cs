@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
+using S3lo.Core.Policy;
 
 namespace S3lo.Core.Storage;
 
@@ -74,12 +75,39 @@ public sealed class ImageStore : IAsyncDisposable
     public Task PutBlobAsync(Descriptor descriptor, Stream content, Action<long>? progress, CancellationToken cancellationToken)
         => Objects.PutVerifiedAsync(StoreLayout.BlobKey(descriptor.Digest), content, descriptor.Digest, descriptor.Size, ObjectClass.Blob, progress, cancellationToken);
 
-    /// <summary>Publishes a tag: <c>oci-layout</c>, then <c>manifest.json</c> last, in one write that makes the tag appear.</summary>
-    public async Task PublishTagAsync(string name, string tag, Manifest manifest, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes a tag: <c>oci-layout</c>, then <c>manifest.json</c> last, in one write that makes the tag appear.
+    /// For an immutable image (s3lo.yaml) that write is a create-only write, so of two racing writers of the same
+    /// tag exactly one wins; the other, like any write over an existing tag, fails with <c>TagImmutable</c>
+    /// unless it carries the very same manifest. <paramref name="force"/> writes regardless.
+    /// </summary>
+    public async Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
     {
+        var immutable = !force && await IsImmutableAsync(name, cancellationToken).ConfigureAwait(false);
         await Objects.PutBytesAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
-        await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+        if (!immutable)
+        {
+            await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, WriteCondition.IfNotExists,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (PreconditionFailedException)
+        {
+            var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
+            if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
+        }
     }
+
+    public async Task<bool> IsImmutableAsync(string name, CancellationToken cancellationToken)
+        => (await new PolicyStore(Objects).ReadAsync(cancellationToken).ConfigureAwait(false)).Resolve(name).Immutable.Value;
+
+    public S3loException TagImmutable(string name, string tag, string what)
+        => new(ErrorIds.TagImmutable, S3loErrorKind.ResourceExists,
+            $"The image {Location}{name} is immutable (s3lo.yaml): its tag {tag} is not {what}. Use -Force to do it anyway.", $"{Location}{name}:{tag}");
 
     /// <summary>
     /// Deletes exactly one tag's objects: <c>manifest.json</c> first (the tag is gone from then on), then

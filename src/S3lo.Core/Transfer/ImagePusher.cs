@@ -26,7 +26,8 @@ public sealed record PushResult
 /// </summary>
 public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
 {
-    public async Task<PushResult> PushAsync(IImageSource source, ImageReference destination, IProgress<TransferProgress>? progress,
+    /// <param name="force">Overwrite the tag even when the image is immutable.</param>
+    public async Task<PushResult> PushAsync(IImageSource source, ImageReference destination, bool force, IProgress<TransferProgress>? progress,
         CancellationToken cancellationToken)
     {
         destination.RequireTag("push");
@@ -60,7 +61,7 @@ public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
         }).ConfigureAwait(false);
 
         cancellationToken.ThrowIfCancellationRequested();
-        await store.PublishTagAsync(destination.Name!, destination.Tag!, root, cancellationToken).ConfigureAwait(false);
+        await store.PublishTagAsync(destination.Name!, destination.Tag!, root, force, cancellationToken).ConfigureAwait(false);
         return new PushResult
         {
             Reference = destination.ToString(),

@@ -42,6 +42,10 @@ public sealed class PushS3loImageCommand : StoreCmdlet
     [ValidateNotNullOrEmpty]
     public string? SourceTag { get; set; }
 
+    /// <summary>Overwrite the tag even when the image is immutable.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void ProcessRecord()
     {
         var destination = OrTerminate(() => (ParameterSetName == StoreSet ? FromParts(Store, Name, Tag) : ParseReference(Destination)).RequireTag("push"),
@@ -56,7 +60,7 @@ public sealed class PushS3loImageCommand : StoreCmdlet
             {
                 await using var image = await ImageSources.OpenAsync(source, SourceTag, ct).ConfigureAwait(false);
                 var store = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
-                PostObject(await new ImagePusher(store).PushAsync(image, destination, progress, ct).ConfigureAwait(false));
+                PostObject(await new ImagePusher(store).PushAsync(image, destination, Force, progress, ct).ConfigureAwait(false));
             }
             finally
             {

@@ -34,6 +34,10 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
     [Parameter]
     public SwitchParameter PassThru { get; set; }
 
+    /// <summary>Remove the tag even when the image is immutable.</summary>
+    [Parameter]
+    public SwitchParameter Force { get; set; }
+
     protected override void ProcessRecord()
     {
         var references = ResolveImages("remove an image", InputObject, Reference, () => FromParts(Store, Name, Tag));
@@ -53,7 +57,7 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
                 Run(ct => PerItemAsync(tag.Reference, async () =>
                 {
                     var store = await OpenStoreAsync(tag.Location, ct).ConfigureAwait(false);
-                    await new ImageCatalog(store).RemoveAsync(tag, ct).ConfigureAwait(false);
+                    await new ImageCatalog(store).RemoveAsync(tag, Force, ct).ConfigureAwait(false);
                     if (PassThru) PostObject(tag);
                 }));
             }
