@@ -48,6 +48,18 @@ public interface IObjectStore : IAsyncDisposable
 
     /// <summary>Deletes exactly these keys; missing keys are not an error.</summary>
     Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets an object's LastModified to now without changing its bytes, so that a garbage collection
+    /// judging age by LastModified sees it as new. False when the object does not exist.
+    /// </summary>
+    Task<bool> TouchAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The current time as the store itself keeps it: LastModified values are stamped by this clock, so
+    /// ages compared against it are right even when the local clock is off.
+    /// </summary>
+    Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken);
 }
 
 public sealed class ObjectNotFoundException(string key, StoreLocation store)

@@ -168,6 +168,21 @@ public sealed class LocalObjectStore : IObjectStore
         return Task.CompletedTask;
     }
 
+    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(PathOf(key), DateTime.UtcNow);
+            return Task.FromResult(true);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult(false);
+        }
+    }
+
+    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => Task.FromResult(DateTimeOffset.UtcNow);
+
     // Keeps a deleted tag from leaving empty folders behind; a concurrent writer that just created one
     // makes the delete fail, which is the outcome we want.
     private void RemoveEmptyDirectories(string directory)
