@@ -13,7 +13,6 @@ namespace S3lo.Core.Gc;
 /// </summary>
 public sealed class GarbageCollector(ImageStore store)
 {
-    private const int HeadConcurrency = 16;
     private static readonly string[] SweptPrefixes =
         [StoreLayout.BlobsPrefix, StoreLayout.RecipesPrefix, StoreLayout.IndexesPrefix, StoreLayout.ChunksPrefix];
 
@@ -62,21 +61,20 @@ public sealed class GarbageCollector(ImageStore store)
 
     /// <summary>
     /// Deletes one batch of candidates after checking them once more, as late as possible, because a push
-    /// may have reused one since the listing: a fresh HEAD catches a blob the push touched, and marking
-    /// the tags published since the mark catches a push that already published its manifest.
+    /// may have reused one since the listing: the tags published since the mark are marked, then the store
+    /// deletes only what is still older than the cutoff, which spares a blob a push has touched (pushes
+    /// touch their blobs again after publishing, so a push this marking missed is caught there).
     /// </summary>
-    private async Task<List<SweptBlob>> SweepAsync(List<ObjectInfo> batch, MarkSet marks, DateTimeOffset cutoff, bool whatIf,
+    private async Task<IEnumerable<SweptBlob>> SweepAsync(List<ObjectInfo> batch, MarkSet marks, DateTimeOffset cutoff, bool whatIf,
         CancellationToken cancellationToken)
     {
         if (batch.Count == 0) return [];
-        var current = new ObjectInfo?[batch.Count];
-        await Parallel.ForEachAsync(Enumerable.Range(0, batch.Count), new ParallelOptions { MaxDegreeOfParallelism = HeadConcurrency, CancellationToken = cancellationToken },
-            async (i, ct) => current[i] = await store.Objects.HeadAsync(batch[i].Key, ct).ConfigureAwait(false)).ConfigureAwait(false);
         await marks.MarkNewTagsAsync(cancellationToken).ConfigureAwait(false);
-        var doomed = current.OfType<ObjectInfo>().Where(o => o.LastModified < cutoff && !marks.IsMarked(o.Key)).ToList();
-        if (!whatIf && doomed.Count > 0)
-            await store.Objects.DeleteAsync(doomed.Select(o => o.Key).ToList(), cancellationToken).ConfigureAwait(false);
-        return doomed.Select(o => new SweptBlob(o.Key, "sha256:" + o.Key[(o.Key.LastIndexOf('/') + 1)..], o.Size, o.LastModified, !whatIf)).ToList();
+        var unmarked = batch.Where(o => !marks.IsMarked(o.Key)).ToList();
+        var gone = whatIf || unmarked.Count == 0
+            ? unmarked
+            : await store.Objects.DeleteOlderThanAsync(unmarked.Select(o => o.Key).ToList(), cutoff, cancellationToken).ConfigureAwait(false);
+        return gone.Select(o => new SweptBlob(o.Key, "sha256:" + o.Key[(o.Key.LastIndexOf('/') + 1)..], o.Size, o.LastModified, !whatIf));
     }
 
     /// <summary>Only keys of the form <c>&lt;prefix&gt;&lt;64 lowercase hex&gt;</c> are content; anything else is not ours to judge.</summary>

@@ -50,6 +50,14 @@ public interface IObjectStore : IAsyncDisposable
     Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Deletes those of <paramref name="keys"/> whose LastModified is still before <paramref name="cutoff"/>
+    /// when they are deleted, and returns what they were. A touch that lands first saves an object; the
+    /// local store makes that exact, S3 (which has no such conditional delete) checks each object by HEAD
+    /// just before the batch delete.
+    /// </summary>
+    Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Sets an object's LastModified to now without changing its bytes, so that a garbage collection
     /// judging age by LastModified sees it as new. False when the object does not exist.
     /// </summary>

@@ -348,6 +348,17 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
+    public async Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff,
+        CancellationToken cancellationToken)
+    {
+        var current = new ObjectInfo?[keys.Count];
+        await Parallel.ForEachAsync(keys.Select((key, i) => (key, i)), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (item, ct) => current[item.i] = await HeadAsync(item.key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        var old = current.OfType<ObjectInfo>().Where(o => o.LastModified < cutoff).ToList();
+        if (old.Count > 0) await DeleteAsync(old.Select(o => o.Key).ToList(), cancellationToken).ConfigureAwait(false);
+        return old;
+    }
+
     /// <summary>
     /// Copies the object onto itself, which S3 allows only when something about it is replaced: the
     /// metadata is replaced by the same content type, user metadata and storage class, so only
