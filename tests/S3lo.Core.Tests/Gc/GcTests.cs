@@ -93,7 +93,9 @@ public abstract class GcTests : IAsyncLifetime
         Assert.All(wouldGo, s => Assert.False(s.Removed));
         Assert.Equal(garbage.Select(g => (g.Key, (long)g.Value.Length)).Order(), wouldGo.Select(s => (s.Digest, s.Size)).Order());
         var gone = await CollectAsync(new GcOptions { GracePeriod = AgedGrace });
-        Assert.Equal(wouldGo.Select(s => s with { Removed = true }).OrderBy(s => s.Key), gone.OrderBy(s => s.Key));
+        // LastModified is left out: S3 lists it to the millisecond but a HEAD says whole seconds.
+        Assert.Equal(wouldGo.Select(s => (s.Key, s.Size)).Order(), gone.Select(s => (s.Key, s.Size)).Order());
+        Assert.All(gone, s => Assert.True(s.Removed));
     }
 
     [Fact]
