@@ -55,6 +55,26 @@ public interface IObjectStore : IAsyncDisposable
 
     /// <summary>Deletes exactly these keys; missing keys are not an error.</summary>
     Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes those of <paramref name="keys"/> whose LastModified is still before <paramref name="cutoff"/>
+    /// when they are deleted, and returns what they were. A touch that lands first saves an object; the
+    /// local store makes that exact, S3 (which has no such conditional delete) checks each object by HEAD
+    /// just before the batch delete.
+    /// </summary>
+    Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Sets an object's LastModified to now without changing its bytes, so that a garbage collection
+    /// judging age by LastModified sees it as new. False when the object does not exist.
+    /// </summary>
+    Task<bool> TouchAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The current time as the store itself keeps it: LastModified values are stamped by this clock, so
+    /// ages compared against it are right even when the local clock is off.
+    /// </summary>
+    Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>When a conditional write may happen: the key must not exist, or must still hold the version read.</summary>

@@ -58,6 +58,10 @@ public sealed class ImageStore : IAsyncDisposable
     public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
         => await Objects.HeadAsync(StoreLayout.BlobKey(digest), cancellationToken).ConfigureAwait(false) is not null;
 
+    /// <summary>Refreshes a blob's LastModified so a garbage collection sees it as new; false when it does not exist.</summary>
+    public Task<bool> TouchBlobAsync(Digest digest, CancellationToken cancellationToken)
+        => Objects.TouchAsync(StoreLayout.BlobKey(digest), cancellationToken);
+
     /// <summary>Opens a blob for reading; the stream throws <c>DigestMismatch</c> at its end if the bytes are not the digest's.</summary>
     public async Task<VerifyingReadStream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
     {

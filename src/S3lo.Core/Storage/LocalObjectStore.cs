@@ -219,6 +219,63 @@ public sealed class LocalObjectStore : IObjectStore
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Moves each file aside first, so a touch either happened before (and the age check sees it, and the
+    /// file goes back) or finds the file gone (and its pusher uploads it again).
+    /// </summary>
+    public Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var deleted = new List<ObjectInfo>();
+        foreach (var key in keys)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var path = PathOf(key);
+            var directory = Path.GetDirectoryName(path)!;
+            var aside = Path.Combine(directory, TempMarker + Guid.NewGuid().ToString("N"));
+            try
+            {
+                File.Move(path, aside);
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                continue;
+            }
+            var info = Info(key, new FileInfo(aside));
+            if (info.LastModified < cutoff)
+            {
+                File.Delete(aside);
+                deleted.Add(info);
+                RemoveEmptyDirectories(directory);
+                continue;
+            }
+            try
+            {
+                File.Move(aside, path, overwrite: false);
+            }
+            catch (IOException)
+            {
+                // A push uploaded the same bytes again while the file was aside.
+                File.Delete(aside);
+            }
+        }
+        return Task.FromResult<IReadOnlyList<ObjectInfo>>(deleted);
+    }
+
+    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(PathOf(key), DateTime.UtcNow);
+            return Task.FromResult(true);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return Task.FromResult(false);
+        }
+    }
+
+    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => Task.FromResult(DateTimeOffset.UtcNow);
+
     // Keeps a deleted tag from leaving empty folders behind; a concurrent writer that just created one
     // makes the delete fail, which is the outcome we want.
     private void RemoveEmptyDirectories(string directory)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Amazon;
@@ -24,6 +25,8 @@ public sealed class S3ObjectStore : IObjectStore
     public const int PartSize = 8 << 20;
     private const int MaxBufferedParts = 8;
     private const int DeleteBatchSize = 1000;
+    private const long MaxSingleCopySize = 5L << 30;
+    private const long CopyPartSize = 1L << 30;
 
     private readonly AmazonS3Client _client;
     private readonly string _bucket;
@@ -407,6 +410,113 @@ public sealed class S3ObjectStore : IObjectStore
                     $"{errors.Count} object(s) could not be deleted from {Location}, first '{errors[0].Key}': {errors[0].Code} {errors[0].Message}",
                     errors[0].Key);
         }
+    }
+
+    public async Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff,
+        CancellationToken cancellationToken)
+    {
+        var current = new ObjectInfo?[keys.Count];
+        await Parallel.ForEachAsync(keys.Select((key, i) => (key, i)), new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (item, ct) => current[item.i] = await HeadAsync(item.key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        var old = current.OfType<ObjectInfo>().Where(o => o.LastModified < cutoff).ToList();
+        if (old.Count > 0) await DeleteAsync(old.Select(o => o.Key).ToList(), cancellationToken).ConfigureAwait(false);
+        return old;
+    }
+
+    /// <summary>
+    /// Copies the object onto itself, which S3 allows only when something about it is replaced: the
+    /// metadata is replaced by the same content type, user metadata and storage class, so only
+    /// LastModified changes. Objects above the single-copy limit of 5 GiB are copied part by part.
+    /// </summary>
+    public async Task<bool> TouchAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var head = await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken)
+                .ConfigureAwait(false);
+            if (head.ContentLength <= MaxSingleCopySize)
+            {
+                var copy = new CopyObjectRequest
+                {
+                    SourceBucket = _bucket, SourceKey = key, DestinationBucket = _bucket, DestinationKey = key,
+                    MetadataDirective = S3MetadataDirective.REPLACE, ContentType = head.Headers.ContentType, StorageClass = head.StorageClass,
+                };
+                foreach (var name in head.Metadata.Keys) copy.Metadata.Add(name, head.Metadata[name]);
+                await _client.CopyObjectAsync(copy, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await CopyOntoItselfInPartsAsync(key, head, cancellationToken).ConfigureAwait(false);
+            }
+            return true;
+        }
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        {
+            return false;
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    private async Task CopyOntoItselfInPartsAsync(string key, GetObjectMetadataResponse head, CancellationToken cancellationToken)
+    {
+        var initiate = new InitiateMultipartUploadRequest { BucketName = _bucket, Key = key, ContentType = head.Headers.ContentType, StorageClass = head.StorageClass };
+        foreach (var name in head.Metadata.Keys) initiate.Metadata.Add(name, head.Metadata[name]);
+        var uploadId = (await _client.InitiateMultipartUploadAsync(initiate, cancellationToken).ConfigureAwait(false)).UploadId;
+        try
+        {
+            var parts = new List<PartETag>();
+            for (long first = 0; first < head.ContentLength; first += CopyPartSize)
+            {
+                var part = await _client.CopyPartAsync(new CopyPartRequest
+                {
+                    SourceBucket = _bucket, SourceKey = key, DestinationBucket = _bucket, DestinationKey = key, UploadId = uploadId,
+                    PartNumber = parts.Count + 1, FirstByte = first, LastByte = Math.Min(first + CopyPartSize, head.ContentLength) - 1,
+                }, cancellationToken).ConfigureAwait(false);
+                parts.Add(new PartETag(parts.Count + 1, part.ETag));
+            }
+            await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
+            {
+                BucketName = _bucket, Key = key, UploadId = uploadId, PartETags = parts,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = uploadId },
+                CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Reads the <c>Date</c> header of a one-key listing: S3 has no clock API, and this needs no write and
+    /// no permission beyond the listing a collection needs anyway. The header has whole seconds, so the
+    /// time is up to a second behind, which makes ages look younger: the safe side for a collection.
+    /// </summary>
+    public async Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken)
+    {
+        var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = "s3lo.yaml", MaxKeys = 1 };
+        string? date = null;
+        void Capture(object sender, ResponseEventArgs e)
+        {
+            if (e is WebServiceResponseEventArgs response && ReferenceEquals(response.Request, request))
+                date = response.ResponseHeaders.FirstOrDefault(h => h.Key.Equals("Date", StringComparison.OrdinalIgnoreCase)).Value;
+        }
+        _client.AfterResponseEvent += Capture;
+        try
+        {
+            await Call(Location, request.Prefix, () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _client.AfterResponseEvent -= Capture;
+        }
+        if (!DateTimeOffset.TryParseExact(date, "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var now))
+            throw new S3loException(ErrorIds.StoreError, S3loErrorKind.ReadError,
+                $"{Location} did not say its time (Date header '{date ?? "missing"}'), so the age of its objects cannot be judged.", Location.ToString());
+        return now;
     }
 
     private string? StorageClassFor(ObjectClass objectClass) => objectClass == ObjectClass.Blob ? _blobStorageClass : _metadataStorageClass;

@@ -7,6 +7,9 @@ public static class StoreLayout
 {
     public const string ManifestsPrefix = "manifests/";
     public const string BlobsPrefix = "blobs/sha256/";
+    public const string RecipesPrefix = "recipes/sha256/";
+    public const string IndexesPrefix = "indexes/sha256/";
+    public const string ChunksPrefix = "chunks/sha256/";
     public const string ManifestFileName = "manifest.json";
     public const string OciLayoutFileName = "oci-layout";
     public static readonly byte[] OciLayoutContent = "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray();
@@ -15,6 +18,9 @@ public static class StoreLayout
     public static readonly string[] LegacyTagFiles = ["history.json", "index.json", "config.json"];
 
     public static string BlobKey(Digest digest) => BlobsPrefix + digest.Hex;
+
+    /// <summary>The recipe of a chunked layer, keyed by the layer's (compressed) digest.</summary>
+    public static string RecipeKey(Digest layer) => RecipesPrefix + layer.Hex;
 
     public static string TagPrefix(string name, string tag) => $"{ManifestsPrefix}{name}/{tag}/";
 

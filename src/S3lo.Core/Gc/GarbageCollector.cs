@@ -1,0 +1,83 @@
+using System.Runtime.CompilerServices;
+using S3lo.Core.Storage;
+
+namespace S3lo.Core.Gc;
+
+/// <summary>
+/// Removes the objects no tag reaches (FORMAT.md, "Garbage collection"). Mark: every tag's
+/// <c>manifest.json</c>, the index children under it, each manifest's config and layers, and for a
+/// chunked layer its recipe, file index and chunks. Sweep: unmarked objects under <c>blobs/</c>,
+/// <c>recipes/</c>, <c>indexes/</c> and <c>chunks/</c> older than the grace period by the store's clock.
+/// A tag whose manifests cannot be read stops the collection, since what it references is unknown.
+/// Memory grows with the number of referenced digests and tags, never with the listing.
+/// </summary>
+public sealed class GarbageCollector(ImageStore store)
+{
+    private static readonly string[] SweptPrefixes =
+        [StoreLayout.BlobsPrefix, StoreLayout.RecipesPrefix, StoreLayout.IndexesPrefix, StoreLayout.ChunksPrefix];
+
+    /// <summary>Yields each object as its batch is removed (with WhatIf: as it would be).</summary>
+    public async IAsyncEnumerable<SweptBlob> CollectAsync(GcOptions options, IProgress<GcProgress>? progress,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.GracePeriod, TimeSpan.Zero, nameof(options.GracePeriod));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.DeleteBatchSize, 1, nameof(options.DeleteBatchSize));
+
+        // Read before marking: an object the mark might miss (its tag published later) was written or
+        // touched after this instant, so it is younger than the cutoff.
+        var cutoff = await store.Objects.GetClockAsync(cancellationToken).ConfigureAwait(false) - options.GracePeriod;
+        var marks = new MarkSet(store, progress);
+        await marks.ListRecipesAsync(cancellationToken).ConfigureAwait(false);
+        await marks.MarkNewTagsAsync(cancellationToken).ConfigureAwait(false);
+
+        long scanned = 0, swept = 0, bytes = 0;
+        var batch = new List<ObjectInfo>(Math.Min(options.DeleteBatchSize, 1000));
+        foreach (var prefix in SweptPrefixes)
+        {
+            await foreach (var candidate in store.Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+            {
+                if (++scanned % 1000 == 0) progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes));
+                if (candidate.LastModified >= cutoff || !IsContentKey(candidate.Key, prefix) || marks.IsMarked(candidate.Key)) continue;
+                batch.Add(candidate);
+                if (batch.Count < options.DeleteBatchSize) continue;
+                foreach (var blob in await SweepAsync(batch, marks, cutoff, options.WhatIf, cancellationToken).ConfigureAwait(false))
+                {
+                    swept++;
+                    bytes += blob.Size;
+                    yield return blob;
+                }
+                batch.Clear();
+            }
+        }
+        foreach (var blob in await SweepAsync(batch, marks, cutoff, options.WhatIf, cancellationToken).ConfigureAwait(false))
+        {
+            swept++;
+            bytes += blob.Size;
+            yield return blob;
+        }
+        progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes));
+    }
+
+    /// <summary>
+    /// Deletes one batch of candidates after checking them once more, as late as possible, because a push
+    /// may have reused one since the listing: the tags published since the mark are marked, then the store
+    /// deletes only what is still older than the cutoff, which spares a blob a push has touched (pushes
+    /// touch their blobs again after publishing, so a push this marking missed is caught there).
+    /// </summary>
+    private async Task<IEnumerable<SweptBlob>> SweepAsync(List<ObjectInfo> batch, MarkSet marks, DateTimeOffset cutoff, bool whatIf,
+        CancellationToken cancellationToken)
+    {
+        if (batch.Count == 0) return [];
+        await marks.MarkNewTagsAsync(cancellationToken).ConfigureAwait(false);
+        var unmarked = batch.Where(o => !marks.IsMarked(o.Key)).ToList();
+        var gone = whatIf || unmarked.Count == 0
+            ? unmarked
+            : await store.Objects.DeleteOlderThanAsync(unmarked.Select(o => o.Key).ToList(), cutoff, cancellationToken).ConfigureAwait(false);
+        return gone.Select(o => new SweptBlob(o.Key, "sha256:" + o.Key[(o.Key.LastIndexOf('/') + 1)..], o.Size, o.LastModified, !whatIf));
+    }
+
+    /// <summary>Only keys of the form <c>&lt;prefix&gt;&lt;64 lowercase hex&gt;</c> are content; anything else is not ours to judge.</summary>
+    private static bool IsContentKey(string key, string prefix)
+        => key.Length == prefix.Length + 64 && key.AsSpan(prefix.Length).IndexOfAnyExcept("0123456789abcdef") < 0;
+}
