@@ -12,7 +12,7 @@ public enum ImageKind
 }
 
 /// <summary>One tag of a store, as Get-S3loImage lists it.</summary>
-public sealed record ImageInfo
+public record ImageInfo
 {
     /// <summary>The store as a reference prefix (<c>s3://bucket/</c>).</summary>
     public required string Store { get; init; }

@@ -31,14 +31,19 @@ public sealed class GarbageCollector(ImageStore store)
         await marks.ListRecipesAsync(cancellationToken).ConfigureAwait(false);
         await marks.MarkNewTagsAsync(cancellationToken).ConfigureAwait(false);
 
-        long scanned = 0, swept = 0, bytes = 0;
+        long scanned = 0, swept = 0, bytes = 0, recent = 0;
         var batch = new List<ObjectInfo>(Math.Min(options.DeleteBatchSize, 1000));
         foreach (var prefix in SweptPrefixes)
         {
             await foreach (var candidate in store.Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             {
-                if (++scanned % 1000 == 0) progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes));
-                if (candidate.LastModified >= cutoff || !IsContentKey(candidate.Key, prefix) || marks.IsMarked(candidate.Key)) continue;
+                if (++scanned % 1000 == 0) progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes, recent));
+                if (!IsContentKey(candidate.Key, prefix) || marks.IsMarked(candidate.Key)) continue;
+                if (candidate.LastModified >= cutoff)
+                {
+                    recent++;
+                    continue;
+                }
                 batch.Add(candidate);
                 if (batch.Count < options.DeleteBatchSize) continue;
                 foreach (var blob in await SweepAsync(batch, marks, cutoff, options.WhatIf, cancellationToken).ConfigureAwait(false))
@@ -56,7 +61,7 @@ public sealed class GarbageCollector(ImageStore store)
             bytes += blob.Size;
             yield return blob;
         }
-        progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes));
+        progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes, recent));
     }
 
     /// <summary>

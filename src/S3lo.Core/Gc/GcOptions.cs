@@ -28,4 +28,5 @@ public enum GcPhase
 }
 
 /// <summary>How far a collection is: tags read while marking, objects listed and removed while sweeping.</summary>
-public sealed record GcProgress(GcPhase Phase, int TagsMarked, long ObjectsScanned, long ObjectsSwept, long BytesSwept);
+/// <param name="SkippedRecent">Unreferenced objects kept because they are younger than the grace period.</param>
+public sealed record GcProgress(GcPhase Phase, int TagsMarked, long ObjectsScanned, long ObjectsSwept, long BytesSwept, long SkippedRecent = 0);

@@ -52,9 +52,8 @@ public sealed class GetS3loImageCommand : StoreCmdlet
             return;
         }
 
-        var nameMatch = Matcher(names);
-        var tagMatch = Matcher(tags);
-        var prefix = names is { Length: 1 } ? LiteralPrefix(names[0]) : "";
+        var (prefix, nameMatch) = NameFilter.From(names);
+        var tagMatch = NameFilter.Matcher(tags);
         Run(ct => PerItemAsync(location, async () =>
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
@@ -63,21 +62,5 @@ public sealed class GetS3loImageCommand : StoreCmdlet
             await foreach (var info in images.ConfigureAwait(false))
                 PostObject(info);
         }));
-    }
-
-    private static Func<string, bool> Matcher(string[]? patterns)
-    {
-        if (patterns is null || patterns.Length == 0) return _ => true;
-        var compiled = patterns.Select(p => new WildcardPattern(p, WildcardOptions.CultureInvariant)).ToArray();
-        return value => compiled.Any(p => p.IsMatch(value));
-    }
-
-    /// <summary>The listing prefix for one name pattern: its text up to the first wildcard, or the whole
-    /// name followed by '/' when it has none (so 'app' does not list 'app2').</summary>
-    private static string LiteralPrefix(string pattern)
-    {
-        if (!WildcardPattern.ContainsWildcardCharacters(pattern)) return WildcardPattern.Unescape(pattern) + "/";
-        var first = pattern.IndexOfAny(['*', '?', '[', '`']);
-        return pattern[..first];
     }
 }

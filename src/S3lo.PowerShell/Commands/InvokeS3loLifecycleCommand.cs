@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using S3lo.Core.Catalog;
+using S3lo.Core.Gc;
+using S3lo.Core.Policy;
+using S3lo.PowerShell.Internal;
+
+namespace S3lo.PowerShell.Commands;
+
+/// <summary>What Invoke-S3loLifecycle did.</summary>
+public sealed record LifecycleSummary(string Store, int TagsEvaluated, int TagsRemoved, long BlobsRemoved, long BytesFreed, long SkippedRecent, TimeSpan Duration);
+
+/// <summary>
+/// Applies the store's lifecycle policy: removes the tags Get-S3loLifecyclePlan marks Remove, then removes
+/// the blobs nothing references any more (as Remove-S3loStaleBlob). Honours -WhatIf and -Confirm for each.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "S3loLifecycle", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+[OutputType(typeof(LifecycleSummary))]
+public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
+{
+    /// <summary>The store (s3://bucket/, local://./images/, or a directory path).</summary>
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [ValidateNotNullOrEmpty]
+    public string Store { get; set; } = "";
+
+    /// <summary>Image names to prune; wildcards allowed. Default: every image. Blob collection is always store-wide.</summary>
+    [Parameter(Position = 1)]
+    [SupportsWildcards]
+    [ValidateNotNullOrEmpty]
+    public string[]? Name { get; set; }
+
+    /// <summary>Unreferenced blobs younger than this are kept: a TimeSpan or 1h, 30m, 2d.</summary>
+    [Parameter]
+    [DurationTransformation]
+    public TimeSpan GracePeriod { get; set; } = TimeSpan.FromHours(1);
+
+    protected override void ProcessRecord()
+    {
+        var location = OrTerminate(() => ParseStore(Store), Store);
+        var (prefix, nameMatch) = NameFilter.From(Name);
+        var clock = Stopwatch.StartNew();
+        var plan = new List<LifecyclePlanItem>();
+        Run(ct => PerItemAsync(location, async () =>
+        {
+            var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+            var items = new LifecyclePlanner(store).PlanAsync(prefix, nameMatch, (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
+            await foreach (var item in items.ConfigureAwait(false)) plan.Add(item);
+        }));
+
+        var removed = 0;
+        foreach (var item in plan.Where(i => i.Action == LifecycleAction.Remove))
+        {
+            if (!ShouldProcess(item.Reference, $"Remove image ({item.Reason})")) continue;
+            Run(ct => PerItemAsync(item.Reference, async () =>
+            {
+                var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+                await new ImageCatalog(store).RemoveAsync(item, force: false, ct).ConfigureAwait(false);
+                Interlocked.Increment(ref removed);
+            }));
+        }
+
+        var collect = ShouldProcess($"{location}", $"Remove unreferenced blobs older than {GracePeriod}", "Invoke-S3loLifecycle", out var reason);
+        GcProgress? last = null;
+        long blobs = 0, bytes = 0;
+        if (collect || reason == ShouldProcessReason.WhatIf)
+        {
+            Run(ct => PerItemAsync(location, async () =>
+            {
+                var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+                var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !collect };
+                await foreach (var blob in new GarbageCollector(store).CollectAsync(options, new Progress(p => last = p), ct).ConfigureAwait(false))
+                {
+                    blobs++;
+                    bytes += blob.Size;
+                }
+            }));
+        }
+        WriteObject(new LifecycleSummary(location.ToString(), plan.Count, removed, blobs, bytes, last?.SkippedRecent ?? 0, clock.Elapsed));
+    }
+
+    /// <summary>Keeps the latest report, synchronously (System.Progress would post it to the thread pool later).</summary>
+    private sealed class Progress(Action<GcProgress> report) : IProgress<GcProgress>
+    {
+        public void Report(GcProgress value) => report(value);
+    }
+}
