@@ -174,29 +174,42 @@ public sealed class LocalObjectStore : IObjectStore
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
+    // Streams the directory tree as the file system hands it out (no sorting, nothing held per directory),
+    // so a blobs/ folder of 100,000 files costs no more memory than one of ten.
     private IEnumerable<ObjectInfo> Walk(DirectoryInfo directory, string keyPrefix)
     {
-        FileSystemInfo[] entries;
+        IEnumerator<FileSystemInfo> entries;
         try
         {
-            entries = directory.GetFileSystemInfos();
+            entries = directory.EnumerateFileSystemInfos().GetEnumerator();
         }
         catch (DirectoryNotFoundException)
         {
             yield break;
         }
-        Array.Sort(entries, (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        foreach (var entry in entries)
+        using (entries)
         {
-            if (entry.Name.StartsWith(TempMarker, StringComparison.Ordinal)) continue;
-            var key = keyPrefix.Length == 0 ? entry.Name : keyPrefix + "/" + entry.Name;
-            if (entry is DirectoryInfo sub)
+            while (true)
             {
-                foreach (var inner in Walk(sub, key)) yield return inner;
-            }
-            else if (entry is FileInfo file && file.Exists)
-            {
-                yield return Info(key, file);
+                try
+                {
+                    if (!entries.MoveNext()) yield break;
+                }
+                catch (DirectoryNotFoundException)
+                {
+                    yield break;
+                }
+                var entry = entries.Current;
+                if (entry.Name.StartsWith(TempMarker, StringComparison.Ordinal)) continue;
+                var key = keyPrefix.Length == 0 ? entry.Name : keyPrefix + "/" + entry.Name;
+                if (entry is DirectoryInfo sub)
+                {
+                    foreach (var inner in Walk(sub, key)) yield return inner;
+                }
+                else if (entry is FileInfo file && file.Exists)
+                {
+                    yield return Info(key, file);
+                }
             }
         }
     }

@@ -218,7 +218,7 @@ public sealed class S3ObjectStore : IObjectStore
         catch (S3loException e) when (IsConditionFailure(e))
         {
             var held = await HeadAsync(lockKey, cancellationToken).ConfigureAwait(false);
-            if (held is not null && DateTimeOffset.UtcNow - held.LastModified > StaleLockAge)
+            if (held is not null && await GetClockAsync(cancellationToken).ConfigureAwait(false) - held.LastModified > StaleLockAge)
                 await DeleteAsync([lockKey], cancellationToken).ConfigureAwait(false);
             throw new PreconditionFailedException(key, Location);
         }

@@ -13,7 +13,7 @@ namespace S3lo.PowerShell.Commands;
 public sealed class GetS3loLifecyclePlanCommand : StoreCmdlet
 {
     /// <summary>The store (s3://bucket/, local://./images/, or a directory path).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Store { get; set; } = "";
 

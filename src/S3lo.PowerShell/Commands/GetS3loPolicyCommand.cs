@@ -15,7 +15,7 @@ public sealed class GetS3loPolicyCommand : StoreCmdlet
     private const string ImageSet = "Image";
 
     /// <summary>The store (s3://bucket/, local://./images/, or a directory path).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Store { get; set; } = "";
 

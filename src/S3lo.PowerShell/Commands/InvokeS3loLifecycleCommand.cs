@@ -19,7 +19,7 @@ public sealed record LifecycleSummary(string Store, int TagsEvaluated, int TagsR
 public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
 {
     /// <summary>The store (s3://bucket/, local://./images/, or a directory path).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Store { get; set; } = "";
 
@@ -40,12 +40,16 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
         var (prefix, nameMatch) = NameFilter.From(Name);
         var clock = Stopwatch.StartNew();
         var plan = new List<LifecyclePlanItem>();
+        var planned = false;
         Run(ct => PerItemAsync(location, async () =>
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
             var items = new LifecyclePlanner(store).PlanAsync(prefix, nameMatch, (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
             await foreach (var item in items.ConfigureAwait(false)) plan.Add(item);
+            planned = true;
         }));
+        // A store whose policy or listing cannot be read is left alone: no pruning, no collection.
+        if (!planned) return;
 
         var removed = 0;
         foreach (var item in plan.Where(i => i.Action == LifecycleAction.Remove))
@@ -59,7 +63,8 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
             }));
         }
 
-        var collect = ShouldProcess($"{location}", $"Remove unreferenced blobs older than {GracePeriod}", "Invoke-S3loLifecycle", out var reason);
+        var collect = ShouldProcess($"Removing the unreferenced blobs of {location} older than {GracePeriod}.",
+            $"Remove the unreferenced blobs of {location} older than {GracePeriod}?", "Invoke-S3loLifecycle", out var reason);
         GcProgress? last = null;
         long blobs = 0, bytes = 0;
         if (collect || reason == ShouldProcessReason.WhatIf)

@@ -13,7 +13,7 @@ namespace S3lo.PowerShell.Commands;
 public sealed class RemoveS3loStaleBlobCommand : StoreCmdlet
 {
     /// <summary>The store (s3://bucket/, local://./images/, or a directory path).</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Store { get; set; } = "";
 
@@ -25,8 +25,8 @@ public sealed class RemoveS3loStaleBlobCommand : StoreCmdlet
     protected override void ProcessRecord()
     {
         var location = OrTerminate(() => ParseStore(Store), Store);
-        var remove = ShouldProcess($"{location}", $"Remove unreferenced blobs older than {GracePeriod}", "Remove-S3loStaleBlob",
-            out var reason);
+        var remove = ShouldProcess($"Removing the unreferenced blobs of {location} older than {GracePeriod}.",
+            $"Remove the unreferenced blobs of {location} older than {GracePeriod}?", "Remove-S3loStaleBlob", out var reason);
         if (!remove && reason != ShouldProcessReason.WhatIf) return;
         Run(ct => PerItemAsync(location, async () =>
         {

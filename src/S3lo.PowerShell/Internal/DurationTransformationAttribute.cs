@@ -14,6 +14,7 @@ public sealed class DurationTransformationAttribute : ArgumentTransformationAttr
         var value = inputData is PSObject ps ? ps.BaseObject : inputData;
         return value switch
         {
+            TimeSpan { Ticks: < 0 } => throw new ArgumentTransformationMetadataException($"'{value}' is negative; a duration must be zero or more."),
             TimeSpan span => span,
             int or long or decimal or double when Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture) is >= 0 and var days
                 => TimeSpan.FromDays(days),
