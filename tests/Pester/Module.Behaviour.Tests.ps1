@@ -14,7 +14,7 @@ AfterAll {
 Describe 'Help for <Name>' -ForEach @(
     @{ Name = 'Push-S3loImage' }, @{ Name = 'Save-S3loImage' }, @{ Name = 'Get-S3loImage' }, @{ Name = 'Get-S3loManifest' }, @{ Name = 'Remove-S3loImage' }
     @{ Name = 'Get-S3loPolicy' }, @{ Name = 'Set-S3loPolicy' }, @{ Name = 'Get-S3loLifecyclePlan' }, @{ Name = 'Invoke-S3loLifecycle' }
-    @{ Name = 'Remove-S3loStaleBlob' }
+    @{ Name = 'Remove-S3loStaleBlob' }, @{ Name = 'Copy-S3loImage' }
 ) {
     BeforeAll {
         $help = Get-Help $Name -Full

@@ -42,6 +42,11 @@ public sealed class PushS3loImageCommand : StoreCmdlet
     [ValidateNotNullOrEmpty]
     public string? SourceTag { get; set; }
 
+    /// <summary>From a multi-platform source, push only this platform (such as linux/arm64) as a single-platform image.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? Platform { get; set; }
+
     /// <summary>Overwrite the tag even when the image is immutable.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -51,19 +56,22 @@ public sealed class PushS3loImageCommand : StoreCmdlet
         var destination = OrTerminate(() => (ParameterSetName == StoreSet ? FromParts(Store, Name, Tag) : ParseReference(Destination)).RequireTag("push"),
             ParameterSetName == StoreSet ? Store : Destination);
         var source = ResolvePath(Path);
+        var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
         if (!ShouldProcess(destination.ToString(), $"Push image from {source}")) return;
 
         var progress = CreateProgress(ProgressActivityId);
         Run(ct => PerItemAsync(destination, async () =>
         {
+            var image = await ImageSources.OpenAsync(source, SourceTag, ct).ConfigureAwait(false);
             try
             {
-                await using var image = await ImageSources.OpenAsync(source, SourceTag, ct).ConfigureAwait(false);
+                if (platform is not null) image = await PlatformImageSource.SelectAsync(image, platform, ct).ConfigureAwait(false);
                 var store = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
                 PostObject(await new ImagePusher(store).PushAsync(image, destination, Force, progress, ct).ConfigureAwait(false));
             }
             finally
             {
+                await image.DisposeAsync().ConfigureAwait(false);
                 progress.Complete();
             }
         }));

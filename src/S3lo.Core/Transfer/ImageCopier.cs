@@ -1,0 +1,41 @@
+using S3lo.Core.Formats;
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+
+namespace S3lo.Core.Transfer;
+
+/// <summary>
+/// Copies an image between stores (or to another tag of the same store): the push engine fed from the
+/// source store, so only blobs the destination lacks move, each verified; blobs already in the destination
+/// (always, within one store) are not transferred at all. Signature records follow when the manifest bytes
+/// are unchanged; they sign the manifest digest, so with one platform taken from an index they are dropped.
+/// </summary>
+public sealed class ImageCopier(ImageStore source, ImageStore destination)
+{
+    public async Task<(PushResult Result, int SignaturesCopied, bool SignaturesDropped)> CopyAsync(ImageReference from, ImageReference to,
+        Platform? platform, bool force, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+    {
+        to.RequireTag("copy an image to");
+        await using var image = await StoreImageSource.OpenAsync(source, from, platform, cancellationToken).ConfigureAwait(false);
+        var result = await new ImagePusher(destination).PushAsync(image, to, force, progress, cancellationToken).ConfigureAwait(false);
+        if (image.Image.Tag is not { } tag) return (result, 0, false);
+
+        var prefix = StoreLayout.SignaturesPrefix(tag.Name, tag.Tag);
+        var signatures = new List<ObjectInfo>();
+        await foreach (var o in source.Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (!o.Key[prefix.Length..].Contains('/') && o.Key.EndsWith(".json", StringComparison.Ordinal)) signatures.Add(o);
+        }
+        if (signatures.Count == 0) return (result, 0, false);
+        if (!image.IsVerbatim) return (result, 0, true);
+        foreach (var signature in signatures)
+        {
+            var bytes = await source.Objects.GetBytesAsync(signature.Key, Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
+            if (bytes is null) continue;
+            var name = signature.Key[prefix.Length..];
+            await destination.Objects.PutBytesAsync(StoreLayout.SignaturesPrefix(to.Name!, to.Tag!) + name, bytes.Bytes, ObjectClass.Metadata,
+                cancellationToken).ConfigureAwait(false);
+        }
+        return (result, signatures.Count, false);
+    }
+}
