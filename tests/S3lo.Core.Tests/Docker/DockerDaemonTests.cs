@@ -124,6 +124,32 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
         await ThrowsS3loAsync(ErrorIds.DockerLoadFailed, () => daemon.LoadAsync(notAnArchive, default));
     }
 
+    // Docker, unlike podman, reports a failed load inside a 200 reply; no Docker daemon runs here, so a listener on
+    // 127.0.0.1 answers with the reply Docker writes when the disk fills.
+    [Fact]
+    public async Task An_error_message_in_a_successful_load_reply_is_DockerLoadFailed()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        const string reply = "{\"stream\":\"Loading layer\"}\r\n{\"errorDetail\":{\"message\":\"write /var/lib/docker/tmp: no space left on device\"},\"error\":\"write /var/lib/docker/tmp: no space left on device\"}\r\n";
+        var server = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            await using var stream = client.GetStream();
+            await ReadRequestAsync(stream);
+            var body = System.Text.Encoding.UTF8.GetBytes(reply);
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"));
+            await stream.WriteAsync(body);
+        });
+        using var daemon = DockerDaemon.Create("tcp://127.0.0.1:" + ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+        using var archive = new MemoryStream(new byte[1024]);
+
+        var e = await ThrowsS3loAsync(ErrorIds.DockerLoadFailed, () => daemon.LoadAsync(archive, default));
+        Assert.Contains("no space left on device", e.Message);
+        await server;
+    }
+
     [Fact]
     public void Docker_stream_messages_are_split_without_an_enclosing_array()
     {
@@ -140,6 +166,29 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
         using var buffer = new MemoryStream();
         await blob.CopyToAsync(buffer);
         return buffer.ToArray();
+    }
+
+    /// <summary>Reads one HTTP request with a Content-Length body, so the reply does not race the upload.</summary>
+    private static async Task ReadRequestAsync(Stream stream)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        int headerEnd;
+        while ((headerEnd = System.Text.Encoding.ASCII.GetString(received.ToArray()).IndexOf("\r\n\r\n", StringComparison.Ordinal)) < 0)
+        {
+            var read = await stream.ReadAsync(buffer);
+            if (read == 0) throw new EndOfStreamException("The request ended inside its headers.");
+            received.AddRange(buffer.AsSpan(0, read));
+        }
+        var headers = System.Text.Encoding.ASCII.GetString(received.ToArray(), 0, headerEnd);
+        var length = int.Parse(headers.Split("\r\n").Single(h => h.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))["Content-Length:".Length..]);
+        var remaining = length - (received.Count - headerEnd - 4);
+        while (remaining > 0)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(0, Math.Min(buffer.Length, remaining)));
+            if (read == 0) throw new EndOfStreamException("The request ended inside its body.");
+            remaining -= read;
+        }
     }
 
     private static int ClosedPort()
