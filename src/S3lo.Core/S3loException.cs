@@ -67,4 +67,8 @@ public static class ErrorIds
     public const string PreconditionFailed = "PreconditionFailed";
     public const string InvalidPolicy = "InvalidPolicy";
     public const string TagImmutable = "TagImmutable";
+    public const string InvalidDockerHost = "InvalidDockerHost";
+    public const string DockerUnreachable = "DockerUnreachable";
+    public const string DockerError = "DockerError";
+    public const string DockerLoadFailed = "DockerLoadFailed";
 }

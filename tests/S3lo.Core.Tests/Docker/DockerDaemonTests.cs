@@ -1,0 +1,200 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using S3lo.Core.Docker;
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+using S3lo.Core.Tests.TestSupport;
+using S3lo.Core.Transfer;
+using static S3lo.Core.Tests.TestSupport.ImageAssert;
+
+namespace S3lo.Core.Tests.Docker;
+
+[Collection(PodmanCollection.Name)]
+public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    [Fact]
+    public async Task An_image_from_the_daemon_pushes_into_a_store_with_its_layers_and_verified_blobs()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
+        PushResult pushed;
+        await using (var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default))
+        {
+            Assert.Equal(new Platform(podman.ImageField(PodmanService.AppImage, "Os"), podman.ImageField(PodmanService.AppImage, "Architecture")), source.Platform);
+            pushed = await new ImagePusher(store).PushAsync(source, ImageReference.Create(store.Location, "app", "v1", null), force: false, null, default);
+        }
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "s3lo-docker-*"));
+
+        var manifest = (await store.GetTagAsync("app", "v1", default)).Manifest;
+        Assert.Equal(pushed.Digest, manifest.Digest.ToString());
+        foreach (var blob in manifest.References)
+        {
+            Assert.True(await store.BlobExistsAsync(blob.Digest, default), $"{blob.Digest} is missing from the store");
+            var bytes = await ReadStoredBlobAsync(store, blob);
+            Assert.Equal(blob.Size, bytes.Length);
+            Assert.Equal(blob.Digest.ToString(), "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        }
+        using var config = JsonDocument.Parse(await ReadStoredBlobAsync(store, manifest.Config!));
+        var diffIds = config.RootElement.GetProperty("rootfs").GetProperty("diff_ids").EnumerateArray().Select(d => d.GetString()!).ToList();
+        Assert.Equal(podman.RootFsLayers(PodmanService.AppImage), diffIds);
+    }
+
+    [Fact]
+    public async Task The_daemon_describes_the_image_as_podman_does()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        var image = await daemon.InspectImageAsync(PodmanService.AppImage, default);
+        Assert.Equal(podman.RootFsLayers(PodmanService.AppImage), image.Layers);
+        Assert.Contains(PodmanService.AppImage, image.RepoTags);
+        Assert.Equal(podman.ImageField(PodmanService.AppImage, "Id"), image.Id.Replace("sha256:", ""));
+    }
+
+    [Fact]
+    public async Task The_requested_platform_is_accepted_when_the_daemon_holds_it()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        var platform = Platform.Parse(podman.ImageField(PodmanService.AppImage, "Os") + "/" + podman.ImageField(PodmanService.AppImage, "Architecture"));
+        await using var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, platform, default);
+        Assert.Equal(platform, source.Platform);
+        Assert.False(source.Root.IsIndex);
+    }
+
+    [Fact]
+    public async Task Another_platform_than_the_daemon_holds_is_PlatformNotFound_naming_what_it_holds()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        var held = podman.ImageField(PodmanService.AppImage, "Architecture");
+        var wanted = new Platform("linux", held == "arm64" ? "amd64" : "arm64");
+        var e = await ThrowsS3loAsync(ErrorIds.PlatformNotFound, () => DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, wanted, default));
+        Assert.Contains("linux/" + held, e.Message);
+        Assert.Contains(wanted.ToString(), e.Message);
+    }
+
+    [Fact]
+    public async Task A_missing_image_is_ImageNotFound()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        await ThrowsS3loAsync(ErrorIds.ImageNotFound, () => DockerDaemonSource.OpenAsync(daemon, "localhost/absent:v1", null, default));
+    }
+
+    [Theory]
+    [InlineData("unix")]
+    [InlineData("tcp")]
+    public async Task A_daemon_that_does_not_listen_is_DockerUnreachable(string kind)
+    {
+        var host = kind == "unix" ? "unix://" + _dir.File("no-daemon.sock") : "tcp://127.0.0.1:" + ClosedPort();
+        using var daemon = DockerDaemon.Create(host);
+        var e = await ThrowsS3loAsync(ErrorIds.DockerUnreachable, () => DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default));
+        Assert.Contains(host, e.Message);
+    }
+
+    [Theory]
+    [InlineData("npipe:////./pipe/docker_engine")]
+    [InlineData("unix://relative.sock")]
+    [InlineData("tcp://127.0.0.1:2375/path")]
+    public void An_address_that_is_not_a_unix_or_tcp_host_is_InvalidDockerHost(string host)
+    {
+        var e = Assert.Throws<S3loException>(() => DockerDaemon.Create(host));
+        Assert.Equal(ErrorIds.InvalidDockerHost, e.ErrorId);
+    }
+
+    [Fact]
+    public async Task A_stored_image_saved_into_the_daemon_under_a_new_name_has_the_same_layers()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
+        var reference = ImageReference.Create(store.Location, "app", "v1", null);
+        await using (var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default))
+            await new ImagePusher(store).PushAsync(source, reference, force: false, null, default);
+
+        var saved = await daemon.SaveToDaemonAsync(store, reference, null, "localhost/copy:v1", null, default);
+
+        Assert.Contains("localhost/copy:v1", saved.Loaded);
+        Assert.Equal(podman.RootFsLayers(PodmanService.AppImage), podman.RootFsLayers("localhost/copy:v1"));
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "s3lo-docker-*"));
+    }
+
+    [Fact]
+    public async Task A_load_the_daemon_refuses_is_DockerLoadFailed()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        using var notAnArchive = new MemoryStream("not a tar archive"u8.ToArray());
+        await ThrowsS3loAsync(ErrorIds.DockerLoadFailed, () => daemon.LoadAsync(notAnArchive, default));
+    }
+
+    // Docker, unlike podman, reports a failed load inside a 200 reply; no Docker daemon runs here, so a listener on
+    // 127.0.0.1 answers with the reply Docker writes when the disk fills.
+    [Fact]
+    public async Task An_error_message_in_a_successful_load_reply_is_DockerLoadFailed()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        const string reply = "{\"stream\":\"Loading layer\"}\r\n{\"errorDetail\":{\"message\":\"write /var/lib/docker/tmp: no space left on device\"},\"error\":\"write /var/lib/docker/tmp: no space left on device\"}\r\n";
+        var server = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            await using var stream = client.GetStream();
+            await ReadRequestAsync(stream);
+            var body = System.Text.Encoding.UTF8.GetBytes(reply);
+            await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(
+                $"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n"));
+            await stream.WriteAsync(body);
+        });
+        using var daemon = DockerDaemon.Create("tcp://127.0.0.1:" + ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+        using var archive = new MemoryStream(new byte[1024]);
+
+        var e = await ThrowsS3loAsync(ErrorIds.DockerLoadFailed, () => daemon.LoadAsync(archive, default));
+        Assert.Contains("no space left on device", e.Message);
+        await server;
+    }
+
+    [Fact]
+    public void Docker_stream_messages_are_split_without_an_enclosing_array()
+    {
+        var messages = DockerDaemon.ParseMessages("{\"stream\":\"Loaded image: app:v1\\n\"}\r\n{\"errorDetail\":{\"message\":\"no space\"},\"error\":\"no space\"}\n"u8);
+        Assert.Equal(2, messages.Count);
+        Assert.Equal("no space", messages[1].GetProperty("error").GetString());
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private static async Task<byte[]> ReadStoredBlobAsync(ImageStore store, Descriptor descriptor)
+    {
+        await using var blob = await store.OpenBlobAsync(descriptor, default);
+        using var buffer = new MemoryStream();
+        await blob.CopyToAsync(buffer);
+        return buffer.ToArray();
+    }
+
+    /// <summary>Reads one HTTP request with a Content-Length body, so the reply does not race the upload.</summary>
+    private static async Task ReadRequestAsync(Stream stream)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[4096];
+        int headerEnd;
+        while ((headerEnd = System.Text.Encoding.ASCII.GetString(received.ToArray()).IndexOf("\r\n\r\n", StringComparison.Ordinal)) < 0)
+        {
+            var read = await stream.ReadAsync(buffer);
+            if (read == 0) throw new EndOfStreamException("The request ended inside its headers.");
+            received.AddRange(buffer.AsSpan(0, read));
+        }
+        var headers = System.Text.Encoding.ASCII.GetString(received.ToArray(), 0, headerEnd);
+        var length = int.Parse(headers.Split("\r\n").Single(h => h.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))["Content-Length:".Length..]);
+        var remaining = length - (received.Count - headerEnd - 4);
+        while (remaining > 0)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(0, Math.Min(buffer.Length, remaining)));
+            if (read == 0) throw new EndOfStreamException("The request ended inside its body.");
+            remaining -= read;
+        }
+    }
+
+    private static int ClosedPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
