@@ -67,4 +67,7 @@ public static class ErrorIds
     public const string PreconditionFailed = "PreconditionFailed";
     public const string InvalidPolicy = "InvalidPolicy";
     public const string TagImmutable = "TagImmutable";
+    public const string RegistryAccessDenied = "RegistryAccessDenied";
+    public const string RegistryUnreachable = "RegistryUnreachable";
+    public const string RegistryError = "RegistryError";
 }
