@@ -259,7 +259,7 @@ public sealed partial class RegistryClient : IDisposable
         if (challenge is null) return false;
         if (challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
         {
-            if (_credentials is null || _basicRequested) return false;
+            if (_credentials is null) return false;
             _basicRequested = true;
             return true;
         }

@@ -1,0 +1,108 @@
+using System.Net;
+
+namespace S3lo.Core.Tests.TestSupport;
+
+/// <summary>
+/// A reverse proxy on 127.0.0.1 in front of a test registry that misbehaves on purpose: it answers 429 to the first
+/// blob requests, drops a blob's connection halfway once, or flips a byte of one blob.
+/// </summary>
+public sealed class RegistryProxy : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false });
+    private readonly string _target;
+    private readonly Task _loop;
+    private int _throttlesLeft;
+    private int _dropsLeft;
+
+    public RegistryProxy(string targetHost)
+    {
+        _target = $"http://{targetHost}";
+        var port = RegistryServer.FreePort();
+        Host = $"127.0.0.1:{port}";
+        _listener.Prefixes.Add($"http://{Host}/");
+        _listener.Start();
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public string Host { get; }
+    public string? CorruptBlob { get; set; }
+    public int BlobRequests;
+
+    public int ThrottleBlobRequests { set => _throttlesLeft = value; }
+    public int DropBlobConnections { set => _dropsLeft = value; }
+
+    private async Task LoopAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception) when (!_listener.IsListening)
+            {
+                return;
+            }
+            _ = Task.Run(() => HandleAsync(context));
+        }
+    }
+
+    private async Task HandleAsync(HttpListenerContext context)
+    {
+        var path = context.Request.Url!.PathAndQuery;
+        var isBlobGet = context.Request.HttpMethod == "GET" && path.Contains("/blobs/sha256:");
+        try
+        {
+            if (isBlobGet)
+            {
+                Interlocked.Increment(ref BlobRequests);
+                if (Interlocked.Decrement(ref _throttlesLeft) >= 0)
+                {
+                    context.Response.StatusCode = 429;
+                    context.Response.AddHeader("Retry-After", "0");
+                    context.Response.Close();
+                    return;
+                }
+            }
+
+            using var request = new HttpRequestMessage(new HttpMethod(context.Request.HttpMethod), _target + path);
+            foreach (var name in new[] { "Accept", "Authorization", "Range" })
+            {
+                if (context.Request.Headers.GetValues(name) is { } values) request.Headers.TryAddWithoutValidation(name, values);
+            }
+            using var response = await _http.SendAsync(request);
+            var body = await response.Content.ReadAsByteArrayAsync();
+            context.Response.StatusCode = (int)response.StatusCode;
+            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+            {
+                if (name is "Content-Length" or "Transfer-Encoding" or "Connection") continue;
+                foreach (var v in values) context.Response.AddHeader(name, v);
+            }
+            if (isBlobGet && CorruptBlob is { } digest && path.EndsWith(digest, StringComparison.Ordinal) && body.Length > 0)
+                body[body.Length / 2] ^= 0xff;
+            context.Response.ContentLength64 = body.Length;
+            if (isBlobGet && body.Length > 1 && Interlocked.Decrement(ref _dropsLeft) >= 0)
+            {
+                await context.Response.OutputStream.WriteAsync(body.AsMemory(0, body.Length / 2));
+                await context.Response.OutputStream.FlushAsync();
+                context.Response.Abort();
+                return;
+            }
+            if (context.Request.HttpMethod != "HEAD") await context.Response.OutputStream.WriteAsync(body);
+            context.Response.Close();
+        }
+        catch (Exception)
+        {
+            context.Response.Abort();
+        }
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        _http.Dispose();
+    }
+}
