@@ -107,6 +107,20 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Pulls_with_a_bearer_token_fetched_once_per_scope()
+    {
+        using var proxy = new RegistryProxy(fixture.Anonymous.Host) { BearerCredentials = $"{RegistryFixture.User}:{RegistryFixture.Password}" };
+        using var client = new RegistryClient(proxy.Host, Anonymous with { Credentials = new RegistryCredentials(RegistryFixture.User, RegistryFixture.Password) });
+        var (store, _) = await PullAsync(client, $"{proxy.Host}/app:v1", null);
+        await AssertBlobsStoredAsync(store, (await store.GetTagAsync("app", "v1", default)).Manifest, fixture.Images.Layout);
+        Assert.Equal(1, proxy.TokensIssued);
+
+        using var wrong = new RegistryClient(proxy.Host, Anonymous with { Credentials = new RegistryCredentials(RegistryFixture.User, "wrong") });
+        var e = await Assert.ThrowsAsync<S3loException>(() => wrong.GetManifestAsync("app", "v1", default));
+        Assert.Equal(ErrorIds.RegistryAccessDenied, e.ErrorId);
+    }
+
+    [Fact]
     public async Task Pushes_a_stored_image_and_index_to_the_registry_with_the_same_bytes()
     {
         using var client = new RegistryClient(fixture.Anonymous.Host, Anonymous);

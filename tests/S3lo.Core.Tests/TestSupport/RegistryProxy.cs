@@ -4,7 +4,9 @@ namespace S3lo.Core.Tests.TestSupport;
 
 /// <summary>
 /// A reverse proxy on 127.0.0.1 in front of a test registry that misbehaves on purpose: it answers 429 to the first
-/// blob requests, drops a blob's connection halfway once, or flips a byte of one blob.
+/// blob requests, drops a blob's connection halfway once, or flips a byte of one blob. With <see cref="BearerCredentials"/>
+/// set it stands for a registry with a token service: it challenges for a Bearer token, which it issues at /token
+/// to those credentials only.
 /// </summary>
 public sealed class RegistryProxy : IDisposable
 {
@@ -27,6 +29,10 @@ public sealed class RegistryProxy : IDisposable
 
     public string Host { get; }
     public string? CorruptBlob { get; set; }
+    /// <summary>user:password the token service accepts.</summary>
+    public string? BearerCredentials { get; set; }
+    public const string Token = "test-token";
+    public int TokensIssued;
     public int BlobRequests;
 
     public int ThrottleBlobRequests { set => _throttlesLeft = value; }
@@ -55,6 +61,7 @@ public sealed class RegistryProxy : IDisposable
         var isBlobGet = context.Request.HttpMethod == "GET" && path.Contains("/blobs/sha256:");
         try
         {
+            if (BearerCredentials is not null && await ChallengeForTokenAsync(context, path)) return;
             if (isBlobGet)
             {
                 Interlocked.Increment(ref BlobRequests);
@@ -97,6 +104,32 @@ public sealed class RegistryProxy : IDisposable
         {
             context.Response.Abort();
         }
+    }
+
+    /// <summary>Answers token requests and requests without the token; true when the request was answered here.</summary>
+    private async Task<bool> ChallengeForTokenAsync(HttpListenerContext context, string path)
+    {
+        if (path.StartsWith("/token?", StringComparison.Ordinal))
+        {
+            var basic = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(BearerCredentials!));
+            if (context.Request.Headers["Authorization"] != basic || !path.Contains("scope=repository%3Aapp%3Apull"))
+            {
+                context.Response.StatusCode = 401;
+                context.Response.Close();
+                return true;
+            }
+            Interlocked.Increment(ref TokensIssued);
+            var body = System.Text.Encoding.UTF8.GetBytes($$"""{"token":"{{Token}}"}""");
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync(body);
+            context.Response.Close();
+            return true;
+        }
+        if (context.Request.Headers["Authorization"] == "Bearer " + Token) return false;
+        context.Response.StatusCode = 401;
+        context.Response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://{Host}/token\",service=\"test\",scope=\"repository:app:pull\"");
+        context.Response.Close();
+        return true;
     }
 
     public void Dispose()
