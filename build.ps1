@@ -53,9 +53,10 @@ $Prerequisites = [ordered]@{
     'newuidmap'               = 'uidmap'
     'fuse-overlayfs'          = 'fuse-overlayfs'
     '/usr/bin/time'           = 'time'
+    'htpasswd'                = 'apache2-utils'
 }
 $PrerequisitePackages = @('ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common', 'curl', 'iproute2', 'skopeo', 'umoci',
-    'podman', 'docker-registry', 'uidmap', 'fuse-overlayfs', 'time')
+    'podman', 'docker-registry', 'uidmap', 'fuse-overlayfs', 'time', 'apache2-utils')
 
 function Invoke-Native {
     # Runs a program with the console attached and throws if it fails. A simple function (no param

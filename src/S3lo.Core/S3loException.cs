@@ -71,4 +71,7 @@ public static class ErrorIds
     public const string DockerUnreachable = "DockerUnreachable";
     public const string DockerError = "DockerError";
     public const string DockerLoadFailed = "DockerLoadFailed";
+    public const string RegistryAccessDenied = "RegistryAccessDenied";
+    public const string RegistryUnreachable = "RegistryUnreachable";
+    public const string RegistryError = "RegistryError";
 }

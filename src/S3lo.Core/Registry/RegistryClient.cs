@@ -1,0 +1,461 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Runtime.ExceptionServices;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using S3lo.Core.IO;
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Registry;
+
+public sealed record RegistryClientOptions
+{
+    /// <summary>Explicit credentials; when null, those <c>docker login</c> stored are used (see <see cref="UseDockerConfig"/>).</summary>
+    public RegistryCredentials? Credentials { get; init; }
+    public bool UseDockerConfig { get; init; } = true;
+    /// <summary>The Docker config file to read credentials from; the default is <c>$DOCKER_CONFIG/config.json</c> or <c>~/.docker/config.json</c>.</summary>
+    public string? DockerConfigPath { get; init; }
+    /// <summary>Speak plain HTTP to a registry that is not on the loopback address (loopback registries always get HTTP).</summary>
+    public bool Insecure { get; init; }
+    /// <summary>Attempts per request, the first included, for throttling, gateway errors and dropped connections.</summary>
+    public int MaxAttempts { get; init; } = 5;
+    /// <summary>The first retry's delay; each further retry doubles it, up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// A client of the OCI Distribution API of one registry: manifests and blobs by repository, with the registry's
+/// Basic or Bearer-token authentication, and retries of throttled, failed-gateway and dropped requests. Every
+/// manifest is checked against the digest it was asked by (or the one the registry states) and every blob stream
+/// against its descriptor, so nothing unverified leaves this class.
+/// </summary>
+public sealed partial class RegistryClient : IDisposable
+{
+    private static readonly string[] ManifestAccept = [MediaTypes.OciIndex, MediaTypes.OciManifest, MediaTypes.DockerManifestList, MediaTypes.DockerManifest];
+
+    private readonly HttpClient _http;
+    private readonly RegistryClientOptions _options;
+    private readonly RegistryCredentials? _credentials;
+    private readonly ConcurrentDictionary<string, string> _tokens = new(StringComparer.Ordinal);
+    private volatile bool _basicRequested;
+
+    /// <param name="registry">The registry as references name it: <c>docker.io</c>, <c>ghcr.io</c>, <c>127.0.0.1:5000</c>.</param>
+    public RegistryClient(string registry, RegistryClientOptions? options = null)
+    {
+        Registry = registry;
+        _options = options ?? new RegistryClientOptions();
+        var host = RegistryReference.ApiHostOf(registry);
+        var plain = _options.Insecure || IsLoopback(host);
+        BaseUri = new Uri($"{(plain ? "http" : "https")}://{host}/v2/");
+        _credentials = _options.Credentials
+                       ?? (_options.UseDockerConfig ? RegistryCredentials.FromDockerConfig(registry, _options.DockerConfigPath) : null);
+        // Redirects are followed (blob storage often lives behind one); HttpClient drops the Authorization header on them.
+        _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    public string Registry { get; }
+    public Uri BaseUri { get; }
+
+    public static RegistryClient For(RegistryReference reference, RegistryClientOptions? options = null) => new(reference.Registry, options);
+
+    /// <summary>A manifest or index by tag or digest, with its exact bytes, checked against the digest it was asked by,
+    /// or else the one the registry states in Docker-Content-Digest.</summary>
+    public async Task<Manifest> GetManifestAsync(string repository, string tagOrDigest, CancellationToken cancellationToken)
+    {
+        var what = $"manifest {Registry}/{repository}:{tagOrDigest}";
+        for (var attempt = 1; ; attempt++)
+        {
+            using var response = await SendAsync(() =>
+            {
+                var request = new HttpRequestMessage(HttpMethod.Get, ApiUri(repository, "manifests", tagOrDigest));
+                foreach (var type in ManifestAccept) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+                return request;
+            }, PullScope(repository), what, cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+                throw new S3loException(ErrorIds.ImageNotFound, S3loErrorKind.NotFound, $"The registry has no {what}.", $"{Registry}/{repository}:{tagOrDigest}");
+            await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
+
+            byte[] bytes;
+            try
+            {
+                bytes = await ReadLimitedAsync(response.Content, Manifest.MaxBytes, what, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsConnectionFailure(e, cancellationToken) && attempt < _options.MaxAttempts)
+            {
+                await DelayAsync(attempt, null, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var actual = Digest.Compute(bytes);
+            var expected = Digest.TryParse(tagOrDigest, out var asked) ? asked
+                : response.Headers.TryGetValues("Docker-Content-Digest", out var stated) && Digest.TryParse(stated.FirstOrDefault(), out var s) ? s
+                : (Digest?)null;
+            if (expected is { } e2 && e2 != actual)
+                throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
+                    $"The {what} does not match its digest: expected {e2}, got {actual}.", e2.ToString());
+            return Manifest.Parse(bytes, response.Content.Headers.ContentType?.MediaType);
+        }
+    }
+
+    /// <summary>Opens a blob. The stream throws <c>DigestMismatch</c> or <c>SizeMismatch</c> at its end if the bytes are not
+    /// the descriptor's; a connection dropped while reading is re-requested (from the offset reached when the registry
+    /// serves ranges) up to the attempt limit.</summary>
+    public async Task<Stream> OpenBlobAsync(string repository, Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        var what = $"blob {descriptor.Digest} of {Registry}/{repository}";
+        var first = await GetBlobResponseAsync(repository, descriptor, 0, what, cancellationToken).ConfigureAwait(false);
+        var resuming = new ResumingBlobStream(this, repository, descriptor, what, first);
+        return new VerifyingReadStream(resuming, descriptor.Digest, descriptor.Size, what);
+    }
+
+    public async Task<bool> BlobExistsAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        var what = $"blob {digest} of {Registry}/{repository}";
+        using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Head, ApiUri(repository, "blobs", digest.ToString())),
+            PullScope(repository), what, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound) return false;
+        await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>Uploads a blob in one request (POST for an upload session, then PUT with the digest). A seekable
+    /// <paramref name="content"/> is rewound and sent again when the PUT must be retried; any other is sent once.</summary>
+    public async Task UploadBlobAsync(string repository, Descriptor descriptor, Stream content, CancellationToken cancellationToken)
+    {
+        var what = $"blob {descriptor.Digest} to {Registry}/{repository}";
+        var scope = PushScope(repository);
+        Uri location;
+        using (var started = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, ApiUri(repository, "blobs", "uploads/")),
+                   scope, what, cancellationToken).ConfigureAwait(false))
+        {
+            await EnsureSuccessAsync(started, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+            location = started.Headers.Location
+                       ?? throw new S3loException(ErrorIds.RegistryError, S3loErrorKind.WriteError,
+                           $"The registry started an upload of {what} without saying where to send it (no Location header).", Registry);
+        }
+        if (!location.IsAbsoluteUri) location = new Uri(BaseUri, location);
+        var target = new Uri(location + (location.Query.Length > 0 ? "&" : "?") + "digest=" + System.Uri.EscapeDataString(descriptor.Digest.ToString()));
+
+        var start = content.CanSeek ? content.Position : 0;
+        using var response = await SendAsync(() =>
+        {
+            if (content.CanSeek) content.Position = start;
+            var body = new StreamContent(new NonClosingStream(content));
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            body.Headers.ContentLength = descriptor.Size;
+            return new HttpRequestMessage(HttpMethod.Put, target) { Content = body };
+        }, scope, what, cancellationToken, replayable: content.CanSeek).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stores a manifest's exact bytes under a tag or its digest.</summary>
+    public async Task PutManifestAsync(string repository, string tagOrDigest, Manifest manifest, CancellationToken cancellationToken)
+    {
+        var what = $"manifest {Registry}/{repository}:{tagOrDigest}";
+        using var response = await SendAsync(() =>
+        {
+            var body = new ByteArrayContent(manifest.Bytes);
+            body.Headers.ContentType = new MediaTypeHeaderValue(manifest.MediaType);
+            return new HttpRequestMessage(HttpMethod.Put, ApiUri(repository, "manifests", tagOrDigest)) { Content = body };
+        }, PushScope(repository), what, cancellationToken).ConfigureAwait(false);
+        await EnsureSuccessAsync(response, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<HttpResponseMessage> GetBlobResponseAsync(string repository, Descriptor descriptor, long offset, string what,
+        CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, ApiUri(repository, "blobs", descriptor.Digest.ToString()));
+            if (offset > 0) request.Headers.Range = new RangeHeaderValue(offset, null);
+            return request;
+        }, PullScope(repository), what, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            response.Dispose();
+            throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound, $"The registry has no {what}.", descriptor.Digest.ToString());
+        }
+        await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
+        return response;
+    }
+
+    /// <summary>
+    /// Sends a request, made afresh by <paramref name="create"/> for each attempt: answers a 401 challenge once
+    /// (Basic or Bearer) and resends; waits and resends on 429/502/503/504 and on connection failures. Returns any
+    /// other response for the caller to judge. A request that is not <paramref name="replayable"/> is sent once.
+    /// </summary>
+    private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> create, string scope, string what, CancellationToken cancellationToken,
+        bool replayable = true)
+    {
+        var challenged = false;
+        for (var attempt = 1; ; attempt++)
+        {
+            var request = create();
+            Authorize(request, scope);
+            HttpResponseMessage response;
+            try
+            {
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException e) when (e.InnerException is S3loException inner)
+            {
+                // The body being sent failed its own verification: that is the error to report, not the connection.
+                ExceptionDispatchInfo.Capture(inner).Throw();
+                throw;
+            }
+            catch (Exception e) when (IsConnectionFailure(e, cancellationToken))
+            {
+                if (replayable && attempt < _options.MaxAttempts)
+                {
+                    await DelayAsync(attempt, null, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                throw new S3loException(ErrorIds.RegistryUnreachable, S3loErrorKind.ConnectionError,
+                    $"The registry {Registry} ({BaseUri}) could not be reached for {what}: {e.Message}", Registry, e);
+            }
+
+            if (response.StatusCode == HttpStatusCode.Unauthorized && !challenged && replayable)
+            {
+                challenged = true;
+                var challenge = response.Headers.WwwAuthenticate.FirstOrDefault();
+                response.Dispose();
+                if (!await AuthenticateAsync(challenge, scope, what, cancellationToken).ConfigureAwait(false))
+                    throw AccessDenied(what, _credentials is null ? "it asks for credentials and none were given or found in the Docker config" : "the credentials were refused");
+                attempt--;
+                continue;
+            }
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                response.Dispose();
+                throw AccessDenied(what, _credentials is null ? "no credentials were given or found in the Docker config" : "the credentials were refused");
+            }
+            if (IsTransient(response.StatusCode) && replayable && attempt < _options.MaxAttempts)
+            {
+                var retryAfter = RetryAfter(response);
+                response.Dispose();
+                await DelayAsync(attempt, retryAfter, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            return response;
+        }
+    }
+
+    private void Authorize(HttpRequestMessage request, string scope)
+    {
+        if (_tokens.TryGetValue(scope, out var token)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        else if (_basicRequested && _credentials is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _credentials.BasicHeaderValue);
+    }
+
+    /// <summary>Prepares the answer to a 401 challenge; false when there is none this client can give.</summary>
+    private async Task<bool> AuthenticateAsync(AuthenticationHeaderValue? challenge, string scope, string what, CancellationToken cancellationToken)
+    {
+        if (challenge is null) return false;
+        if (challenge.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
+        {
+            if (_credentials is null) return false;
+            _basicRequested = true;
+            return true;
+        }
+        if (!challenge.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase)) return false;
+
+        var parameters = ChallengeParameter().Matches(challenge.Parameter ?? "")
+            .ToDictionary(m => m.Groups[1].Value.ToLowerInvariant(), m => m.Groups[2].Success ? m.Groups[2].Value : m.Groups[3].Value);
+        if (!parameters.TryGetValue("realm", out var realm) || !System.Uri.TryCreate(realm, UriKind.Absolute, out _)) return false;
+        var query = new List<string>();
+        if (parameters.TryGetValue("service", out var service)) query.Add("service=" + System.Uri.EscapeDataString(service));
+        query.Add("scope=" + System.Uri.EscapeDataString(parameters.TryGetValue("scope", out var asked) ? asked : scope));
+        var tokenUri = new Uri(realm + (realm.Contains('?') ? "&" : "?") + string.Join("&", query));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, tokenUri);
+        if (_credentials is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Basic", _credentials.BasicHeaderValue);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsConnectionFailure(e, cancellationToken))
+        {
+            throw new S3loException(ErrorIds.RegistryUnreachable, S3loErrorKind.ConnectionError,
+                $"The token service {tokenUri.Host} of registry {Registry} could not be reached for {what}: {e.Message}", Registry, e);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode) return false;
+            using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+            var token = document.RootElement.TryGetProperty("token", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()
+                : document.RootElement.TryGetProperty("access_token", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()
+                : null;
+            if (string.IsNullOrEmpty(token)) return false;
+            _tokens[scope] = token;
+            return true;
+        }
+    }
+
+    private async Task EnsureSuccessAsync(HttpResponseMessage response, string what, S3loErrorKind kind, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode) return;
+        string detail;
+        try
+        {
+            detail = (await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)).Trim();
+        }
+        catch (Exception e) when (IsConnectionFailure(e, cancellationToken))
+        {
+            detail = "";
+        }
+        if (detail.Length > 500) detail = detail[..500] + "…";
+        response.Dispose();
+        throw new S3loException(ErrorIds.RegistryError, kind,
+            $"The registry {Registry} answered {(int)response.StatusCode} {response.ReasonPhrase} for {what}{(detail.Length > 0 ? ": " + detail : ".")}", Registry);
+    }
+
+    private S3loException AccessDenied(string what, string why)
+        => new(ErrorIds.RegistryAccessDenied, S3loErrorKind.PermissionDenied, $"The registry {Registry} refused access to {what}: {why}.", Registry);
+
+    private async Task DelayAsync(int attempt, TimeSpan? retryAfter, CancellationToken cancellationToken)
+    {
+        var backoff = _options.RetryDelay * Math.Pow(2, attempt - 1) * (0.8 + 0.4 * Random.Shared.NextDouble());
+        var delay = retryAfter is { } r && r > backoff ? r : backoff;
+        await Task.Delay(delay > _options.MaxRetryDelay ? _options.MaxRetryDelay : delay, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+        => response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - DateTimeOffset.UtcNow,
+            _ => null,
+        };
+
+    private static bool IsTransient(HttpStatusCode status)
+        => status is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+
+    /// <summary>A refused, reset or timed-out connection, as opposed to the caller cancelling.</summary>
+    private static bool IsConnectionFailure(Exception e, CancellationToken cancellationToken)
+        => e is HttpRequestException or IOException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested);
+
+    private Uri ApiUri(string repository, string kind, string reference) => new(BaseUri, $"{repository}/{kind}/{reference}");
+
+    private static string PullScope(string repository) => $"repository:{repository}:pull";
+    private static string PushScope(string repository) => $"repository:{repository}:pull,push";
+
+    private static bool IsLoopback(string host)
+    {
+        var name = host.Contains(':') ? host[..host.LastIndexOf(':')] : host;
+        return name is "localhost" or "127.0.0.1";
+    }
+
+    private static async Task<byte[]> ReadLimitedAsync(HttpContent content, long limit, string what, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > limit) throw TooLarge(what, limit);
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int n;
+        while ((n = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + n > limit) throw TooLarge(what, limit);
+            buffer.Write(chunk, 0, n);
+        }
+        return buffer.ToArray();
+    }
+
+    private static S3loException TooLarge(string what, long limit)
+        => new(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData, $"The {what} is larger than the {limit} bytes a manifest may have.", what);
+
+    [GeneratedRegex("""(\w+)=(?:"([^"]*)"|([^,\s]*))""", RegexOptions.CultureInvariant)]
+    private static partial Regex ChallengeParameter();
+
+    /// <summary>The body of a blob GET that, when the connection drops, asks again from the offset it reached: a
+    /// registry that answers the range (206) continues there, one that sends the whole blob (200) has its first bytes skipped.</summary>
+    private sealed class ResumingBlobStream(RegistryClient client, string repository, Descriptor descriptor, string what, HttpResponseMessage response)
+        : Stream
+    {
+        private HttpResponseMessage _response = response;
+        private Stream? _body;
+        private long _position;
+        private int _failures;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => descriptor.Size;
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            while (true)
+            {
+                try
+                {
+                    _body ??= await _response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                    var n = await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                    _position += n;
+                    return n;
+                }
+                catch (Exception e) when (IsConnectionFailure(e, cancellationToken) && ++_failures < client._options.MaxAttempts)
+                {
+                    await ReopenAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+
+        private async Task ReopenAsync(CancellationToken cancellationToken)
+        {
+            _response.Dispose();
+            _body = null;
+            await client.DelayAsync(_failures, null, cancellationToken).ConfigureAwait(false);
+            _response = await client.GetBlobResponseAsync(repository, descriptor, _position, what, cancellationToken).ConfigureAwait(false);
+            if (_response.StatusCode == HttpStatusCode.PartialContent) return;
+            _body = await _response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            var skip = new byte[81920];
+            for (var left = _position; left > 0;)
+            {
+                var n = await _body.ReadAsync(skip.AsMemory(0, (int)Math.Min(skip.Length, left)), cancellationToken).ConfigureAwait(false);
+                if (n == 0) throw new IOException($"The {what} ended before the {_position} bytes already read.");
+                left -= n;
+            }
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _response.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>Keeps HttpClient, which disposes a request's content stream, from closing a stream the caller owns.</summary>
+    private sealed class NonClosingStream(Stream inner) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => inner.Length;
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+            => inner.ReadAsync(buffer, offset, count, cancellationToken);
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using S3lo.Core.Formats;
+using S3lo.Core.IO;
+using S3lo.Core.Oci;
+using S3lo.Core.Transfer;
+
+namespace S3lo.Core.Registry;
+
+/// <summary>What a push to a registry did.</summary>
+public sealed record RegistryPushResult
+{
+    public required string Reference { get; init; }
+    public required string Digest { get; init; }
+    public required string MediaType { get; init; }
+    public int BlobsUploaded { get; init; }
+    public int BlobsSkipped { get; init; }
+    public long BytesUploaded { get; init; }
+    public TimeSpan Duration { get; init; }
+}
+
+/// <summary>
+/// Pushes any <see cref="IImageSource"/> to a registry in the order the registry needs to accept each step: the
+/// blobs it lacks (asked with HEAD first), then an index's child manifests by digest, then the root manifest under
+/// the destination's tag (or digest), so the tag only appears once everything it names is there.
+/// </summary>
+public static class RegistryPusher
+{
+    public static async Task<RegistryPushResult> PushAsync(RegistryClient client, RegistryReference destination, IImageSource source,
+        IProgress<TransferProgress>? progress, CancellationToken cancellationToken, int maxConcurrency = 4)
+    {
+        var clock = Stopwatch.StartNew();
+        var repository = destination.Repository;
+        var blobs = new Dictionary<Digest, Descriptor>();
+        var children = new List<Manifest>();
+        await CollectAsync(source, source.Root, blobs, children, 0, cancellationToken).ConfigureAwait(false);
+
+        var missing = new List<Descriptor>();
+        var lockObject = new object();
+        await System.Threading.Tasks.Parallel.ForEachAsync(blobs.Values,
+            new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency * 2, CancellationToken = cancellationToken }, async (blob, ct) =>
+            {
+                if (await client.BlobExistsAsync(repository, blob.Digest, ct).ConfigureAwait(false)) return;
+                lock (lockObject) missing.Add(blob);
+            }).ConfigureAwait(false);
+
+        var activity = $"Pushing {destination}";
+        var status = $"{missing.Count} of {blobs.Count} blobs to upload";
+        var total = missing.Sum(b => b.Size);
+        long done = 0;
+        progress?.Report(new TransferProgress(activity, status, 0, total));
+        await System.Threading.Tasks.Parallel.ForEachAsync(missing.OrderByDescending(b => b.Size),
+            new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = cancellationToken }, async (blob, ct) =>
+            {
+                await using var raw = await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
+                await using var verified = new VerifyingReadStream(raw, blob.Digest, blob.Size, $"blob {blob.Digest} in {source.Description}");
+                await using var counted = new CountingReadStream(verified, n =>
+                {
+                    var now = Interlocked.Add(ref done, n);
+                    progress?.Report(new TransferProgress(activity, status, now, total));
+                });
+                await client.UploadBlobAsync(repository, blob, counted, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+
+        // Deepest first: a registry refuses an index whose children it does not have.
+        for (var i = children.Count - 1; i >= 0; i--)
+            await client.PutManifestAsync(repository, children[i].Digest.ToString(), children[i], cancellationToken).ConfigureAwait(false);
+        await client.PutManifestAsync(repository, destination.Tag ?? destination.ManifestReference, source.Root, cancellationToken).ConfigureAwait(false);
+
+        return new RegistryPushResult
+        {
+            Reference = destination.ToString(),
+            Digest = source.Root.Digest.ToString(),
+            MediaType = source.Root.MediaType,
+            BlobsUploaded = missing.Count,
+            BlobsSkipped = blobs.Count - missing.Count,
+            BytesUploaded = Interlocked.Read(ref done),
+            Duration = clock.Elapsed,
+        };
+    }
+
+    private static async Task CollectAsync(IImageSource source, Manifest manifest, Dictionary<Digest, Descriptor> blobs, List<Manifest> children,
+        int depth, CancellationToken cancellationToken)
+    {
+        if (!manifest.IsIndex)
+        {
+            foreach (var blob in manifest.References) blobs.TryAdd(blob.Digest, blob);
+            return;
+        }
+        foreach (var entry in manifest.Manifests)
+        {
+            if (children.Any(c => c.Digest == entry.Digest)) continue;
+            if (depth > 4 || entry.Size > Manifest.MaxBytes)
+                throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
+                    $"The index entry {entry.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", entry.Digest.ToString());
+            await using var raw = await source.OpenBlobAsync(entry, cancellationToken).ConfigureAwait(false);
+            await using var verified = new VerifyingReadStream(raw, entry.Digest, entry.Size, $"manifest {entry.Digest} in {source.Description}");
+            using var buffer = new MemoryStream();
+            await verified.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            var child = Manifest.Parse(buffer.ToArray(), entry.MediaType);
+            children.Add(child);
+            await CollectAsync(source, child, blobs, children, depth + 1, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

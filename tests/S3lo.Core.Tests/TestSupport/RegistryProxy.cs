@@ -1,0 +1,141 @@
+using System.Net;
+
+namespace S3lo.Core.Tests.TestSupport;
+
+/// <summary>
+/// A reverse proxy on 127.0.0.1 in front of a test registry that misbehaves on purpose: it answers 429 to the first
+/// blob requests, drops a blob's connection halfway once, or flips a byte of one blob. With <see cref="BearerCredentials"/>
+/// set it stands for a registry with a token service: it challenges for a Bearer token, which it issues at /token
+/// to those credentials only.
+/// </summary>
+public sealed class RegistryProxy : IDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false });
+    private readonly string _target;
+    private readonly Task _loop;
+    private int _throttlesLeft;
+    private int _dropsLeft;
+
+    public RegistryProxy(string targetHost)
+    {
+        _target = $"http://{targetHost}";
+        var port = RegistryServer.FreePort();
+        Host = $"127.0.0.1:{port}";
+        _listener.Prefixes.Add($"http://{Host}/");
+        _listener.Start();
+        _loop = Task.Run(LoopAsync);
+    }
+
+    public string Host { get; }
+    public string? CorruptBlob { get; set; }
+    /// <summary>user:password the token service accepts.</summary>
+    public string? BearerCredentials { get; set; }
+    public const string Token = "test-token";
+    public int TokensIssued;
+    public int BlobRequests;
+
+    public int ThrottleBlobRequests { set => _throttlesLeft = value; }
+    public int DropBlobConnections { set => _dropsLeft = value; }
+
+    private async Task LoopAsync()
+    {
+        while (_listener.IsListening)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception) when (!_listener.IsListening)
+            {
+                return;
+            }
+            _ = Task.Run(() => HandleAsync(context));
+        }
+    }
+
+    private async Task HandleAsync(HttpListenerContext context)
+    {
+        var path = context.Request.Url!.PathAndQuery;
+        var isBlobGet = context.Request.HttpMethod == "GET" && path.Contains("/blobs/sha256:");
+        try
+        {
+            if (BearerCredentials is not null && await ChallengeForTokenAsync(context, path)) return;
+            if (isBlobGet)
+            {
+                Interlocked.Increment(ref BlobRequests);
+                if (Interlocked.Decrement(ref _throttlesLeft) >= 0)
+                {
+                    context.Response.StatusCode = 429;
+                    context.Response.AddHeader("Retry-After", "0");
+                    context.Response.Close();
+                    return;
+                }
+            }
+
+            using var request = new HttpRequestMessage(new HttpMethod(context.Request.HttpMethod), _target + path);
+            foreach (var name in new[] { "Accept", "Authorization", "Range" })
+            {
+                if (context.Request.Headers.GetValues(name) is { } values) request.Headers.TryAddWithoutValidation(name, values);
+            }
+            using var response = await _http.SendAsync(request);
+            var body = await response.Content.ReadAsByteArrayAsync();
+            context.Response.StatusCode = (int)response.StatusCode;
+            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+            {
+                if (name is "Content-Length" or "Transfer-Encoding" or "Connection") continue;
+                foreach (var v in values) context.Response.AddHeader(name, v);
+            }
+            if (isBlobGet && CorruptBlob is { } digest && path.EndsWith(digest, StringComparison.Ordinal) && body.Length > 0)
+                body[body.Length / 2] ^= 0xff;
+            context.Response.ContentLength64 = body.Length;
+            if (isBlobGet && body.Length > 1 && Interlocked.Decrement(ref _dropsLeft) >= 0)
+            {
+                await context.Response.OutputStream.WriteAsync(body.AsMemory(0, body.Length / 2));
+                await context.Response.OutputStream.FlushAsync();
+                context.Response.Abort();
+                return;
+            }
+            if (context.Request.HttpMethod != "HEAD") await context.Response.OutputStream.WriteAsync(body);
+            context.Response.Close();
+        }
+        catch (Exception)
+        {
+            context.Response.Abort();
+        }
+    }
+
+    /// <summary>Answers token requests and requests without the token; true when the request was answered here.</summary>
+    private async Task<bool> ChallengeForTokenAsync(HttpListenerContext context, string path)
+    {
+        if (path.StartsWith("/token?", StringComparison.Ordinal))
+        {
+            var basic = "Basic " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(BearerCredentials!));
+            if (context.Request.Headers["Authorization"] != basic || !path.Contains("scope=repository%3Aapp%3Apull"))
+            {
+                context.Response.StatusCode = 401;
+                context.Response.Close();
+                return true;
+            }
+            Interlocked.Increment(ref TokensIssued);
+            var body = System.Text.Encoding.UTF8.GetBytes($$"""{"token":"{{Token}}"}""");
+            context.Response.ContentType = "application/json";
+            await context.Response.OutputStream.WriteAsync(body);
+            context.Response.Close();
+            return true;
+        }
+        if (context.Request.Headers["Authorization"] == "Bearer " + Token) return false;
+        context.Response.StatusCode = 401;
+        context.Response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://{Host}/token\",service=\"test\",scope=\"repository:app:pull\"");
+        context.Response.Close();
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _listener.Stop();
+        _listener.Close();
+        _http.Dispose();
+    }
+}
