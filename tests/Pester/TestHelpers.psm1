@@ -237,6 +237,45 @@ function ConvertTo-TestArchive {
     $archive
 }
 
+function Start-TestRegistry {
+    <#
+    .SYNOPSIS
+    Starts the Distribution registry (docker-registry) on a free port of 127.0.0.1, optionally behind htpasswd
+    basic auth; returns Host (127.0.0.1:PORT), Process, Directory, User and Password.
+    #>
+    [CmdletBinding()]
+    param([switch] $BasicAuth)
+    $port = Get-FreeTcpPort
+    $dir = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-registry-$port")).FullName
+    $config = "version: 0.1`nlog:`n  level: error`nstorage:`n  filesystem:`n    rootdirectory: $dir/data`n  delete:`n    enabled: true`nhttp:`n  addr: 127.0.0.1:$port`n"
+    $user = 'tester'; $password = 'secret-pass'
+    if ($BasicAuth) {
+        Invoke-TestProgram htpasswd @('-Bbn', $user, $password) | Set-Content -LiteralPath "$dir/htpasswd"
+        $config += "auth:`n  htpasswd:`n    realm: test`n    path: $dir/htpasswd`n"
+    }
+    Set-Content -LiteralPath "$dir/config.yml" -Value $config
+    $process = Start-Process -FilePath /usr/bin/docker-registry -ArgumentList 'serve', "$dir/config.yml" -PassThru `
+        -RedirectStandardOutput "$dir/stdout.log" -RedirectStandardError "$dir/stderr.log"
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while ([DateTime]::UtcNow -lt $deadline) {
+        $client = [System.Net.Sockets.TcpClient]::new()
+        try { $client.Connect('127.0.0.1', $port); break } catch { Start-Sleep -Milliseconds 100 } finally { $client.Dispose() }
+    }
+    [pscustomobject]@{ Host = "127.0.0.1:$port"; Process = $process; Directory = $dir; User = $user; Password = $password }
+}
+
+function Stop-TestRegistry {
+    <# .SYNOPSIS Stops a registry from Start-TestRegistry by its PID and deletes its data. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Registry)
+    process {
+        if (-not $Registry) { return }
+        Stop-Process -Id $Registry.Process.Id -Force -ErrorAction Ignore
+        $null = $Registry.Process.WaitForExit(10000)
+        Remove-Item -LiteralPath $Registry.Directory -Recurse -Force -ErrorAction Ignore
+    }
+}
+
 function Invoke-TestPwsh {
     <#
     .SYNOPSIS
@@ -253,5 +292,5 @@ function Invoke-TestPwsh {
     try { Invoke-TestProgram $host_ $arguments } finally { Pop-Location }
 }
 
-Export-ModuleMember -Function Invoke-TestProgram, Start-TestS3Server, Stop-TestS3Server, Get-TestServerProcessId, Test-ProcessRunning, Invoke-TestS3Request,
+Export-ModuleMember -Function Invoke-TestProgram, Start-TestRegistry, Stop-TestRegistry, Start-TestS3Server, Stop-TestS3Server, Get-TestServerProcessId, Test-ProcessRunning, Invoke-TestS3Request,
     New-TestBucket, Get-TestS3ObjectHeader, Get-TestS3ObjectList, New-TestImage, ConvertTo-TestArchive, Invoke-TestPwsh

@@ -21,11 +21,7 @@ public sealed class ImageCopier(ImageStore source, ImageStore destination)
         if (image.Image.Tag is not { } tag) return (result, 0, false);
 
         var prefix = StoreLayout.SignaturesPrefix(tag.Name, tag.Tag);
-        var signatures = new List<ObjectInfo>();
-        await foreach (var o in source.Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
-        {
-            if (!o.Key[prefix.Length..].Contains('/') && o.Key.EndsWith(".json", StringComparison.Ordinal)) signatures.Add(o);
-        }
+        var signatures = await ListSignaturesAsync(source, tag, cancellationToken).ConfigureAwait(false);
         if (signatures.Count == 0) return (result, 0, false);
         if (!image.IsVerbatim) return (result, 0, true);
         foreach (var signature in signatures)
@@ -37,5 +33,20 @@ public sealed class ImageCopier(ImageStore source, ImageStore destination)
                 cancellationToken).ConfigureAwait(false);
         }
         return (result, signatures.Count, false);
+    }
+
+    /// <summary>Whether the tag an image was read from carries signature records (which a registry cannot keep).</summary>
+    public static async Task<bool> HasSignaturesAsync(ImageStore store, StoreImageSource image, CancellationToken cancellationToken)
+        => image.Image.Tag is { } tag && (await ListSignaturesAsync(store, tag, cancellationToken).ConfigureAwait(false)).Count > 0;
+
+    private static async Task<List<ObjectInfo>> ListSignaturesAsync(ImageStore store, TagManifest tag, CancellationToken cancellationToken)
+    {
+        var prefix = StoreLayout.SignaturesPrefix(tag.Name, tag.Tag);
+        var signatures = new List<ObjectInfo>();
+        await foreach (var o in store.Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (!o.Key[prefix.Length..].Contains('/') && o.Key.EndsWith(".json", StringComparison.Ordinal)) signatures.Add(o);
+        }
+        return signatures;
     }
 }

@@ -1,6 +1,8 @@
 using System.Management.Automation;
 using S3lo.Core;
 using S3lo.Core.Catalog;
+using S3lo.Core.Formats;
+using S3lo.Core.Registry;
 using S3lo.Core.Oci;
 using S3lo.Core.Transfer;
 using S3lo.PowerShell.Internal;
@@ -8,11 +10,12 @@ using S3lo.PowerShell.Internal;
 namespace S3lo.PowerShell.Commands;
 
 /// <summary>
-/// Copies an image from one store to another, or to another name or tag: only the blobs the destination
-/// lacks move, each checked against its digest; within one store nothing but the manifest is written.
+/// Copies an image from one store to another, or to another name or tag, from a registry into a store, or from
+/// a store to a registry: only the blobs the destination lacks move, each checked against its digest; within
+/// one store nothing but the manifest is written.
 /// </summary>
 [Cmdlet(VerbsCommon.Copy, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(PushResult))]
+[OutputType(typeof(PushResult), typeof(RegistryPushResult))]
 public sealed class CopyS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5313;
@@ -36,28 +39,81 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
     [ValidateNotNullOrEmpty]
     public string? Platform { get; set; }
 
+    /// <summary>User name and password (or token) for the registry; default: what `docker login` stored in ~/.docker/config.json.</summary>
+    [Parameter]
+    [Credential]
+    public PSCredential? RegistryCredential { get; set; }
+
     /// <summary>Overwrite the destination tag even when that image is immutable.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
 
     protected override void ProcessRecord()
     {
-        var from = ResolveImages("copy an image", InputObject is null ? [] : [InputObject], [Source], () => throw new InvalidOperationException())[0];
-        var to = OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
+        var fromRegistry = InputObject is null && IsRegistry(Source);
+        var toRegistry = IsRegistry(Destination);
+        if (fromRegistry && toRegistry)
+            ThrowTerminating(new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
+                $"Copying from a registry to a registry is not supported; one side must be a store (s3:// or local://).", Destination), Destination);
         var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
-        if (!ShouldProcess(to.ToString(), $"Copy image from {from}")) return;
+        if (!ShouldProcess(Destination, $"Copy image from {InputObject?.Reference ?? Source}")) return;
 
         var progress = CreateProgress(ProgressActivityId);
-        Run(ct => PerItemAsync(to, async () =>
+        if (fromRegistry)
+        {
+            var from = OrTerminate(() => RegistryReference.Parse(Source), Source);
+            var to = OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
+            Run(ct => PerItemAsync(to, async () =>
+            {
+                try
+                {
+                    using var client = RegistryClient.For(from, RegistryOptions());
+                    await using var image = await RegistryImageSource.OpenAsync(client, from, platform, ct).ConfigureAwait(false);
+                    var store = await OpenStoreAsync(to.Store, ct).ConfigureAwait(false);
+                    PostObject(await new ImagePusher(store).PushAsync(image, to, Force, progress, ct).ConfigureAwait(false));
+                }
+                finally
+                {
+                    progress.Complete();
+                }
+            }));
+            return;
+        }
+
+        var source = ResolveImages("copy an image", InputObject is null ? [] : [InputObject], [Source], () => throw new InvalidOperationException())[0];
+        if (toRegistry)
+        {
+            var to = OrTerminate(() => RegistryReference.Parse(Destination), Destination);
+            Run(ct => PerItemAsync(to, async () =>
+            {
+                try
+                {
+                    var store = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
+                    await using var image = await StoreImageSource.OpenAsync(store, source, platform, ct).ConfigureAwait(false);
+                    using var client = RegistryClient.For(to, RegistryOptions());
+                    PostObject(await RegistryPusher.PushAsync(client, to, image, progress, ct).ConfigureAwait(false));
+                    if (await ImageCopier.HasSignaturesAsync(store, image, ct).ConfigureAwait(false))
+                        PostWarning($"The signature records of {source} were not copied: a registry does not keep them.");
+                }
+                finally
+                {
+                    progress.Complete();
+                }
+            }));
+            return;
+        }
+
+        var destination = OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
+        Run(ct => PerItemAsync(destination, async () =>
         {
             try
             {
-                var source = await OpenStoreAsync(from.Store, ct).ConfigureAwait(false);
-                var destination = await OpenStoreAsync(to.Store, ct).ConfigureAwait(false);
-                var (result, _, signaturesDropped) = await new ImageCopier(source, destination).CopyAsync(from, to, platform, Force, progress, ct)
+                var from = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
+                var to = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
+                var (result, _, signaturesDropped) = await new ImageCopier(from, to).CopyAsync(source, destination, platform, Force, progress, ct)
                     .ConfigureAwait(false);
                 if (signaturesDropped)
-                    PostWarning($"The signature records of {from} were not copied: they sign the whole manifest, and {to} holds one platform of it.");
+                    PostWarning($"The signature records of {source} were not copied: they sign the whole manifest, and {destination} holds one platform of it.");
                 PostObject(result);
             }
             finally
@@ -66,4 +122,11 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
             }
         }));
     }
+
+    private static bool IsRegistry(string reference) => !ImageReference.LooksLikeReference(reference) && RegistryReference.IsRegistryReference(reference);
+
+    private RegistryClientOptions RegistryOptions() => new()
+    {
+        Credentials = RegistryCredential is null ? null : new RegistryCredentials(RegistryCredential.UserName, RegistryCredential.GetNetworkCredential().Password),
+    };
 }

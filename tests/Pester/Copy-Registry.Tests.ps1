@@ -1,0 +1,70 @@
+# Copy-S3loImage between the Distribution registry and the stores, anonymous and behind basic auth.
+BeforeAll {
+    Import-Module $env:S3LO_MODULE_PATH -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
+    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-copyreg-$([guid]::NewGuid().ToString('N'))")).FullName
+    $script:Server = Start-TestS3Server
+    $script:Open = Start-TestRegistry
+    $script:Locked = Start-TestRegistry -BasicAuth
+    $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 60KB -Tag amd
+    $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 20KB -Tag arm
+    $script:IndexDigest = New-TestIndexLayout -Layout $Layout -Platforms ([ordered]@{ amd = 'linux/amd64'; arm = 'linux/arm64' }) -Tag multi
+    $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--quiet', '--all', '--dest-tls-verify=false', "oci:${Layout}:multi", "docker://$($Open.Host)/team/app:multi")
+    $script:RegistryCredential = [pscredential]::new($Locked.User, (ConvertTo-SecureString $Locked.Password -AsPlainText -Force))
+}
+
+AfterAll {
+    Stop-TestRegistry $script:Open
+    Stop-TestRegistry $script:Locked
+    Stop-TestS3Server $script:Server
+    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+}
+
+Describe 'Copy-S3loImage from a registry' {
+    It 'copies every platform of an index into <Kind> store, verbatim' -ForEach @(@{ Kind = 'local' }, @{ Kind = 's3' }) {
+        $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
+        $p = $store.Params
+        $result = Copy-S3loImage "$($Open.Host)/team/app:multi" "$($store.Uri)app:multi" @p
+        $result.Digest | Should -Be $IndexDigest
+        $raw = Invoke-TestProgram skopeo @('inspect', '--raw', '--tls-verify=false', "docker://$($Open.Host)/team/app:multi") | Out-String
+        (Get-S3loManifest "$($store.Uri)app:multi" @p).Json.Trim() | Should -Be $raw.Trim()
+        $null = Save-S3loImage "$($store.Uri)app:multi" -Platform linux/arm64 -Path (Join-Path $Work "reg-arm-$Kind") @p
+    }
+
+    It 'copies one platform with -Platform' {
+        $store = New-TestStore -Kind local -Root $Work
+        $null = Copy-S3loImage "$($Open.Host)/team/app:multi" "$($store.Uri)app:arm" -Platform linux/arm64
+        (Get-S3loManifest "$($store.Uri)app:arm").Json | Should -Be (Get-TestLayoutManifest -Layout $Layout -Tag arm)
+    }
+
+    It 'reports a missing image as ImageNotFound' {
+        $store = New-TestStore -Kind local -Root $Work
+        { Copy-S3loImage "$($Open.Host)/team/none:v1" "$($store.Uri)none:v1" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ImageNotFound,S3lo.PowerShell.Commands.CopyS3loImageCommand'
+    }
+}
+
+Describe 'Copy-S3loImage to a registry behind basic auth' {
+    BeforeAll {
+        $store = New-TestStore -Kind s3 -Root $Work -Server $Server
+        $p = $store.Params
+        $null = Push-S3loImage $Layout "$($store.Uri)app:multi" -SourceTag multi @p
+    }
+
+    It 'pushes the stored index and every platform, byte for byte' {
+        $result = Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app:multi" -RegistryCredential $RegistryCredential @p
+        $result.Digest | Should -Be $IndexDigest
+        $raw = Invoke-TestProgram skopeo @('inspect', '--raw', '--tls-verify=false', '--creds', "$($Locked.User):$($Locked.Password)", "docker://$($Locked.Host)/pushed/app:multi") | Out-String
+        $raw.Trim() | Should -Be (Get-S3loManifest "$($store.Uri)app:multi" @p).Json.Trim()
+        $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--quiet', '--all', '--src-tls-verify=false', '--src-creds', "$($Locked.User):$($Locked.Password)",
+            "docker://$($Locked.Host)/pushed/app:multi", "oci:$(Join-Path $Work 'from-registry'):v1")
+        (Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app:multi" -RegistryCredential $RegistryCredential @p).BlobsUploaded | Should -Be 0
+    }
+
+    It 'refuses a wrong password with RegistryAccessDenied' {
+        $wrong = [pscredential]::new($Locked.User, (ConvertTo-SecureString 'nope' -AsPlainText -Force))
+        { Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app:x" -RegistryCredential $wrong @p -ErrorAction Stop } |
+            Should -Throw -ErrorId 'RegistryAccessDenied,S3lo.PowerShell.Commands.CopyS3loImageCommand'
+    }
+}
