@@ -38,6 +38,7 @@ public class S3loException : Exception
 public static class ErrorIds
 {
     public const string InvalidReference = "InvalidReference";
+    public const string InvalidArgument = "InvalidArgument";
     public const string InvalidName = "InvalidName";
     public const string InvalidTag = "InvalidTag";
     public const string InvalidDigest = "InvalidDigest";

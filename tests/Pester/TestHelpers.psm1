@@ -276,6 +276,39 @@ function Stop-TestRegistry {
     }
 }
 
+function Start-TestPodman {
+    <#
+    .SYNOPSIS
+    Starts podman's Docker-compatible API on a unix socket (vfs storage in a short temporary directory);
+    returns Socket (for DOCKER_HOST, as unix://…), Podman (the storage arguments for the podman CLI),
+    Process and Directory.
+    #>
+    [CmdletBinding()]
+    param()
+    # podman refuses a run root path longer than 50 characters.
+    $dir = (New-Item -ItemType Directory -Path "/tmp/s3lo-pm-$([guid]::NewGuid().ToString('N').Substring(0, 6))").FullName
+    $storage = @('--storage-driver', 'vfs', '--root', "$dir/root", '--runroot', "$dir/run")
+    $process = Start-Process -FilePath podman -ArgumentList ($storage + @('system', 'service', '--time=0', "unix://$dir/podman.sock")) -PassThru `
+        -RedirectStandardOutput "$dir/stdout.log" -RedirectStandardError "$dir/stderr.log"
+    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+    while (-not (Test-Path "$dir/podman.sock") -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+    if (-not (Test-Path "$dir/podman.sock")) { throw "podman system service did not start: $(Get-Content -Raw "$dir/stderr.log")" }
+    [pscustomobject]@{ Socket = "unix://$dir/podman.sock"; Podman = $storage; Process = $process; Directory = $dir }
+}
+
+function Stop-TestPodman {
+    <# .SYNOPSIS Stops a service from Start-TestPodman by its PID and removes its storage. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Podman)
+    process {
+        if (-not $Podman) { return }
+        Stop-Process -Id $Podman.Process.Id -Force -ErrorAction Ignore
+        $null = $Podman.Process.WaitForExit(10000)
+        $null = & podman @($Podman.Podman) system reset --force 2>&1
+        Remove-Item -LiteralPath $Podman.Directory -Recurse -Force -ErrorAction Ignore
+    }
+}
+
 function Invoke-TestPwsh {
     <#
     .SYNOPSIS
@@ -292,5 +325,5 @@ function Invoke-TestPwsh {
     try { Invoke-TestProgram $host_ $arguments } finally { Pop-Location }
 }
 
-Export-ModuleMember -Function Invoke-TestProgram, Start-TestRegistry, Stop-TestRegistry, Start-TestS3Server, Stop-TestS3Server, Get-TestServerProcessId, Test-ProcessRunning, Invoke-TestS3Request,
+Export-ModuleMember -Function Invoke-TestProgram, Start-TestRegistry, Stop-TestRegistry, Start-TestPodman, Stop-TestPodman, Start-TestS3Server, Stop-TestS3Server, Get-TestServerProcessId, Test-ProcessRunning, Invoke-TestS3Request,
     New-TestBucket, Get-TestS3ObjectHeader, Get-TestS3ObjectList, New-TestImage, ConvertTo-TestArchive, Invoke-TestPwsh

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using S3lo.Core;
+using S3lo.Core.Docker;
 using S3lo.Core.Formats;
 using S3lo.Core.Oci;
 using S3lo.Core.Transfer;
@@ -7,38 +8,52 @@ using S3lo.PowerShell.Internal;
 
 namespace S3lo.PowerShell.Commands;
 
-/// <summary>Pushes an image from a docker-save archive, an OCI layout or an oci-archive into a store.</summary>
+/// <summary>Pushes an image from a docker-save archive, an OCI layout, an oci-archive or the Docker daemon into a store.</summary>
 [Cmdlet(VerbsCommon.Push, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(PushResult))]
 public sealed class PushS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5310;
+    private const string DaemonReferenceSet = "DaemonReference";
+    private const string DaemonStoreSet = "DaemonStore";
 
     /// <summary>The archive file or OCI layout directory to push.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = ReferenceSet)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true, ParameterSetName = StoreSet)]
     [Alias("FullName", "Source")]
     [ValidateNotNullOrEmpty]
     public string Path { get; set; } = "";
 
+    /// <summary>An image in the Docker daemon (DOCKER_HOST, else /var/run/docker.sock), such as myapp:v1.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = DaemonReferenceSet)]
+    [Parameter(Mandatory = true, ParameterSetName = DaemonStoreSet)]
+    [ValidateNotNullOrEmpty]
+    public string Image { get; set; } = "";
+
     /// <summary>Where to push: s3://bucket/name:tag or local://dir/name:tag.</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = ReferenceSet)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = DaemonReferenceSet)]
     [ValidateNotNullOrEmpty]
     public string Destination { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [Parameter(Mandatory = true, ParameterSetName = DaemonStoreSet)]
     [ValidateNotNullOrEmpty]
     public string Store { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [Parameter(Mandatory = true, ParameterSetName = DaemonStoreSet)]
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
+    [Parameter(Mandatory = true, ParameterSetName = DaemonStoreSet)]
     [ValidateNotNullOrEmpty]
     public string Tag { get; set; } = "";
 
     /// <summary>Which image of a layout or archive holding several (its org.opencontainers.image.ref.name).</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = ReferenceSet)]
+    [Parameter(ParameterSetName = StoreSet)]
     [ValidateNotNullOrEmpty]
     public string? SourceTag { get; set; }
 
@@ -51,21 +66,34 @@ public sealed class PushS3loImageCommand : StoreCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    private bool FromDaemon => ParameterSetName is DaemonReferenceSet or DaemonStoreSet;
+
     protected override void ProcessRecord()
     {
-        var destination = OrTerminate(() => (ParameterSetName == StoreSet ? FromParts(Store, Name, Tag) : ParseReference(Destination)).RequireTag("push"),
-            ParameterSetName == StoreSet ? Store : Destination);
-        var source = ResolvePath(Path);
+        var split = ParameterSetName is StoreSet or DaemonStoreSet;
+        var destination = OrTerminate(() => (split ? FromParts(Store, Name, Tag) : ParseReference(Destination)).RequireTag("push"),
+            split ? Store : Destination);
+        var source = FromDaemon ? Image : ResolvePath(Path);
         var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
-        if (!ShouldProcess(destination.ToString(), $"Push image from {source}")) return;
+        if (!ShouldProcess(destination.ToString(), $"Push image from {(FromDaemon ? "the Docker daemon's " : "")}{source}")) return;
 
         var progress = CreateProgress(ProgressActivityId);
         Run(ct => PerItemAsync(destination, async () =>
         {
-            var image = await ImageSources.OpenAsync(source, SourceTag, ct).ConfigureAwait(false);
+            using var daemon = FromDaemon ? DockerDaemon.FromEnvironment() : null;
+            var image = daemon is null
+                ? await ImageSources.OpenAsync(source, SourceTag, ct).ConfigureAwait(false)
+                : await DockerDaemonSource.OpenAsync(daemon, source, platform, ct).ConfigureAwait(false);
             try
             {
-                if (platform is not null) image = await PlatformImageSource.SelectAsync(image, platform, ct).ConfigureAwait(false);
+                if (image.Root.IsIndex && (platform is not null || daemon is not null))
+                {
+                    // A daemon holding several platforms for the name gives the host's unless -Platform says otherwise.
+                    var others = image.Root.Platforms.Select(p => p.ToString()).ToList();
+                    image = await PlatformImageSource.SelectAsync(image, platform ?? Core.Oci.Platform.Host, ct).ConfigureAwait(false);
+                    if (platform is null && others.Count > 1)
+                        PostWarning($"{source} holds {string.Join(", ", others)}; pushing {Core.Oci.Platform.Host}. Use -Platform to choose another.");
+                }
                 var store = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
                 PostObject(await new ImagePusher(store).PushAsync(image, destination, Force, progress, ct).ConfigureAwait(false));
             }

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using S3lo.Core;
 using S3lo.Core.Catalog;
+using S3lo.Core.Docker;
 using S3lo.Core.Formats;
 using S3lo.Core.Oci;
 using S3lo.Core.Transfer;
@@ -10,7 +11,7 @@ namespace S3lo.PowerShell.Commands;
 
 /// <summary>Saves an image from a store as an OCI layout, an oci-archive or a docker-archive.</summary>
 [Cmdlet(VerbsData.Save, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(SaveResult))]
+[OutputType(typeof(SaveResult), typeof(DaemonSaveResult))]
 public sealed class SaveS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5311;
@@ -34,10 +35,19 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public ImageInfo? InputObject { get; set; }
 
-    /// <summary>The directory (OciLayout) or file (archives) to write; it must not exist unless -Force.</summary>
-    [Parameter(Mandatory = true, Position = 1)]
+    /// <summary>The directory (OciLayout) or file (archives) to write; it must not exist unless -Force. Not with -Docker.</summary>
+    [Parameter(Position = 1)]
     [ValidateNotNullOrEmpty]
-    public string Path { get; set; } = "";
+    public string? Path { get; set; }
+
+    /// <summary>Load the image into the Docker daemon (DOCKER_HOST, else /var/run/docker.sock) instead of writing files.</summary>
+    [Parameter]
+    public SwitchParameter Docker { get; set; }
+
+    /// <summary>With -Docker, the name to give the image in the daemon; default the reference's name and tag.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ImageName { get; set; }
 
     /// <summary>OciLayout, OciArchive or DockerArchive; default DockerArchive for a path ending in .tar, else OciLayout.</summary>
     /// <remarks>A string rather than the engine's enum: a field of an engine value type would make PowerShell
@@ -59,7 +69,15 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
     {
         var reference = ResolveImages("save an image", InputObject is null ? [] : [InputObject], [Reference], () => FromParts(Store, Name, Tag))[0];
         var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
-        var path = ResolvePath(Path);
+        if (Docker.IsPresent == (Path is not null))
+            ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
+                "Give either -Path (files to write) or -Docker (load into the Docker daemon).", Path), Path);
+        if (Docker)
+        {
+            SaveToDocker(reference, platform);
+            return;
+        }
+        var path = ResolvePath(Path!);
         var format = Format is not null
             ? Enum.Parse<ImageFormat>(Format, ignoreCase: true)
             : path.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? ImageFormat.DockerArchive : ImageFormat.OciLayout;
@@ -74,6 +92,26 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
                 var imageName = $"{reference.Name}:{reference.Tag ?? "latest"}";
                 await using var writer = ImageWriters.Create(format, path, imageName, Force);
                 PostObject(await new ImageSaver(store).SaveAsync(reference, platform, writer, path, format, progress, ct).ConfigureAwait(false));
+            }
+            finally
+            {
+                progress.Complete();
+            }
+        }));
+    }
+
+    private void SaveToDocker(ImageReference reference, Platform? platform)
+    {
+        var imageName = ImageName ?? $"{reference.Name}:{reference.Tag ?? "latest"}";
+        if (!ShouldProcess(imageName, $"Load {reference} into the Docker daemon")) return;
+        var progress = CreateProgress(ProgressActivityId);
+        Run(ct => PerItemAsync(reference, async () =>
+        {
+            try
+            {
+                var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
+                using var daemon = DockerDaemon.FromEnvironment();
+                PostObject(await daemon.SaveToDaemonAsync(store, reference, platform, imageName, progress, ct).ConfigureAwait(false));
             }
             finally
             {
