@@ -1,10 +1,9 @@
 # Copy-S3loImage between the Distribution registry and the stores, anonymous and behind basic auth.
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-copyreg-$([guid]::NewGuid().ToString('N'))")).FullName
-    $script:Server = Start-TestS3Server
+    $script:Suite = Initialize-TestSuite -Name copyreg -S3
+    $script:Work = $Suite.Work
+    $script:Server = $Suite.Server
     $script:Open = Start-TestRegistry
     $script:Locked = Start-TestRegistry -BasicAuth
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 60KB -Tag amd
@@ -17,8 +16,7 @@ BeforeAll {
 AfterAll {
     Stop-TestRegistry $script:Open
     Stop-TestRegistry $script:Locked
-    Stop-TestS3Server $script:Server
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Copy-S3loImage from a registry' {

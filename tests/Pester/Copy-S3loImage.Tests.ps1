@@ -1,10 +1,9 @@
 # Copy-S3loImage between stores, and multi-platform pushes with -Platform.
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-copy-$([guid]::NewGuid().ToString('N'))")).FullName
-    $script:Server = Start-TestS3Server
+    $script:Suite = Initialize-TestSuite -Name copy -S3
+    $script:Work = $Suite.Work
+    $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 100KB -Tag amd
     $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 30KB -Tag arm
     $script:IndexDigest = New-TestIndexLayout -Layout $Layout -Platforms ([ordered]@{ amd = 'linux/amd64'; arm = 'linux/arm64' }) -Tag multi
@@ -12,8 +11,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Stop-TestS3Server $script:Server
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Copy-S3loImage' {

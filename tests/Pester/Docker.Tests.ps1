@@ -1,9 +1,8 @@
 # Push-S3loImage -Image and Save-S3loImage -Docker against podman's Docker-compatible API.
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-docker-$([guid]::NewGuid().ToString('N'))")).FullName
+    $script:Suite = Initialize-TestSuite -Name docker
+    $script:Work = $Suite.Work
     $script:Daemon = Start-TestPodman
     $script:SavedDockerHost = $env:DOCKER_HOST
     $env:DOCKER_HOST = $Daemon.Socket
@@ -19,7 +18,7 @@ BeforeAll {
 AfterAll {
     $env:DOCKER_HOST = $script:SavedDockerHost
     Stop-TestPodman $script:Daemon
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Docker daemon' {

@@ -4,11 +4,10 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-get-$([guid]::NewGuid().ToString('N'))")).FullName
-    $script:Server = Start-TestS3Server
+    $script:Suite = Initialize-TestSuite -Name get -S3
+    $script:Work = $Suite.Work
+    $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 100KB -Tag amd
     $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 20KB -Tag arm
     $script:IndexDigest = New-TestIndexLayout -Layout $Layout -Platforms ([ordered]@{ amd = 'linux/amd64'; arm = 'linux/arm/v7' }) -Tag multi
@@ -16,8 +15,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Stop-TestS3Server $script:Server
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Get-S3loImage on a <Kind> store' -ForEach $StoreKinds {

@@ -5,11 +5,10 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-lifecycle-$([guid]::NewGuid().ToString('N'))")).FullName
-    $script:Server = Start-TestS3Server
+    $script:Suite = Initialize-TestSuite -Name lifecycle -S3
+    $script:Work = $Suite.Work
+    $script:Server = $Suite.Server
     $script:Layout = Join-Path $Work 'layout'
     foreach ($tag in 'v1', 'v2', 'v3', 'v4', 'stable') { $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 8KB -Tag $tag }
 
@@ -24,8 +23,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Stop-TestS3Server $script:Server
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Lifecycle on a <Kind> store' -ForEach $StoreKinds {

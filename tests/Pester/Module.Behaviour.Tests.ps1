@@ -1,14 +1,13 @@
 # Module-wide behaviour: help for every cmdlet, format views, isolation from other AWSSDK versions,
 # and stopping a transfer.
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-module-$([guid]::NewGuid().ToString('N'))")).FullName
+    $script:Suite = Initialize-TestSuite -Name module
+    $script:Work = $Suite.Work
 }
 
 AfterAll {
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Help for <Name>' -ForEach @(

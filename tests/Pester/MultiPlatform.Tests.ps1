@@ -4,11 +4,10 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-multi-$([guid]::NewGuid().ToString('N'))")).FullName
-    $script:Server = Start-TestS3Server
+    $script:Suite = Initialize-TestSuite -Name multi -S3
+    $script:Work = $Suite.Work
+    $script:Server = $Suite.Server
     $images = New-TestImage -Path (Join-Path $Work 'images') -Layers 1 -LayerSize 30KB -Tag amd
     $null = New-TestImage -Path $images -Layers 1 -LayerSize 20KB -Tag arm
     # podman refuses a run root path longer than 50 characters.
@@ -24,9 +23,9 @@ BeforeAll {
 }
 
 AfterAll {
-    Stop-TestS3Server $script:Server
+    Complete-TestSuite $script:Suite
     $null = & podman --storage-driver vfs --root "$PodmanDir/r" --runroot "$PodmanDir/rr" system reset --force 2>&1
-    Remove-Item -LiteralPath $script:Work, $script:PodmanDir -Recurse -Force -ErrorAction Ignore
+    Remove-Item -LiteralPath $script:PodmanDir -Recurse -Force -ErrorAction Ignore
 }
 
 Describe 'A multi-platform image in a <Kind> store' -ForEach $StoreKinds {

@@ -4,18 +4,16 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-policy-$([guid]::NewGuid().ToString('N'))")).FullName
-    $script:Server = Start-TestS3Server
+    $script:Suite = Initialize-TestSuite -Name policy -S3
+    $script:Work = $Suite.Work
+    $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 1 -LayerSize 20KB -Tag one
     $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 20KB -Tag two
 }
 
 AfterAll {
-    Stop-TestS3Server $script:Server
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Store policy on a <Kind> store' -ForEach $StoreKinds {

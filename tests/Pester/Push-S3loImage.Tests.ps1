@@ -4,11 +4,10 @@ BeforeDiscovery {
 }
 
 BeforeAll {
-    Import-Module $env:S3LO_MODULE_PATH -Force
-    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-push-$([guid]::NewGuid().ToString('N'))")).FullName
-    $script:Server = Start-TestS3Server
+    $script:Suite = Initialize-TestSuite -Name push -S3
+    $script:Work = $Suite.Work
+    $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 3 -LayerSize 300KB -Tag v1
     $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 10KB -Tag v2
     $script:DockerArchive = ConvertTo-TestArchive -Layout $Layout -Tag v1 -Format docker-archive -Path (Join-Path $Work 'app.tar') -ImageName 'app:v1'
@@ -17,8 +16,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Stop-TestS3Server $script:Server
-    Remove-Item -LiteralPath $script:Work -Recurse -Force -ErrorAction Ignore
+    Complete-TestSuite $script:Suite
 }
 
 Describe 'Push-S3loImage to a <Kind> store' -ForEach $StoreKinds {

@@ -8,6 +8,29 @@ $ErrorActionPreference = 'Stop'
 
 $script:Buckets = 0
 
+function Initialize-TestSuite {
+    <#
+    .SYNOPSIS
+    What every cmdlet test file starts with: the built module and the test helpers imported for the whole
+    session, a fresh work directory, and with -S3 a running S3 server. Returns Work and Server.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Name, [switch] $S3)
+    Import-Module $env:S3LO_MODULE_PATH -Global -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Global -Force
+    $work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-$Name-$([guid]::NewGuid().ToString('N'))")).FullName
+    [pscustomobject]@{ Work = $work; Server = if ($S3) { Start-TestS3Server } }
+}
+
+function Complete-TestSuite {
+    <# .SYNOPSIS Stops what Initialize-TestSuite started and removes its work directory. #>
+    [CmdletBinding()]
+    param([AllowNull()] $Suite)
+    if (-not $Suite) { return }
+    if ($Suite.Server) { Stop-TestS3Server $Suite.Server }
+    Remove-Item -LiteralPath $Suite.Work -Recurse -Force -ErrorAction Ignore
+}
+
 function New-TestStore {
     <#
     .SYNOPSIS
@@ -150,4 +173,4 @@ function New-TestIndexLayout {
     "sha256:$hex"
 }
 
-Export-ModuleMember -Function New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout
+Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout
