@@ -60,6 +60,11 @@ Describe 'Copy-S3loImage to a registry behind basic auth' {
         (Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app:multi" -RegistryCredential $RegistryCredential @p).BlobsUploaded | Should -Be 0
     }
 
+    It 'requires a tag on the registry side too' {
+        { Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app" -RegistryCredential $RegistryCredential @p } |
+            Should -Throw -ErrorId 'TagRequired,S3lo.PowerShell.Commands.CopyS3loImageCommand'
+    }
+
     It 'refuses a wrong password with RegistryAccessDenied' {
         $wrong = [pscredential]::new($Locked.User, (ConvertTo-SecureString 'nope' -AsPlainText -Force))
         { Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app:x" -RegistryCredential $wrong @p -ErrorAction Stop } |

@@ -84,6 +84,11 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
         if (toRegistry)
         {
             var to = OrTerminate(() => RegistryReference.Parse(Destination), Destination);
+            // Docker would read a bare name as :latest; a copy names its tag, as everywhere else in S3lo.
+            var last = Destination[(Destination.LastIndexOf('/') + 1)..];
+            if (!last.Contains(':') && !last.Contains('@'))
+                ThrowTerminating(new S3loException(ErrorIds.TagRequired, S3loErrorKind.InvalidArgument,
+                    $"'{Destination}' needs a tag to copy an image to, for example {Destination}:v1.", Destination), Destination);
             Run(ct => PerItemAsync(to, async () =>
             {
                 try
