@@ -31,15 +31,12 @@ public sealed class DockerDaemonSource : IImageSource
     public Platform Platform => Image.Platform;
 
     /// <summary>Opens the image the daemon knows as <paramref name="imageName"/> (a name, name:tag, id or digest reference).</summary>
-    /// <param name="platform">The platform the image must have, or null to take whichever the daemon holds. A daemon keeps one
-    /// platform of a name, so a mismatch is <c>PlatformNotFound</c> naming what it holds, not a choice among several.</param>
+    /// <param name="platform">The platform the image must have, or null to take whichever the daemon holds. When the daemon
+    /// exports a single image of another platform, that is <c>PlatformNotFound</c> naming what it holds; when it exports an
+    /// index (several platforms), the root is that index and the caller picks from it.</param>
     public static async Task<DockerDaemonSource> OpenAsync(DockerDaemon daemon, string imageName, Platform? platform, CancellationToken cancellationToken)
     {
         var image = await daemon.InspectImageAsync(imageName, cancellationToken).ConfigureAwait(false);
-        if (platform is not null && !platform.Matches(image.Platform))
-            throw new S3loException(ErrorIds.PlatformNotFound, S3loErrorKind.NotFound,
-                $"The Docker daemon at {daemon.Host} holds '{imageName}' for {image.Platform} only, not {platform}.", imageName);
-
         var spoolPath = Path.Combine(Path.GetTempPath(), $"s3lo-docker-{Guid.NewGuid():N}.tar");
         try
         {
@@ -48,6 +45,11 @@ public sealed class DockerDaemonSource : IImageSource
                 await daemon.ExportImageAsync(image.Id, spool, cancellationToken).ConfigureAwait(false);
             // An export by id holds exactly one image and records no tag for it, so no source tag is given to choose by.
             var archive = await ImageSources.OpenAsync(spoolPath, sourceTag: null, cancellationToken).ConfigureAwait(false);
+            // A daemon with a multi-platform store exports an index, from which the caller picks the platform;
+            // a single image either is the platform asked for or cannot give it.
+            if (platform is not null && !archive.Root.IsIndex && !platform.Matches(image.Platform))
+                throw new S3loException(ErrorIds.PlatformNotFound, S3loErrorKind.NotFound,
+                    $"The Docker daemon at {daemon.Host} holds '{imageName}' for {image.Platform} only, not {platform}.", imageName);
             return new DockerDaemonSource(archive, spoolPath, image, $"{imageName} in the Docker daemon at {daemon.Host}");
         }
         catch

@@ -334,8 +334,10 @@ public sealed partial class RegistryClient : IDisposable
             _ => null,
         };
 
+    // Throttling and server-side failures pass; 501 and 505 say the request itself can never work.
     private static bool IsTransient(HttpStatusCode status)
-        => status is HttpStatusCode.TooManyRequests or HttpStatusCode.BadGateway or HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout;
+        => status is HttpStatusCode.TooManyRequests
+           || ((int)status >= 500 && status is not HttpStatusCode.NotImplemented and not HttpStatusCode.HttpVersionNotSupported);
 
     /// <summary>A refused, reset or timed-out connection, as opposed to the caller cancelling.</summary>
     private static bool IsConnectionFailure(Exception e, CancellationToken cancellationToken)
