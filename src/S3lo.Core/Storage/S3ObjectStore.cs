@@ -546,10 +546,11 @@ public sealed class S3ObjectStore : IObjectStore
             $"The bucket '{location.Root}' does not exist.", location.ToString(), s3),
         AmazonS3Exception { StatusCode: HttpStatusCode.Forbidden } s3 => new S3loException(ErrorIds.StoreAccessDenied, S3loErrorKind.PermissionDenied,
             $"Access to '{key}' in {location} was denied: {s3.ErrorCode} {s3.Message}", key, s3),
-        AmazonServiceException { StatusCode: 0 } or HttpRequestException or AmazonClientException when e is not AmazonServiceException { StatusCode: not 0 } =>
-            new S3loException(ErrorIds.StoreUnreachable, S3loErrorKind.ConnectionError, $"{location} cannot be reached: {e.Message}", location.ToString(), e),
-        AmazonServiceException service => new S3loException(ErrorIds.StoreError, S3loErrorKind.ReadError,
+        AmazonServiceException { StatusCode: not 0 } service => new S3loException(ErrorIds.StoreError, S3loErrorKind.ReadError,
             $"{location} answered {(int)service.StatusCode} {service.ErrorCode} for '{key}': {service.Message}", key, service),
+        // No HTTP status: the request never got an answer.
+        AmazonServiceException or AmazonClientException or HttpRequestException =>
+            new S3loException(ErrorIds.StoreUnreachable, S3loErrorKind.ConnectionError, $"{location} cannot be reached: {e.Message}", location.ToString(), e),
         _ => null,
     };
 

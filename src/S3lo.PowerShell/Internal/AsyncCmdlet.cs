@@ -78,8 +78,6 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
 
     protected void PostWarning(string message) => Post(() => WriteWarning(message));
 
-    protected void PostVerbose(string message) => Post(() => WriteVerbose(message));
-
     /// <summary>
     /// Runs one item's work; an S3lo failure becomes a non-terminating error for that item and the
     /// cmdlet goes on with the next.
