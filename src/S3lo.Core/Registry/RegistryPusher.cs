@@ -6,18 +6,6 @@ using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Registry;
 
-/// <summary>What a push to a registry did.</summary>
-public sealed record RegistryPushResult
-{
-    public required string Reference { get; init; }
-    public required string Digest { get; init; }
-    public required string MediaType { get; init; }
-    public int BlobsUploaded { get; init; }
-    public int BlobsSkipped { get; init; }
-    public long BytesUploaded { get; init; }
-    public TimeSpan Duration { get; init; }
-}
-
 /// <summary>
 /// Pushes any <see cref="IImageSource"/> to a registry in the order the registry needs to accept each step: the
 /// blobs it lacks (asked with HEAD first), then an index's child manifests by digest, then the root manifest under
@@ -25,7 +13,7 @@ public sealed record RegistryPushResult
 /// </summary>
 public static class RegistryPusher
 {
-    public static async Task<RegistryPushResult> PushAsync(RegistryClient client, RegistryReference destination, IImageSource source,
+    public static async Task<PushResult> PushAsync(RegistryClient client, RegistryReference destination, IImageSource source,
         IProgress<TransferProgress>? progress, CancellationToken cancellationToken, int maxConcurrency = 4)
     {
         var clock = Stopwatch.StartNew();
@@ -45,19 +33,14 @@ public static class RegistryPusher
 
         var activity = $"Pushing {destination}";
         var status = $"{missing.Count} of {blobs.Count} blobs to upload";
-        var total = missing.Sum(b => b.Size);
-        long done = 0;
-        progress?.Report(new TransferProgress(activity, status, 0, total));
+        var counter = new ByteProgress(progress, activity, status, missing.Sum(b => b.Size));
+        progress?.Report(new TransferProgress(activity, status, 0, missing.Sum(b => b.Size)));
         await System.Threading.Tasks.Parallel.ForEachAsync(missing.OrderByDescending(b => b.Size),
             new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = cancellationToken }, async (blob, ct) =>
             {
                 await using var raw = await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
                 await using var verified = new VerifyingReadStream(raw, blob.Digest, blob.Size, $"blob {blob.Digest} in {source.Description}");
-                await using var counted = new CountingReadStream(verified, n =>
-                {
-                    var now = Interlocked.Add(ref done, n);
-                    progress?.Report(new TransferProgress(activity, status, now, total));
-                });
+                await using var counted = new CountingReadStream(verified, counter.Add);
                 await client.UploadBlobAsync(repository, blob, counted, ct).ConfigureAwait(false);
             }).ConfigureAwait(false);
 
@@ -66,14 +49,15 @@ public static class RegistryPusher
             await client.PutManifestAsync(repository, children[i].Digest.ToString(), children[i], cancellationToken).ConfigureAwait(false);
         await client.PutManifestAsync(repository, destination.Tag ?? destination.ManifestReference, source.Root, cancellationToken).ConfigureAwait(false);
 
-        return new RegistryPushResult
+        return new PushResult
         {
             Reference = destination.ToString(),
             Digest = source.Root.Digest.ToString(),
             MediaType = source.Root.MediaType,
             BlobsUploaded = missing.Count,
             BlobsSkipped = blobs.Count - missing.Count,
-            BytesUploaded = Interlocked.Read(ref done),
+            BytesUploaded = counter.Done,
+            BytesTotal = blobs.Values.Sum(b => b.Size),
             Duration = clock.Elapsed,
         };
     }

@@ -15,7 +15,7 @@ namespace S3lo.PowerShell.Commands;
 /// one store nothing but the manifest is written.
 /// </summary>
 [Cmdlet(VerbsCommon.Copy, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(PushResult), typeof(RegistryPushResult))]
+[OutputType(typeof(PushResult))]
 public sealed class CopyS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5313;
