@@ -13,6 +13,8 @@ namespace S3lo.Core.Registry;
 /// </summary>
 public static class RegistryPusher
 {
+    private const int MaxUploadAttempts = 4;
+
     public static async Task<PushResult> PushAsync(RegistryClient client, RegistryReference destination, IImageSource source,
         IProgress<TransferProgress>? progress, CancellationToken cancellationToken, int maxConcurrency = 4)
     {
@@ -38,10 +40,28 @@ public static class RegistryPusher
         await System.Threading.Tasks.Parallel.ForEachAsync(missing.OrderByDescending(b => b.Size),
             new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = cancellationToken }, async (blob, ct) =>
             {
-                await using var raw = await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
-                await using var verified = new VerifyingReadStream(raw, blob.Digest, blob.Size, $"blob {blob.Digest} in {source.Description}");
-                await using var counted = new CountingReadStream(verified, counter.Add);
-                await client.UploadBlobAsync(repository, blob, counted, ct).ConfigureAwait(false);
+                // The client cannot replay an upload it streams from the source, so a failed one starts over here.
+                for (var attempt = 1; ; attempt++)
+                {
+                    long sent = 0;
+                    try
+                    {
+                        await using var raw = await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
+                        await using var verified = new VerifyingReadStream(raw, blob.Digest, blob.Size, $"blob {blob.Digest} in {source.Description}");
+                        await using var counted = new CountingReadStream(verified, n =>
+                        {
+                            sent += n;
+                            counter.Add(n);
+                        });
+                        await client.UploadBlobAsync(repository, blob, counted, ct).ConfigureAwait(false);
+                        break;
+                    }
+                    catch (S3loException e) when (attempt < MaxUploadAttempts && e.ErrorId is ErrorIds.RegistryError or ErrorIds.RegistryUnreachable)
+                    {
+                        counter.Add(-sent);
+                        await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), ct).ConfigureAwait(false);
+                    }
+                }
             }).ConfigureAwait(false);
 
         // Deepest first: a registry refuses an index whose children it does not have.

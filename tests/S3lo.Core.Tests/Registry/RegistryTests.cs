@@ -180,6 +180,24 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task A_failed_blob_upload_is_sent_again()
+    {
+        var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("upload-store"))));
+        await using (var layout = await ImageSources.OpenAsync(fixture.Images.Layout, "v1", default))
+            await new ImagePusher(store).PushAsync(layout, ImageReference.Create(store.Location, "app", "v1", null), force: false, null, default);
+        using var proxy = new RegistryProxy(fixture.Anonymous.Host) { FailBlobUploads = 2 };
+        using var client = new RegistryClient(proxy.Host, Anonymous);
+        var destination = RegistryReference.Parse($"{proxy.Host}/retried/app:v1");
+        var source = await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, "app", "v1", null), null, default);
+        var result = await RegistryPusher.PushAsync(client, destination, source, null, default);
+
+        Assert.Equal(2, proxy.FailedUploads);
+        Assert.Equal(result.BytesTotal, result.BytesUploaded);
+        var stored = await store.GetTagAsync("app", "v1", default);
+        Assert.Equal(Encoding.UTF8.GetString(stored.Manifest.Bytes), RegistryFixture.RawManifest(fixture.Anonymous.Host, "retried/app:v1", null));
+    }
+
+    [Fact]
     public async Task An_unreachable_registry_is_reported_as_such()
     {
         using var client = new RegistryClient($"127.0.0.1:{RegistryServer.FreePort()}", Anonymous with { MaxAttempts = 2 });

@@ -16,6 +16,7 @@ public sealed class RegistryProxy : IDisposable
     private readonly Task _loop;
     private int _throttlesLeft;
     private int _dropsLeft;
+    private int _uploadFailuresLeft;
 
     public RegistryProxy(string targetHost)
     {
@@ -37,6 +38,9 @@ public sealed class RegistryProxy : IDisposable
 
     public int ThrottleBlobRequests { set => _throttlesLeft = value; }
     public int DropBlobConnections { set => _dropsLeft = value; }
+    /// <summary>How many blob uploads (the PUT that completes one) to answer 503.</summary>
+    public int FailBlobUploads { set => _uploadFailuresLeft = value; }
+    public int FailedUploads;
 
     private async Task LoopAsync()
     {
@@ -74,7 +78,22 @@ public sealed class RegistryProxy : IDisposable
                 }
             }
 
+            var isUploadPut = context.Request.HttpMethod == "PUT" && path.Contains("/blobs/uploads/");
+            var requestBody = context.Request.HasEntityBody ? await ReadAllAsync(context.Request.InputStream) : null;
+            if (isUploadPut && Interlocked.Decrement(ref _uploadFailuresLeft) >= 0)
+            {
+                Interlocked.Increment(ref FailedUploads);
+                context.Response.StatusCode = 503;
+                context.Response.Close();
+                return;
+            }
+
             using var request = new HttpRequestMessage(new HttpMethod(context.Request.HttpMethod), _target + path);
+            if (requestBody is not null)
+            {
+                request.Content = new ByteArrayContent(requestBody);
+                if (context.Request.ContentType is { } type) request.Content.Headers.TryAddWithoutValidation("Content-Type", type);
+            }
             foreach (var name in new[] { "Accept", "Authorization", "Range" })
             {
                 if (context.Request.Headers.GetValues(name) is { } values) request.Headers.TryAddWithoutValidation(name, values);
@@ -85,7 +104,8 @@ public sealed class RegistryProxy : IDisposable
             foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
             {
                 if (name is "Content-Length" or "Transfer-Encoding" or "Connection") continue;
-                foreach (var v in values) context.Response.AddHeader(name, v);
+                // Uploads continue at the Location the registry names; keep them going through the proxy.
+                foreach (var v in values) context.Response.AddHeader(name, name == "Location" ? v.Replace(_target, "http://" + Host) : v);
             }
             if (isBlobGet && CorruptBlob is { } digest && path.EndsWith(digest, StringComparison.Ordinal) && body.Length > 0)
                 body[body.Length / 2] ^= 0xff;
@@ -130,6 +150,13 @@ public sealed class RegistryProxy : IDisposable
         context.Response.AddHeader("WWW-Authenticate", $"Bearer realm=\"http://{Host}/token\",service=\"test\",scope=\"repository:app:pull\"");
         context.Response.Close();
         return true;
+    }
+
+    private static async Task<byte[]> ReadAllAsync(Stream input)
+    {
+        using var buffer = new MemoryStream();
+        await input.CopyToAsync(buffer);
+        return buffer.ToArray();
     }
 
     public void Dispose()
