@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
@@ -76,18 +77,10 @@ public sealed class LocalObjectStore : IObjectStore
         var path = PathOf(key);
         if (condition.MustNotExist)
         {
-            // Without overwrite, File.Move links the new name and fails if it exists: an atomic create-exclusive.
             await WriteAtomicallyAsync(key, async file => await file.WriteAsync(data, cancellationToken).ConfigureAwait(false), cancellationToken,
                 publish: temp =>
                 {
-                    try
-                    {
-                        File.Move(temp, path, overwrite: false);
-                    }
-                    catch (IOException) when (File.Exists(path))
-                    {
-                        throw new PreconditionFailedException(key, Location);
-                    }
+                    if (!TryPublishExclusive(temp, path)) throw new PreconditionFailedException(key, Location);
                 }).ConfigureAwait(false);
             return;
         }
@@ -96,6 +89,41 @@ public sealed class LocalObjectStore : IObjectStore
         if (current?.Info.ETag != condition.ExpectedETag) throw new PreconditionFailedException(key, Location);
         await PutBytesAsync(key, data, objectClass, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Gives the finished temporary file its final name only if that name is free, atomically: of several
+    /// writers exactly one succeeds. File.Move without overwrite checks and then renames, which two writers
+    /// can both pass, so on Unix this is link(2), which fails with EEXIST when the name exists; on Windows
+    /// a rename without replace is atomic itself.
+    /// </summary>
+    private static bool TryPublishExclusive(string temp, string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            try
+            {
+                File.Move(temp, path, overwrite: false);
+                return true;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                return false;
+            }
+        }
+        if (link(temp, path) != 0)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            if (error == EEXIST) return false;
+            throw new IOException($"Cannot publish '{path}': link failed with errno {error}.");
+        }
+        File.Delete(temp);
+        return true;
+    }
+
+    private const int EEXIST = 17;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int link(string oldPath, string newPath);
 
     /// <summary>
     /// An exclusive lock for a read-check-write of one object. FileShare.None is an advisory flock on Unix, so the
