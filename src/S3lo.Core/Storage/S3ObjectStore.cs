@@ -33,6 +33,7 @@ public sealed class S3ObjectStore : IObjectStore
     private readonly string? _blobStorageClass;
     private readonly string? _metadataStorageClass;
     private readonly SemaphoreSlim _partBuffers = new(MaxBufferedParts);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<object, string?> _clockReadings = new();
 
     private S3ObjectStore(StoreLocation location, AmazonS3Client client)
     {
@@ -42,6 +43,7 @@ public sealed class S3ObjectStore : IObjectStore
         var options = location.Connection ?? new S3ConnectionOptions();
         _blobStorageClass = options.BlobStorageClass ?? (options.IsCustomEndpoint ? null : "INTELLIGENT_TIERING");
         _metadataStorageClass = options.ManifestStorageClass ?? (options.IsCustomEndpoint ? null : "STANDARD");
+        _client.AfterResponseEvent += CaptureDate;
     }
 
     public StoreLocation Location { get; }
@@ -498,25 +500,29 @@ public sealed class S3ObjectStore : IObjectStore
     public async Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken)
     {
         var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = "s3lo.yaml", MaxKeys = 1 };
-        string? date = null;
-        void Capture(object sender, ResponseEventArgs e)
-        {
-            if (e is WebServiceResponseEventArgs response && ReferenceEquals(response.Request, request))
-                date = response.ResponseHeaders.FirstOrDefault(h => h.Key.Equals("Date", StringComparison.OrdinalIgnoreCase)).Value;
-        }
-        _client.AfterResponseEvent += Capture;
+        _clockReadings[request] = null;
+        string? date;
         try
         {
             await Call(Location, request.Prefix, () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
         }
         finally
         {
-            _client.AfterResponseEvent -= Capture;
+            _clockReadings.TryRemove(request, out date);
         }
         if (!DateTimeOffset.TryParseExact(date, "r", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var now))
             throw new S3loException(ErrorIds.StoreError, S3loErrorKind.ReadError,
                 $"{Location} did not say its time (Date header '{date ?? "missing"}'), so the age of its objects cannot be judged.", Location.ToString());
         return now;
+    }
+
+    // The handler is attached once, in the constructor: adding and removing it while other requests are in flight
+    // races with the SDK invoking it. It keeps the Date header of the clock requests only.
+    private void CaptureDate(object sender, ResponseEventArgs e)
+    {
+        if (e is WebServiceResponseEventArgs response && response.Request is { } request && _clockReadings.ContainsKey(request))
+            _clockReadings.TryUpdate(request,
+                response.ResponseHeaders.FirstOrDefault(h => h.Key.Equals("Date", StringComparison.OrdinalIgnoreCase)).Value, null);
     }
 
     private string? StorageClassFor(ObjectClass objectClass) => objectClass == ObjectClass.Blob ? _blobStorageClass : _metadataStorageClass;
