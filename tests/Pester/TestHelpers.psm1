@@ -188,7 +188,9 @@ function New-TestImage {
         [Parameter(Mandatory)] [string] $Path,
         [ValidateRange(1, 100)] [int] $Layers = 1,
         [ValidateRange(0, 1GB)] [long] $LayerSize = 1MB,
-        [string] $Tag = 'latest'
+        [string] $Tag = 'latest',
+        # The image config's architecture (linux), such as arm64; umoci's default is the host's.
+        [string] $Architecture
     )
     $layout = [IO.Path]::GetFullPath($Path)
     if (-not (Test-Path -LiteralPath (Join-Path $layout 'oci-layout'))) {
@@ -197,6 +199,7 @@ function New-TestImage {
     }
     $image = "${layout}:$Tag"
     $null = Invoke-TestProgram umoci @('new', '--image', $image)
+    if ($Architecture) { $null = Invoke-TestProgram umoci @('config', '--image', $image, '--os', 'linux', '--architecture', $Architecture) }
     $bundle = "$layout.bundle"
     $buffer = [byte[]]::new([Math]::Min($LayerSize, 1MB))
     for ($i = 1; $i -le $Layers; $i++) {

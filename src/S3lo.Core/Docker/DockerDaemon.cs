@@ -133,6 +133,33 @@ public sealed class DockerDaemon : IDisposable
         }
     }
 
+    /// <summary>The manifest list the daemon keeps under <paramref name="imageName"/> when it holds several platforms for
+    /// it as one (podman's <c>podman manifest</c>), or null when the name is a single image, unknown, or the daemon is Docker.</summary>
+    /// <remarks>The existence check comes first because podman's manifest inspection falls back to asking a registry for
+    /// a name it does not hold as a list; the check looks at local storage only. Docker answers both paths with 404.</remarks>
+    internal async Task<Manifest?> FindManifestListAsync(string imageName, CancellationToken cancellationToken)
+    {
+        var path = $"{ApiPrefix}/libpod/manifests/{EscapeName(imageName)}";
+        using (var exists = new HttpRequestMessage(HttpMethod.Get, $"{path}/exists"))
+        using (var response = await SendAsync(exists, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false))
+            if (response.StatusCode != HttpStatusCode.NoContent) return null;
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"{path}/json");
+        using var listResponse = await SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken).ConfigureAwait(false);
+        await EnsureImageFoundAsync(listResponse, imageName, cancellationToken).ConfigureAwait(false);
+        var body = await listResponse.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var list = Manifest.Parse(body);
+            return list.IsIndex ? list : null;
+        }
+        catch (S3loException e)
+        {
+            throw new S3loException(ErrorIds.DockerError, S3loErrorKind.InvalidData,
+                $"The Docker daemon at {Host} described the manifest list '{imageName}' in a form S3lo cannot read: {e.Message}", imageName, e);
+        }
+    }
+
     /// <summary>Writes the daemon's docker-save archive of <paramref name="imageName"/> to <paramref name="destination"/>.</summary>
     internal async Task ExportImageAsync(string imageName, Stream destination, CancellationToken cancellationToken)
     {

@@ -81,19 +81,23 @@ public sealed class PushS3loImageCommand : StoreCmdlet
         Run(ct => PerItemAsync(destination, async () =>
         {
             using var daemon = FromDaemon ? DockerDaemon.FromEnvironment() : null;
-            var image = daemon is null
-                ? await ImageSources.OpenAsync(source, SourceTag, ct).ConfigureAwait(false)
-                : await DockerDaemonSource.OpenAsync(daemon, source, platform, ct).ConfigureAwait(false);
+            IImageSource image;
+            if (daemon is null)
+            {
+                image = await ImageSources.OpenAsync(source, SourceTag, ct).ConfigureAwait(false);
+            }
+            else
+            {
+                // A daemon holding several platforms for the name gives the host's unless -Platform says otherwise.
+                var fromDaemon = await DockerDaemonSource.OpenAsync(daemon, source, platform, ct).ConfigureAwait(false);
+                if (platform is null && fromDaemon.HeldPlatforms.Count > 1)
+                    PostWarning($"The Docker daemon holds {source} for {string.Join(", ", fromDaemon.HeldPlatforms)}; pushing {fromDaemon.Platform}. Use -Platform to choose another.");
+                image = fromDaemon;
+            }
             try
             {
-                if (image.Root.IsIndex && (platform is not null || daemon is not null))
-                {
-                    // A daemon holding several platforms for the name gives the host's unless -Platform says otherwise.
-                    var others = image.Root.Platforms.Select(p => p.ToString()).ToList();
-                    image = await PlatformImageSource.SelectAsync(image, platform ?? Core.Oci.Platform.Host, ct).ConfigureAwait(false);
-                    if (platform is null && others.Count > 1)
-                        PostWarning($"{source} holds {string.Join(", ", others)}; pushing {Core.Oci.Platform.Host}. Use -Platform to choose another.");
-                }
+                if (image.Root.IsIndex && platform is not null)
+                    image = await PlatformImageSource.SelectAsync(image, platform, ct).ConfigureAwait(false);
                 var store = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
                 PostObject(await new ImagePusher(store).PushAsync(image, destination, Force, progress, ct).ConfigureAwait(false));
             }

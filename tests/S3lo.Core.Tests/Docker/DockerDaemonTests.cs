@@ -73,6 +73,59 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
     }
 
     [Fact]
+    public async Task From_a_manifest_list_the_host_platform_is_read_and_every_held_platform_named()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        await using var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.MultiImage, null, default);
+
+        Assert.Equal(Platform.Host, source.Platform);
+        Assert.Equal([Platform.Host, PodmanService.OtherPlatform, PodmanService.AbsentPlatform], source.HeldPlatforms);
+        Assert.False(source.Root.IsIndex);
+        await AssertReadsImageAsync(source, PodmanService.MultiImagePart(Platform.Host), Platform.Host);
+    }
+
+    [Fact]
+    public async Task From_a_manifest_list_the_requested_platform_is_read()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        var other = PodmanService.OtherPlatform;
+        await using var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.MultiImage, other, default);
+
+        Assert.Equal(other, source.Platform);
+        await AssertReadsImageAsync(source, PodmanService.MultiImagePart(other), other);
+    }
+
+    [Fact]
+    public async Task A_platform_the_manifest_list_lacks_is_PlatformNotFound_naming_what_it_offers()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        var e = await ThrowsS3loAsync(ErrorIds.PlatformNotFound,
+            () => DockerDaemonSource.OpenAsync(daemon, PodmanService.MultiImage, new Platform("linux", "ppc64le"), default));
+        Assert.Contains(PodmanService.OtherPlatform.ToString(), e.Message);
+        Assert.Contains(Platform.Host.ToString(), e.Message);
+    }
+
+    [Fact]
+    public async Task A_listed_platform_whose_image_is_not_in_storage_is_ImageNotFound_saying_so()
+    {
+        using var daemon = DockerDaemon.Create(podman.Host);
+        var e = await ThrowsS3loAsync(ErrorIds.ImageNotFound,
+            () => DockerDaemonSource.OpenAsync(daemon, PodmanService.MultiImage, PodmanService.AbsentPlatform, default));
+        Assert.Contains("not in its storage", e.Message);
+        Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "s3lo-docker-*"));
+    }
+
+    // The source's config is that platform's, and its layers are the ones podman holds for that platform's image.
+    private async Task AssertReadsImageAsync(DockerDaemonSource source, string podmanImage, Platform platform)
+    {
+        await using var configStream = await source.OpenBlobAsync(source.Root.Config!, default);
+        using var config = await JsonDocument.ParseAsync(configStream);
+        Assert.Equal(platform.Architecture, config.RootElement.GetProperty("architecture").GetString());
+        var diffIds = config.RootElement.GetProperty("rootfs").GetProperty("diff_ids").EnumerateArray().Select(d => d.GetString()!).ToList();
+        Assert.Equal(podman.RootFsLayers(podmanImage), diffIds);
+    }
+
+    [Fact]
     public async Task A_missing_image_is_ImageNotFound()
     {
         using var daemon = DockerDaemon.Create(podman.Host);

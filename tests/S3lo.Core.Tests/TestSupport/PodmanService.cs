@@ -2,17 +2,29 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using S3lo.Core.Oci;
 
 namespace S3lo.Core.Tests.TestSupport;
 
 /// <summary>
 /// podman's Docker-compatible API on a unix socket, standing in for a Docker daemon (none runs here), with vfs storage
-/// in a fresh directory, holding <see cref="AppImage"/> (one layer with hello.txt) made with umoci and skopeo.
+/// in a fresh directory, holding <see cref="AppImage"/> (one layer with hello.txt) made with umoci and skopeo, and
+/// <see cref="MultiImage"/>, a manifest list made with <c>podman manifest</c> of the host's platform and
+/// <see cref="OtherPlatform"/> (each image in storage as <c>localhost/multi-&lt;arch&gt;:v1</c>) and linux/s390x, whose image
+/// the list names but storage does not hold.
 /// The service is stopped by its PID when the test collection ends.
 /// </summary>
 public sealed class PodmanService : IDisposable
 {
     public const string AppImage = "localhost/app:v1";
+    public const string MultiImage = "localhost/multi:v1";
+    public static readonly Platform AbsentPlatform = new("linux", "s390x");
+
+    /// <summary>The platform besides the host's that <see cref="MultiImage"/> holds.</summary>
+    public static Platform OtherPlatform => new("linux", Platform.Host.Architecture == "arm64" ? "amd64" : "arm64");
+
+    /// <summary>The name of the image in storage for one platform of <see cref="MultiImage"/>.</summary>
+    public static string MultiImagePart(Platform platform) => $"localhost/multi-{platform.Architecture}:v1";
 
     private readonly Process _service;
     private readonly StringBuilder _serviceLog = new();
@@ -46,6 +58,31 @@ public sealed class PodmanService : IDisposable
         var archive = _dir + "/app.tar";
         Tool.Run("skopeo", "copy", "oci:" + layout + ":v1", "docker-archive:" + archive + ":" + AppImage);
         Podman("load", "-i", archive);
+
+        // Each platform's image differs in its config and in a file naming its architecture.
+        Podman("manifest", "create", MultiImage);
+        foreach (var platform in (Platform[])[Platform.Host, OtherPlatform, AbsentPlatform])
+        {
+            var arch = platform.Architecture;
+            var partLayout = $"{_dir}/multi-{arch}";
+            var partBundle = $"{_dir}/bundle-{arch}";
+            Tool.Run("umoci", "init", "--layout", partLayout);
+            Tool.Run("umoci", "new", "--image", partLayout + ":v1");
+            Tool.Run("umoci", "config", "--image", partLayout + ":v1", "--os", platform.Os, "--architecture", arch);
+            Tool.Run("umoci", "unpack", "--rootless", "--image", partLayout + ":v1", partBundle);
+            File.WriteAllText(Path.Combine(partBundle, "rootfs", "arch"), arch + "\n");
+            Tool.Run("umoci", "repack", "--image", partLayout + ":v1", partBundle);
+            if (platform == AbsentPlatform)
+            {
+                // Added from the layout, not from storage: the list names an image podman does not hold.
+                Podman("manifest", "add", MultiImage, "oci:" + partLayout + ":v1");
+                continue;
+            }
+            var partArchive = $"{_dir}/multi-{arch}.tar";
+            Tool.Run("skopeo", "copy", "oci:" + partLayout + ":v1", "docker-archive:" + partArchive + ":" + MultiImagePart(platform));
+            Podman("load", "-i", partArchive);
+            Podman("manifest", "add", MultiImage, "containers-storage:" + MultiImagePart(platform));
+        }
     }
 
     public string SocketPath { get; }
