@@ -68,6 +68,7 @@ public static class ErrorIds
     public const string PreconditionFailed = "PreconditionFailed";
     public const string InvalidPolicy = "InvalidPolicy";
     public const string TagImmutable = "TagImmutable";
+    public const string TagChanged = "TagChanged";
     public const string InvalidDockerHost = "InvalidDockerHost";
     public const string DockerUnreachable = "DockerUnreachable";
     public const string DockerError = "DockerError";

@@ -50,6 +50,20 @@ Describe 'Remove-S3loImage on a <Kind> store' -ForEach $StoreKinds {
         (Get-S3loImage $store.Uri @p).Reference | Sort-Object | Should -Be (@("$($store.Uri)app/v1:x", "$($store.Uri)app:v2", "$($store.Uri)other:v1") | Sort-Object)
     }
 
+    It 'keeps a piped tag that was pushed again since it was listed, reporting TagChanged' {
+        $listed = Get-S3loImage "$($store.Uri)app:v2" @p
+        $other = New-TestImage -Path (Join-Path $Work "other-$Kind") -Layers 1 -LayerSize 10KB -Tag v1
+        $pushed = Push-S3loImage $other "$($store.Uri)app:v2" @p
+        $pushed.Digest | Should -Not -Be $listed.Digest
+
+        $listed | Remove-S3loImage -Confirm:$false -ErrorVariable failures -ErrorAction SilentlyContinue
+        $failures[0].FullyQualifiedErrorId | Should -Be 'TagChanged,S3lo.PowerShell.Commands.RemoveS3loImageCommand'
+        (Get-S3loImage "$($store.Uri)app:v2" @p).Digest | Should -Be $pushed.Digest
+
+        Get-S3loImage "$($store.Uri)app:v2" @p | Remove-S3loImage -Confirm:$false
+        (Get-S3loImage $store.Uri -Name app @p).Tag | Should -Not -Contain 'v2'
+    }
+
     It 'emits nothing without -PassThru' {
         Remove-S3loImage "$($store.Uri)app:v2" -Confirm:$false @p | Should -BeNullOrEmpty
     }

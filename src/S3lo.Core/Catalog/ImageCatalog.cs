@@ -216,11 +216,23 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
         Location = store.Location,
     };
 
-    /// <summary>Deletes one tag; an immutable image's tag only with <paramref name="force"/> (else <c>TagImmutable</c>).</summary>
+    /// <summary>Deletes one tag; an immutable image's tag only with <paramref name="force"/> (else <c>TagImmutable</c>).
+    /// A tag that no longer holds <paramref name="image"/>'s digest, because it was pushed again since it was listed, is
+    /// <c>TagChanged</c> and kept: a removal decided on a listing never removes the image that replaced the one listed.</summary>
     public async Task RemoveAsync(ImageInfo image, bool force, CancellationToken cancellationToken)
     {
         if (!force && await store.IsImmutableAsync(image.Name, cancellationToken).ConfigureAwait(false))
             throw store.TagImmutable(image.Name, image.Tag, "removed");
+        if (image.Kind != ImageKind.Unknown)
+        {
+            var stored = await store.Objects.GetBytesAsync(StoreLayout.ManifestKey(image.Name, image.Tag), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false)
+                         ?? throw ImageStore.ImageNotFound(image.Reference);
+            var current = Digest.Compute(stored.Bytes).ToString();
+            if (current != image.Digest)
+                throw new S3loException(ErrorIds.TagChanged, S3loErrorKind.ResourceExists,
+                    $"The tag {image.Reference} now holds {current}, not {image.Digest} as when it was listed: it was pushed again meanwhile, so it is kept. List it again to remove it.",
+                    image.Reference);
+        }
         await store.DeleteTagAsync(image.Name, image.Tag, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using S3lo.Core;
 using S3lo.Core.Catalog;
 using S3lo.Core.Gc;
 using S3lo.Core.Policy;
@@ -58,8 +59,16 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
             Run(ct => PerItemAsync(item.Reference, async () =>
             {
                 var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-                await new ImageCatalog(store).RemoveAsync(item, force: false, ct).ConfigureAwait(false);
-                Interlocked.Increment(ref removed);
+                try
+                {
+                    await new ImageCatalog(store).RemoveAsync(item, force: false, ct).ConfigureAwait(false);
+                    Interlocked.Increment(ref removed);
+                }
+                catch (S3loException e) when (e.ErrorId == ErrorIds.TagChanged)
+                {
+                    // Pushed again since the plan was made: the new image is not what the policy judged, so it stays.
+                    PostWarning(e.Message);
+                }
             }));
         }
 

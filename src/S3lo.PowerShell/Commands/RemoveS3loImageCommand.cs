@@ -40,9 +40,14 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
-        var references = ResolveImages("remove an image", InputObject, Reference, () => FromParts(Store, Name, Tag));
+        // Piped images are removed as they were listed: a tag pushed again since then is kept (TagChanged).
+        if (ParameterSetName == InputObjectSet)
+        {
+            foreach (var image in InputObject) RemoveTag(image);
+            return;
+        }
 
-        foreach (var reference in references)
+        foreach (var reference in ResolveImages("remove an image", InputObject, Reference, () => FromParts(Store, Name, Tag)))
         {
             IReadOnlyList<ImageInfo> tags = [];
             Run(ct => PerItemAsync(reference, async () =>
@@ -50,17 +55,19 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
                 var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
                 tags = await new ImageCatalog(store).FindTagsAsync(reference, ct).ConfigureAwait(false);
             }));
-            foreach (var tag in tags)
-            {
-                // Asked here, on the pipeline thread, with the tag itself as the target.
-                if (!ShouldProcess(tag.Reference, tag.Kind == ImageKind.Unknown ? "Remove unreadable image" : $"Remove image {tag.Digest}")) continue;
-                Run(ct => PerItemAsync(tag.Reference, async () =>
-                {
-                    var store = await OpenStoreAsync(tag.Location, ct).ConfigureAwait(false);
-                    await new ImageCatalog(store).RemoveAsync(tag, Force, ct).ConfigureAwait(false);
-                    if (PassThru) PostObject(tag);
-                }));
-            }
+            foreach (var tag in tags) RemoveTag(tag);
         }
+    }
+
+    private void RemoveTag(ImageInfo tag)
+    {
+        // Asked here, on the pipeline thread, with the tag itself as the target.
+        if (!ShouldProcess(tag.Reference, tag.Kind == ImageKind.Unknown ? "Remove unreadable image" : $"Remove image {tag.Digest}")) return;
+        Run(ct => PerItemAsync(tag.Reference, async () =>
+        {
+            var store = await OpenStoreAsync(tag.Location, ct).ConfigureAwait(false);
+            await new ImageCatalog(store).RemoveAsync(tag, Force, ct).ConfigureAwait(false);
+            if (PassThru) PostObject(tag);
+        }));
     }
 }
