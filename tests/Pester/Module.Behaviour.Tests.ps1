@@ -120,11 +120,13 @@ Describe 'Progress' {
         # stream), in a fresh pwsh since Pester's session changes what that stream receives; returns the
         # records as objects with RecordType, ActivityId and StatusDescription.
         function Get-PushProgress([string] $Preference, [hashtable] $Environment) {
+            Get-CommandProgress "Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1'" $Preference $Environment
+        }
+        function Get-CommandProgress([string] $Command, [string] $Preference, [hashtable] $Environment) {
             $setEnvironment = foreach ($name in 'CI', 'TF_BUILD') {
                 if ($Environment[$name]) { "`$env:$name = '$($Environment[$name])'" } else { "Remove-Item env:$name -ErrorAction Ignore" }
             }
-            $push = "`$ProgressPreference = '$Preference'; Import-Module '$env:S3LO_MODULE_PATH'; " +
-                "Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1'"
+            $push = "`$ProgressPreference = '$Preference'; Import-Module '$env:S3LO_MODULE_PATH'; $Command"
             $lines = Invoke-TestPwsh -Command @"
 `$ErrorActionPreference = 'Stop'
 $($setEnvironment -join "`n")
@@ -151,6 +153,15 @@ foreach (`$r in `$ps.Streams.Progress) { '{0}|{1}|{2}' -f `$r.RecordType, `$r.Ac
         $records.Count | Should -BeGreaterThan 1
         $records[-1].RecordType | Should -Be 'Completed'
         $records[0].StatusDescription | Should -Match '^3 of 3 blobs to upload: .* of 40\.0 MiB$'
+        @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
+    }
+
+    It 'reports tags marked while collecting blobs, and ends with a Completed record' {
+        $store = Join-Path $Work "progress-gc-$([guid]::NewGuid().ToString('N'))"
+        $null = Push-S3loImage $ProgressLayout "local://$store/app:v1"
+        $records = Get-CommandProgress "Remove-S3loStaleBlob '$store' -GracePeriod 0 -Confirm:`$false" Continue @{}
+        $records[0].StatusDescription | Should -Be 'Marking: 1 tags read'
+        $records[-1].RecordType | Should -Be 'Completed'
         @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
     }
 

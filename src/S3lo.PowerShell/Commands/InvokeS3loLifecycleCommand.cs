@@ -78,14 +78,27 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
         long blobs = 0, bytes = 0;
         if (collect || reason == ShouldProcessReason.WhatIf)
         {
+            var progress = CreateProgress<GcProgress>(GcProgressView.ActivityId, p => GcProgressView.Describe(location.ToString(), p));
             Run(ct => PerItemAsync(location, async () =>
             {
-                var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-                var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !collect };
-                await foreach (var blob in new GarbageCollector(store).CollectAsync(options, new Progress(p => last = p), ct).ConfigureAwait(false))
+                try
                 {
-                    blobs++;
-                    bytes += blob.Size;
+                    var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+                    var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !collect };
+                    var report = new Progress(p =>
+                    {
+                        last = p;
+                        progress.Report(p);
+                    });
+                    await foreach (var blob in new GarbageCollector(store).CollectAsync(options, report, ct).ConfigureAwait(false))
+                    {
+                        blobs++;
+                        bytes += blob.Size;
+                    }
+                }
+                finally
+                {
+                    progress.Complete();
                 }
             }));
         }

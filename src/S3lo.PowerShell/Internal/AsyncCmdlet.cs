@@ -94,8 +94,23 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         }
     }
 
-    /// <summary>A progress sink that writes at most four records a second, or none when progress is off.</summary>
-    private protected ProgressSink CreateProgress(int activityId) => new(this, activityId, ProgressEnabled());
+    /// <summary>A progress sink for byte transfers that writes at most four records a second, or none when progress is off.</summary>
+    private protected ProgressSink<TransferProgress> CreateProgress(int activityId)
+        => new(this, activityId, ProgressEnabled(), value => (value.Activity,
+            $"{value.Status}: {FormatBytes(value.BytesDone)} of {FormatBytes(value.BytesTotal)}", value.PercentComplete));
+
+    /// <summary>A progress sink for any engine report, described by <paramref name="describe"/> as activity, status and
+    /// percent complete (-1 when unknown); at most four records a second, none when progress is off.</summary>
+    private protected ProgressSink<T> CreateProgress<T>(int activityId, Func<T, (string Activity, string Status, int Percent)> describe) where T : class
+        => new(this, activityId, ProgressEnabled(), describe);
+
+    internal static string FormatBytes(long bytes) => bytes switch
+    {
+        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",
+        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
+        >= 1L << 10 => $"{bytes / 1024.0:0.0} KiB",
+        _ => $"{bytes} B",
+    };
 
     // $ProgressPreference (and -ProgressAction) are applied by WriteProgress itself, in the caller's scope.
     // CI runners (GitHub Actions, Azure DevOps, …) render progress as log noise, so none is written there.
@@ -118,33 +133,33 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
 
     // Internal: a public type implementing an engine interface would make PowerShell load the engine
     // while it scans the module's exported types, before the dependency loader is in place.
-    internal sealed class ProgressSink : IProgress<TransferProgress>
+    internal sealed class ProgressSink<T> : IProgress<T> where T : class
     {
         private static readonly long Interval = Stopwatch.Frequency / 4;
         private readonly AsyncCmdlet _owner;
         private readonly int _activityId;
         private readonly bool _enabled;
+        private readonly Func<T, (string Activity, string Status, int Percent)> _describe;
         private long _last;
-        private TransferProgress? _latest;
+        private T? _latest;
 
-        internal ProgressSink(AsyncCmdlet owner, int activityId, bool enabled)
+        internal ProgressSink(AsyncCmdlet owner, int activityId, bool enabled, Func<T, (string Activity, string Status, int Percent)> describe)
         {
             _owner = owner;
             _activityId = activityId;
             _enabled = enabled;
+            _describe = describe;
         }
 
-        public void Report(TransferProgress value)
+        public void Report(T value)
         {
             if (!_enabled) return;
             _latest = value;
             var now = Stopwatch.GetTimestamp();
             var last = Interlocked.Read(ref _last);
             if ((last != 0 && now - last < Interval) || Interlocked.CompareExchange(ref _last, now, last) != last) return;
-            var record = new ProgressRecord(_activityId, value.Activity, $"{value.Status}: {Format(value.BytesDone)} of {Format(value.BytesTotal)}")
-            {
-                PercentComplete = value.PercentComplete,
-            };
+            var (activity, status, percent) = _describe(value);
+            var record = new ProgressRecord(_activityId, activity, status) { PercentComplete = percent };
             _owner.Post(() => _owner.WriteProgress(record));
         }
 
@@ -152,16 +167,8 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         public void Complete()
         {
             if (!_enabled || _latest is not { } last) return;
-            var record = new ProgressRecord(_activityId, last.Activity, "Done") { RecordType = ProgressRecordType.Completed };
+            var record = new ProgressRecord(_activityId, _describe(last).Activity, "Done") { RecordType = ProgressRecordType.Completed };
             _owner.Post(() => _owner.WriteProgress(record));
         }
-
-        private static string Format(long bytes) => bytes switch
-        {
-            >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",
-            >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
-            >= 1L << 10 => $"{bytes / 1024.0:0.0} KiB",
-            _ => $"{bytes} B",
-        };
     }
 }
