@@ -61,6 +61,15 @@ Describe 'Get-S3loImage on a <Kind> store' -ForEach $StoreKinds {
         (Get-S3loImage "$($store.Uri)app:v1" @p).Reference | Should -Be "$($store.Uri)app:v1"
     }
 
+    It 'narrows to the tags with the digest of an image reference, and refuses -Name or -Tag beside a reference that names them' {
+        $digest = (Get-S3loImage "$($store.Uri)app:v1" @p).Digest
+        (Get-S3loImage "$($store.Uri)app@$digest" @p).Tag | Sort-Object | Should -Be (@('v1', 'v1.1', 'v2') | Sort-Object)
+        (Get-S3loImage "$($store.Uri)app@$digest" -Tag 'v1*' @p).Tag | Sort-Object | Should -Be (@('v1', 'v1.1') | Sort-Object)
+        { Get-S3loImage "$($store.Uri)app" -Name team/api @p } | Should -Throw -ErrorId 'InvalidArgument,S3lo.PowerShell.Commands.GetS3loImageCommand'
+        { Get-S3loImage "$($store.Uri)app:v1" -Tag v2 @p } | Should -Throw -ErrorId 'InvalidArgument,S3lo.PowerShell.Commands.GetS3loImageCommand'
+        (Get-S3loImage "$($store.Uri)app" -Tag v2 @p).Reference | Should -Be "$($store.Uri)app:v2"
+    }
+
     It 'lists an empty store as nothing' {
         $empty = New-TestStore -Kind $Kind -Root $Work -Server $Server
         $ep = $empty.Params

@@ -33,13 +33,20 @@ public sealed class GetS3loImageCommand : StoreCmdlet
         Core.Storage.StoreLocation location;
         var names = Name;
         var tags = Tag;
+        Digest? digest = null;
         try
         {
             if (ImageReference.LooksLikeReference(Store) && ParseReference(Store) is { IsStoreOnly: false } image)
             {
+                // The reference narrows the listing itself, so a -Name or -Tag beside it would contradict or repeat it.
+                if (Name is not null || (Tag is not null && image.Tag is not null))
+                    throw new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
+                        $"'{Store}' names an image{(image.Tag is null ? "" : " and a tag")} already, so -Name{(image.Tag is null ? "" : " and -Tag")} cannot be given with it; "
+                        + $"give the store ({image.Store}) to filter by -Name and -Tag.", Store);
                 location = image.Store;
                 names = [WildcardPattern.Escape(image.Name!)];
                 if (image.Tag is not null) tags = [WildcardPattern.Escape(image.Tag)];
+                digest = image.Digest;
             }
             else
             {
@@ -60,7 +67,10 @@ public sealed class GetS3loImageCommand : StoreCmdlet
             var images = new ImageCatalog(store).ListAsync(prefix, nameMatch, tagMatch,
                 (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
             await foreach (var info in images.ConfigureAwait(false))
-                PostObject(info);
+            {
+                // A digest in the reference keeps the tags whose manifest has it.
+                if (digest is null || info.Digest == digest.ToString()) PostObject(info);
+            }
         }));
     }
 }
