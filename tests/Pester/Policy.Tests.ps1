@@ -82,6 +82,17 @@ Describe 'Store policy on a <Kind> store' -ForEach $StoreKinds {
         $result.KeepLast | Should -Be 2
     }
 
+    It 'keeps an image named default apart from the store-wide section' {
+        Set-S3loPolicy $store.Uri -KeepLast 5 -Confirm:$false @p
+        $image = Set-S3loPolicy $store.Uri -Name default -KeepLast 1 -PassThru -Confirm:$false @p
+        $image.IsDefault | Should -BeFalse
+        $image.KeepLast | Should -Be 1
+        $store_ = Set-S3loPolicy $store.Uri -MaxAge 30d -PassThru -Confirm:$false @p
+        $store_.IsDefault | Should -BeTrue
+        $store_.KeepLast | Should -Be 5
+        (Get-S3loPolicy $store.Uri -Name default @p).KeepLast | Should -Be 1
+    }
+
     It 'refuses -Chunked outside the store scope and bad durations' {
         { Set-S3loPolicy $store.Uri -Name app -Chunked -Confirm:$false @p } | Should -Throw -ErrorId 'InvalidPolicy,S3lo.PowerShell.Commands.SetS3loPolicyCommand'
         { Set-S3loPolicy $store.Uri -MaxAge 'ninety days' -Confirm:$false @p } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,S3lo.PowerShell.Commands.SetS3loPolicyCommand'

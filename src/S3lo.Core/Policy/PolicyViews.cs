@@ -8,6 +8,8 @@ public sealed record PolicyEntry
     public required string Store { get; init; }
     /// <summary><c>default</c>, or the image name or pattern of an <c>images</c> entry.</summary>
     public required string Scope { get; init; }
+    /// <summary>Whether this is the store-wide <c>default</c> section, not an <c>images</c> entry (which may be named <c>default</c> too).</summary>
+    public bool IsDefault { get; init; }
     public bool? Immutable { get; init; }
     public int? KeepLast { get; init; }
     public TimeSpan? MaxAge { get; init; }
@@ -25,7 +27,7 @@ public sealed record PolicyEntry
     {
         var d = document.Default;
         if (d != ImagePolicy.Empty || document.Chunked is not null || document.ChunkFormat is not null)
-            yield return From(store, DefaultScope, d) with { Chunked = document.Chunked, ChunkFormat = document.ChunkFormat };
+            yield return From(store, DefaultScope, d) with { IsDefault = true, Chunked = document.Chunked, ChunkFormat = document.ChunkFormat };
         foreach (var (pattern, policy) in document.Images) yield return From(store, pattern, policy);
     }
 

@@ -71,7 +71,7 @@ public sealed class SetS3loPolicyCommand : StoreCmdlet
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
             var written = await new PolicyStore(store.Objects).UpdateAsync(document => Apply(document, edits), ct).ConfigureAwait(false);
-            if (PassThru && PolicyEntry.From(written, location).FirstOrDefault(e => e.Scope == (scope.Pattern ?? PolicyEntry.DefaultScope)) is { } entry)
+            if (PassThru && PolicyEntry.From(written, location).FirstOrDefault(e => scope.Pattern is null ? e.IsDefault : !e.IsDefault && e.Scope == scope.Pattern) is { } entry)
                 PostObject(entry);
         }));
     }
