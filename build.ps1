@@ -54,9 +54,10 @@ $Prerequisites = [ordered]@{
     'fuse-overlayfs'          = 'fuse-overlayfs'
     '/usr/bin/time'           = 'time'
     'htpasswd'                = 'apache2-utils'
+    'zstd'                    = 'zstd'
 }
 $PrerequisitePackages = @('ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common', 'curl', 'iproute2', 'skopeo', 'umoci',
-    'podman', 'docker-registry', 'uidmap', 'fuse-overlayfs', 'time', 'apache2-utils')
+    'podman', 'docker-registry', 'uidmap', 'fuse-overlayfs', 'time', 'apache2-utils', 'zstd')
 
 function Invoke-Native {
     # Runs a program with the console attached and throws if it fails. A simple function (no param

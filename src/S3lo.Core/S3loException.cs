@@ -69,6 +69,7 @@ public static class ErrorIds
     public const string InvalidPolicy = "InvalidPolicy";
     public const string TagImmutable = "TagImmutable";
     public const string TagChanged = "TagChanged";
+    public const string UnsupportedChunkFormat = "UnsupportedChunkFormat";
     public const string InvalidDockerHost = "InvalidDockerHost";
     public const string DockerUnreachable = "DockerUnreachable";
     public const string DockerError = "DockerError";

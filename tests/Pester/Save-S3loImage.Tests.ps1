@@ -79,6 +79,21 @@ Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {
         Test-Path (Join-Path $out 'none') | Should -BeFalse
     }
 
+    It 'saves and copies an image whose layers the s3lo tool stored in chunks' {
+        $chunked = Set-TestChunkedImage -Store $store -Layout $Layout -Tag amd -Name chunked -ImageTag v1
+        (Get-S3loImage "$($store.Uri)chunked:v1" @p).Digest | Should -Be $chunked.Digest
+
+        $out = Join-Path $Work "chunked-$Kind"
+        $result = Save-S3loImage "$($store.Uri)chunked:v1" -Path $out -Format OciLayout @p
+        $result.Digest | Should -Be $chunked.Digest
+        foreach ($layer in $chunked.Layers) { Get-Sha256 ([IO.File]::ReadAllBytes("$out/blobs/sha256/$($layer.Substring(7))")) | Should -Be $layer }
+        $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--dest-compress-format', 'gzip', "oci:${out}:v1", "oci:$out-gzip:v1")
+
+        $copy = Copy-S3loImage "$($store.Uri)chunked:v1" "$($store.Uri)chunked:v2" @p
+        $copy.BlobsUploaded | Should -Be 0
+        foreach ($layer in $chunked.Layers) { Get-TestStoreKey $store -Prefix "blobs/sha256/$($layer.Substring(7))" | Should -BeNullOrEmpty }
+    }
+
     It 'takes images from Get-S3loImage through the pipeline' {
         $result = Get-S3loImage $store.Uri -Name app -Tag v1 @p | Save-S3loImage -Path (Join-Path $out 'piped')
         $result.Reference | Should -Be "$($store.Uri)app:v1"

@@ -173,4 +173,49 @@ function New-TestIndexLayout {
     "sha256:$hex"
 }
 
-Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout
+function Set-TestChunkedImage {
+    <#
+    .SYNOPSIS
+    Writes a tag into a store as the s3lo tool stores a chunked image (FORMAT.md, chunk_format 1): the layers of
+    the -Tag image of an OCI layout, decompressed, cut at fixed offsets into chunks of -ChunkSize, each stored as one
+    zstd frame (the zstd tool) under chunks/, with a recipe under recipes/ and no layer blob; the config as a blob;
+    a new manifest naming each layer as tar+zstd. Returns Digest (the manifest's) and Layers (the layer digests).
+    #>
+    param([Parameter(Mandatory)] $Store, [Parameter(Mandatory)] [string] $Layout, [Parameter(Mandatory)] [string] $Tag,
+        [Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $ImageTag, [int] $ChunkSize = 64KB)
+    function Get-Hex([byte[]] $Bytes) { [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes)).ToLowerInvariant() }
+    $source = Get-TestLayoutManifest -Layout $Layout -Tag $Tag | ConvertFrom-Json
+    $layers = foreach ($layer in $source.layers) {
+        $gzip = [IO.Compression.GZipStream]::new([IO.File]::OpenRead((Join-Path $Layout "blobs/sha256/$($layer.digest.Substring(7))")), [IO.Compression.CompressionMode]::Decompress)
+        $buffer = [IO.MemoryStream]::new()
+        try { $gzip.CopyTo($buffer) } finally { $gzip.Dispose() }
+        $raw = $buffer.ToArray()
+        $frames = [IO.MemoryStream]::new()
+        $chunks = for ($offset = 0; $offset -lt $raw.Length; $offset += $ChunkSize) {
+            $chunk = [byte[]]$raw[$offset..([Math]::Min($offset + $ChunkSize, $raw.Length) - 1)]
+            $chunkFile = [IO.Path]::GetTempFileName()
+            try {
+                [IO.File]::WriteAllBytes($chunkFile, $chunk)
+                $null = Invoke-TestProgram zstd @('-3', '-q', '-f', $chunkFile, '-o', "$chunkFile.zst")
+                $frame = [IO.File]::ReadAllBytes("$chunkFile.zst")
+            } finally { Remove-Item -LiteralPath $chunkFile, "$chunkFile.zst" -ErrorAction Ignore }
+            $hex = Get-Hex $chunk
+            Set-TestStoreObject $Store "chunks/sha256/$hex" $frame
+            $frames.Write($frame, 0, $frame.Length)
+            [ordered]@{ digest = $hex; size = $chunk.Length; compressedSize = $frame.Length }
+        }
+        $compressed = $frames.ToArray()
+        $compressedHex = Get-Hex $compressed
+        $recipe = [ordered]@{ layer = (Get-Hex $raw); size = $raw.Length; compressedDigest = $compressedHex; compressedSize = $compressed.Length; chunks = @($chunks) }
+        Set-TestStoreObject $Store "recipes/sha256/$compressedHex" ([Text.Encoding]::UTF8.GetBytes(($recipe | ConvertTo-Json -Depth 5 -Compress)))
+        [ordered]@{ mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd'; digest = "sha256:$compressedHex"; size = $compressed.Length }
+    }
+    Set-TestStoreObject $Store "blobs/sha256/$($source.config.digest.Substring(7))" ([IO.File]::ReadAllBytes((Join-Path $Layout "blobs/sha256/$($source.config.digest.Substring(7))")))
+    $manifest = [ordered]@{ schemaVersion = 2; mediaType = 'application/vnd.oci.image.manifest.v1+json'
+        config = [ordered]@{ mediaType = $source.config.mediaType; digest = $source.config.digest; size = $source.config.size }; layers = @($layers) }
+    $bytes = [Text.Encoding]::UTF8.GetBytes(($manifest | ConvertTo-Json -Depth 5 -Compress))
+    Set-TestStoreObject $Store "manifests/$Name/$ImageTag/manifest.json" $bytes
+    [pscustomobject]@{ Digest = "sha256:$(Get-Hex $bytes)"; Layers = @($layers | ForEach-Object { $_.digest }) }
+}
+
+Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage

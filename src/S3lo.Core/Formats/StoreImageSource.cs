@@ -39,17 +39,8 @@ public sealed class StoreImageSource : IImageSource
         return new StoreImageSource(store, image, root);
     }
 
-    public async Task<Stream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await _store.Objects.OpenReadAsync(StoreLayout.BlobKey(descriptor.Digest), cancellationToken).ConfigureAwait(false);
-        }
-        catch (ObjectNotFoundException)
-        {
-            throw _store.BlobNotFound(descriptor.Digest);
-        }
-    }
+    public Task<Stream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
+        => _store.OpenBlobContentAsync(descriptor, cancellationToken);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -58,22 +58,66 @@ public sealed class ImageStore : IAsyncDisposable
     public async Task<bool> BlobExistsAsync(Digest digest, CancellationToken cancellationToken)
         => await Objects.HeadAsync(StoreLayout.BlobKey(digest), cancellationToken).ConfigureAwait(false) is not null;
 
-    /// <summary>Refreshes a blob's LastModified so a garbage collection sees it as new; false when it does not exist.</summary>
-    public Task<bool> TouchBlobAsync(Digest digest, CancellationToken cancellationToken)
-        => Objects.TouchAsync(StoreLayout.BlobKey(digest), cancellationToken);
+    /// <summary>Refreshes a blob's LastModified so a garbage collection sees it as new; false when it does not exist.
+    /// A layer stored chunked (by a client that chunks) counts as existing when its recipe and every chunk do: all of
+    /// them are refreshed, since a collection removes each on its own.</summary>
+    public async Task<bool> TouchBlobAsync(Digest digest, CancellationToken cancellationToken)
+    {
+        if (await Objects.TouchAsync(StoreLayout.BlobKey(digest), cancellationToken).ConfigureAwait(false)) return true;
+        ChunkRecipe? recipe;
+        try
+        {
+            recipe = await TryGetRecipeAsync(digest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (S3loException e) when (e.ErrorId is ErrorIds.UnsupportedChunkFormat or ErrorIds.InvalidManifest)
+        {
+            // A chunked form this version cannot read does not count: the blob is uploaded whole beside it.
+            return false;
+        }
+        if (recipe is null) return false;
+        var whole = true;
+        await Parallel.ForEachAsync(recipe.Chunks.DistinctBy(c => c.Digest), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (chunk, ct) =>
+            {
+                if (!await Objects.TouchAsync(StoreLayout.ChunkKey(chunk.Digest), ct).ConfigureAwait(false)) whole = false;
+            }).ConfigureAwait(false);
+        return whole && await Objects.TouchAsync(StoreLayout.RecipeKey(digest), cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Opens a blob for reading; the stream throws <c>DigestMismatch</c> at its end if the bytes are not the digest's.</summary>
     public async Task<VerifyingReadStream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
     {
+        var raw = await OpenBlobContentAsync(descriptor, cancellationToken).ConfigureAwait(false);
+        return new VerifyingReadStream(raw, descriptor.Digest, descriptor.Size, $"blob {descriptor.Digest} in {Location}");
+    }
+
+    /// <summary>Opens a blob's bytes, unchecked: the object under <c>blobs/</c>, or for a layer another client stored
+    /// chunked, its chunks' frames in order (each chunk checked against its raw digest); else <c>BlobNotFound</c>.</summary>
+    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    {
         try
         {
-            var raw = await Objects.OpenReadAsync(StoreLayout.BlobKey(descriptor.Digest), cancellationToken).ConfigureAwait(false);
-            return new VerifyingReadStream(raw, descriptor.Digest, descriptor.Size, $"blob {descriptor.Digest} in {Location}");
+            return await Objects.OpenReadAsync(StoreLayout.BlobKey(descriptor.Digest), cancellationToken).ConfigureAwait(false);
         }
         catch (ObjectNotFoundException)
         {
-            throw BlobNotFound(descriptor.Digest);
+            var recipe = await TryGetRecipeAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false) ?? throw BlobNotFound(descriptor.Digest);
+            return new ChunkedLayerStream(Objects, recipe);
         }
+    }
+
+    /// <summary>The recipe of a layer stored chunked, or null when there is none; a store whose <c>chunk_format</c>
+    /// is not one this version reads is <c>UnsupportedChunkFormat</c>.</summary>
+    public async Task<ChunkRecipe?> TryGetRecipeAsync(Digest layer, CancellationToken cancellationToken)
+    {
+        var stored = await Objects.GetBytesAsync(StoreLayout.RecipeKey(layer), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
+        if (stored is null) return null;
+        var format = (await new PolicyStore(Objects).ReadAsync(cancellationToken).ConfigureAwait(false)).ChunkFormat;
+        if (format is { } f && f != ChunkRecipe.SupportedChunkFormat)
+            throw new S3loException(ErrorIds.UnsupportedChunkFormat, S3loErrorKind.NotImplemented,
+                $"The layer {layer} in {Location} is stored chunked in chunk_format {f} (s3lo.yaml), which this version of S3lo cannot read; it reads chunk_format {ChunkRecipe.SupportedChunkFormat}.",
+                layer.ToString());
+        return ChunkRecipe.Parse(stored.Bytes, layer);
     }
 
     public Task PutBlobAsync(Descriptor descriptor, Stream content, Action<long>? progress, CancellationToken cancellationToken)

@@ -22,6 +22,9 @@ public static class StoreLayout
     /// <summary>The recipe of a chunked layer, keyed by the layer's (compressed) digest.</summary>
     public static string RecipeKey(Digest layer) => RecipesPrefix + layer.Hex;
 
+    /// <summary>One chunk of a chunked layer (a zstd frame), keyed by the digest of its raw bytes.</summary>
+    public static string ChunkKey(Digest chunk) => ChunksPrefix + chunk.Hex;
+
     public static string TagPrefix(string name, string tag) => $"{ManifestsPrefix}{name}/{tag}/";
 
     public static string ManifestKey(string name, string tag) => TagPrefix(name, tag) + ManifestFileName;

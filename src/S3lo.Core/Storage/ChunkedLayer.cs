@@ -1,0 +1,161 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Storage;
+
+/// <summary>One chunk of a chunked layer: the digest and size of its raw (uncompressed) bytes.</summary>
+public sealed record ChunkInfo(Digest Digest, long Size, long CompressedSize);
+
+/// <summary>
+/// The recipe of a layer stored chunked (FORMAT.md, "Chunking", chunk_format 1), at
+/// <c>recipes/sha256/&lt;compressedDigest&gt;</c>: the layer's compressed form is the chunks' stored zstd frames in order.
+/// </summary>
+public sealed record ChunkRecipe(Digest Layer, long Size, Digest CompressedDigest, long CompressedSize, IReadOnlyList<ChunkInfo> Chunks)
+{
+    /// <summary>The chunk format this version reads; a store that declares another is refused.</summary>
+    public const int SupportedChunkFormat = 1;
+
+    public static ChunkRecipe Parse(byte[] bytes, Digest expected)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(bytes);
+            var root = document.RootElement;
+            var chunks = root.GetProperty("chunks").EnumerateArray()
+                .Select(c => new ChunkInfo(Digest.FromHex(c.GetProperty("digest").GetString() ?? ""), c.GetProperty("size").GetInt64(),
+                    c.GetProperty("compressedSize").GetInt64()))
+                .ToList();
+            var recipe = new ChunkRecipe(Digest.FromHex(root.GetProperty("layer").GetString() ?? ""), root.GetProperty("size").GetInt64(),
+                Digest.FromHex(root.GetProperty("compressedDigest").GetString() ?? ""), root.GetProperty("compressedSize").GetInt64(), chunks);
+            if (recipe.CompressedDigest != expected)
+                throw Invalid(expected, $"it describes the layer {recipe.CompressedDigest}");
+            if (chunks.Count == 0 || chunks.Any(c => c.Size <= 0 || c.CompressedSize <= 0) || chunks.Sum(c => c.Size) != recipe.Size
+                || chunks.Sum(c => c.CompressedSize) != recipe.CompressedSize)
+                throw Invalid(expected, "its chunk sizes do not add up to the layer's");
+            return recipe;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException
+                                      || (e is S3loException s && s.ErrorId == ErrorIds.InvalidDigest))
+        {
+            throw Invalid(expected, e.Message, e);
+        }
+    }
+
+    private static S3loException Invalid(Digest layer, string why, Exception? inner = null)
+        => new(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
+            $"The recipe of the chunked layer {layer} ({StoreLayout.RecipeKey(layer)}) cannot be read: {why}.", layer.ToString(), inner);
+}
+
+/// <summary>
+/// Reads a chunked layer as its compressed form: the stored zstd frame of each chunk, in recipe order. Each chunk is
+/// decompressed and checked against its raw size and digest before its bytes are returned; the whole is the layer's
+/// compressed digest, which the caller checks as for any blob. A few chunks are fetched ahead, one frame each in memory.
+/// </summary>
+internal sealed class ChunkedLayerStream : Stream
+{
+    // A raw chunk is at most 16 MiB; zstd adds a few bytes per 128 KiB block when it cannot compress.
+    private const long MaxStoredChunkBytes = 17L << 20;
+    private const int ChunksAhead = 2;
+
+    private readonly IObjectStore _objects;
+    private readonly ChunkRecipe _recipe;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Queue<Task<byte[]>> _ahead = new();
+    private int _nextToFetch;
+    private byte[] _current = [];
+    private int _offset;
+    private long _read;
+
+    internal ChunkedLayerStream(IObjectStore objects, ChunkRecipe recipe)
+    {
+        _objects = objects;
+        _recipe = recipe;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => _recipe.CompressedSize;
+    public override long Position { get => _read; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (buffer.IsEmpty) return 0;
+        while (_offset == _current.Length)
+        {
+            while (_ahead.Count < ChunksAhead && _nextToFetch < _recipe.Chunks.Count)
+            {
+                var chunk = _recipe.Chunks[_nextToFetch++];
+                _ahead.Enqueue(Task.Run(() => FetchChunkAsync(chunk, _stop.Token)));
+            }
+            if (_ahead.Count == 0) return 0;
+            _current = await _ahead.Dequeue().WaitAsync(cancellationToken).ConfigureAwait(false);
+            _offset = 0;
+        }
+        var n = Math.Min(buffer.Length, _current.Length - _offset);
+        _current.AsMemory(_offset, n).CopyTo(buffer);
+        _offset += n;
+        _read += n;
+        return n;
+    }
+
+    private async Task<byte[]> FetchChunkAsync(ChunkInfo chunk, CancellationToken cancellationToken)
+    {
+        var key = StoreLayout.ChunkKey(chunk.Digest);
+        var what = $"chunk {chunk.Digest} of the layer {_recipe.CompressedDigest} in {_objects.Location}";
+        var stored = await _objects.GetBytesAsync(key, MaxStoredChunkBytes, cancellationToken).ConfigureAwait(false)
+                     ?? throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
+                         $"The {what} is missing ({key}).", chunk.Digest.ToString());
+        // The frame's bytes are what the layer digest covers; its raw content must be the chunk the recipe names.
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long size = 0;
+        try
+        {
+            using var frame = new MemoryStream(stored.Bytes, writable: false);
+            using var raw = new ZstdSharp.DecompressionStream(frame);
+            var buffer = new byte[1 << 17];
+            int n;
+            while ((n = await raw.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                size += n;
+                if (size > chunk.Size) break;
+                hash.AppendData(buffer, 0, n);
+            }
+        }
+        catch (ZstdSharp.ZstdException e)
+        {
+            throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData, $"The {what} is not a valid zstd frame: {e.Message}", chunk.Digest.ToString(), e);
+        }
+        if (size != chunk.Size)
+            throw new S3loException(ErrorIds.SizeMismatch, S3loErrorKind.InvalidData,
+                $"The {what} holds {(size > chunk.Size ? "more than " : "")}{size} bytes, not {chunk.Size}.", chunk.Digest.ToString());
+        var actual = Digest.FromHash(hash.GetHashAndReset());
+        if (actual != chunk.Digest)
+            throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
+                $"The {what} does not match its digest (its bytes hash to {actual}).", chunk.Digest.ToString());
+        return stored.Bytes;
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _stop.Cancel();
+            // Fetches still running end on the cancellation; their results and failures are of no further use.
+            foreach (var pending in _ahead) pending.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            _ahead.Clear();
+        }
+        base.Dispose(disposing);
+    }
+}
