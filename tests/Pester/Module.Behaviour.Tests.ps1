@@ -160,7 +160,7 @@ foreach (`$r in `$ps.Streams.Progress) { '{0}|{1}|{2}' -f `$r.RecordType, `$r.Ac
         $store = Join-Path $Work "progress-gc-$([guid]::NewGuid().ToString('N'))"
         $null = Push-S3loImage $ProgressLayout "local://$store/app:v1"
         $records = Get-CommandProgress "Remove-S3loStaleBlob '$store' -GracePeriod 0 -Confirm:`$false" Continue @{}
-        $records[0].StatusDescription | Should -Be 'Marking: 1 tags read'
+        $records[0].StatusDescription | Should -Be 'Marking: 1 tag read'
         $records[-1].RecordType | Should -Be 'Completed'
         @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
     }

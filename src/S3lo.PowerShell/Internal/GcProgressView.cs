@@ -12,7 +12,7 @@ internal static class GcProgressView
         var activity = $"Collecting unreferenced blobs of {store}";
         // Neither phase knows its total in advance (both read streamed listings), so no percentage is shown.
         return progress.Phase == GcPhase.Marking
-            ? (activity, $"Marking: {progress.TagsMarked} tags read", -1)
+            ? (activity, $"Marking: {progress.TagsMarked} tag{(progress.TagsMarked == 1 ? "" : "s")} read", -1)
             : (activity, $"Sweeping: {progress.ObjectsScanned} objects listed, {progress.ObjectsSwept} unreferenced ({AsyncCmdlet.FormatBytes(progress.BytesSwept)})", -1);
     }
 }
