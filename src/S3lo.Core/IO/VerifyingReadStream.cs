@@ -8,7 +8,7 @@ namespace S3lo.Core.IO;
 /// byte count and SHA-256 against what was expected. Readers therefore never see the end of a stream
 /// whose bytes do not match their digest: the final read throws <c>DigestMismatch</c> or <c>SizeMismatch</c> instead.
 /// </summary>
-public sealed class VerifyingReadStream : Stream
+public sealed class VerifyingReadStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly Digest _expected;
@@ -32,22 +32,14 @@ public sealed class VerifyingReadStream : Stream
 
     public long BytesRead => _read;
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => _expectedSize >= 0 ? _expectedSize : throw new NotSupportedException();
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
         var n = _inner.Read(buffer);
         return Account(buffer[..n]);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -89,11 +81,6 @@ public sealed class VerifyingReadStream : Stream
         var buffer = new byte[81920];
         while (await ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0) { }
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
 namespace S3lo.Core.Storage;
@@ -52,7 +53,7 @@ public sealed record ChunkRecipe(Digest Layer, long Size, Digest CompressedDiges
 /// decompressed and checked against its raw size and digest before its bytes are returned; the whole is the layer's
 /// compressed digest, which the caller checks as for any blob. A few chunks are fetched ahead, one frame each in memory.
 /// </summary>
-internal sealed class ChunkedLayerStream : Stream
+internal sealed class ChunkedLayerStream : ReadOnlyStream
 {
     // A raw chunk is at most 16 MiB; zstd adds a few bytes per 128 KiB block when it cannot compress.
     private const long MaxStoredChunkBytes = 17L << 20;
@@ -73,16 +74,17 @@ internal sealed class ChunkedLayerStream : Stream
         _recipe = recipe;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
     public override long Length => _recipe.CompressedSize;
     public override long Position { get => _read; set => throw new NotSupportedException(); }
 
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    // Chunks are fetched asynchronously; a synchronous reader waits for them.
+    public override int Read(Span<byte> buffer)
+    {
+        var rented = new byte[buffer.Length];
+        var n = ReadAsync(rented.AsMemory()).AsTask().GetAwaiter().GetResult();
+        rented.AsSpan(0, n).CopyTo(buffer);
+        return n;
+    }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -141,11 +143,6 @@ internal sealed class ChunkedLayerStream : Stream
                 $"The {what} does not match its digest (its bytes hash to {actual}).", chunk.Digest.ToString());
         return stored.Bytes;
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
