@@ -12,14 +12,17 @@ BeforeAll {
     $script:Layout = Join-Path $Work 'layout'
     foreach ($tag in 'v1', 'v2', 'v3', 'v4', 'stable') { $null = New-TestImage -Path $Layout -Layers 1 -LayerSize 8KB -Tag $tag }
 
-    # Pushes tags oldest first, a second apart so the store's LastModified orders them on every store.
+    # Pushes tags in the order given, with no pause between them.
     function Push-Tags($Store, [string] $Name, [string[]] $Tags) {
         $p = $Store.Params
         foreach ($tag in $Tags) {
             $null = Push-S3loImage $Layout "$($Store.Uri)${Name}:$tag" -SourceTag $tag @p
-            Start-Sleep -Milliseconds 1100
         }
     }
+
+    # The S3 server's LastModified and Date have whole seconds: after this pause, whatever was pushed before
+    # it is strictly older, on every store, than what is pushed after it and than the store's clock.
+    function Wait-StoreSecond { Start-Sleep -Milliseconds 1100 }
 }
 
 AfterAll {
@@ -30,7 +33,12 @@ Describe 'Lifecycle on a <Kind> store' -ForEach $StoreKinds {
     BeforeEach {
         $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
         $p = $store.Params
-        Push-Tags $store app 'v1', 'v2', 'stable', 'v3', 'v4'
+        # keep_last 2 keeps the newest two tags besides stable: v3 and v4 must be newer than v1 and v2
+        # (tags modified in the same second are ordered by name, which would keep v1 and v2). The pause
+        # also ages v1's and v2's blobs past the clock a collection with -GracePeriod 0 reads.
+        Push-Tags $store app 'v1', 'v2'
+        Wait-StoreSecond
+        Push-Tags $store app 'stable', 'v3', 'v4'
         # Images other and locked share v3's and v4's blobs, so pruning app's v1 and v2 frees theirs.
         Push-Tags $store other 'v3', 'v4'
         Push-Tags $store locked 'v3', 'v4'
@@ -87,7 +95,11 @@ Describe 'Remove-S3loStaleBlob on a <Kind> store' -ForEach $StoreKinds {
     BeforeEach {
         $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
         $p = $store.Params
-        Push-Tags $store app 'v1', 'v2'
+        # The order of v1 and v2 does not matter, but v1's blobs must be older than the clock a collection
+        # with -GracePeriod 0 reads, or they count as recent.
+        Push-Tags $store app 'v1'
+        Wait-StoreSecond
+        Push-Tags $store app 'v2'
         Remove-S3loImage "$($store.Uri)app:v1" -Confirm:$false @p
         $v1Blobs = Get-TestBlobDigest (Get-TestLayoutManifest -Layout $Layout -Tag v1) | ForEach-Object { "blobs/sha256/$($_.Substring(7))" }
         $v2Blobs = Get-TestBlobDigest (Get-TestLayoutManifest -Layout $Layout -Tag v2) | ForEach-Object { "blobs/sha256/$($_.Substring(7))" }
