@@ -36,7 +36,7 @@ Describe 'Get-S3loImage on a <Kind> store' -ForEach $StoreKinds {
         $v1 = $all | Where-Object { $_.Name -eq 'app' -and $_.Tag -eq 'v1' }
         $v1.Store | Should -Be $store.Uri
         $v1.Reference | Should -Be "$($store.Uri)app:v1"
-        $v1.Digest | Should -Be ('sha256:' + [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData([Text.Encoding]::UTF8.GetBytes($AmdManifest))).ToLowerInvariant())
+        $v1.Digest | Should -Be (Get-TestSha256 ([Text.Encoding]::UTF8.GetBytes($AmdManifest)))
         $v1.Kind | Should -Be 'Image'
         $v1.Platforms | Should -Be @('linux/amd64')
         $manifest = $AmdManifest | ConvertFrom-Json

@@ -39,12 +39,11 @@ Describe 'Push-S3loImage to a <Kind> store' -ForEach $StoreKinds {
         $keys | Should -Contain 'manifests/app/v1/manifest.json'
         $keys | Should -Contain 'manifests/app/v1/oci-layout'
         $manifest = [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/v1/manifest.json'))
-        $hash = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData((Get-TestStoreObject $store 'manifests/app/v1/manifest.json'))).ToLowerInvariant()
-        $result.Digest | Should -Be "sha256:$hash"
+        $result.Digest | Should -Be (Get-TestSha256 (Get-TestStoreObject $store 'manifests/app/v1/manifest.json'))
         foreach ($digest in Get-TestBlobDigest $manifest) {
             $keys | Should -Contain "blobs/sha256/$($digest.Substring(7))"
             $bytes = Get-TestStoreObject $store "blobs/sha256/$($digest.Substring(7))"
-            [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bytes)).ToLowerInvariant() | Should -Be $digest.Substring(7)
+            Get-TestSha256 $bytes -Hex | Should -Be $digest.Substring(7)
         }
         [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $store 'manifests/app/v1/oci-layout')) | Should -Be '{"imageLayoutVersion":"1.0.0"}'
     }

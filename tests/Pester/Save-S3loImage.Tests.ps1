@@ -16,8 +16,6 @@ BeforeAll {
     # podman refuses a run root path longer than 50 characters.
     $script:PodmanDir = (New-Item -ItemType Directory -Path "/tmp/s3lo-pm-$([guid]::NewGuid().ToString('N').Substring(0, 8))").FullName
     $script:Podman = @('--root', "$PodmanDir/root", '--runroot', "$PodmanDir/run", '--storage-driver', 'vfs')
-
-    function Get-Sha256([byte[]] $Bytes) { 'sha256:' + [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes)).ToLowerInvariant() }
 }
 
 AfterAll {
@@ -41,7 +39,7 @@ Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {
     It 'saves an OCI layout that skopeo reads and copies, with the manifest bytes unchanged' {
         $result = Save-S3loImage "$($store.Uri)app:v1" -Path (Join-Path $out 'layout') -Format OciLayout @p
         $result.Format | Should -Be 'OciLayout'
-        $result.Digest | Should -Be (Get-Sha256 ([Text.Encoding]::UTF8.GetBytes($AmdManifest)))
+        $result.Digest | Should -Be (Get-TestSha256 ([Text.Encoding]::UTF8.GetBytes($AmdManifest)))
         $result.Path | Should -Be (Join-Path $out 'layout')
         (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:$(Join-Path $out 'layout'):v1") | Out-String).Trim() | Should -Be $AmdManifest.Trim()
         $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--quiet', "oci:$(Join-Path $out 'layout'):v1", "oci:$(Join-Path $out 'copied'):v1")
@@ -67,7 +65,7 @@ Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {
     It 'takes the host platform from an index by default, and -Platform picks another' {
         $default = Save-S3loImage "$($store.Uri)app:multi" -Path (Join-Path $out 'multi-default') @p
         $default.Platform | Should -Be 'linux/amd64'
-        $default.Digest | Should -Be (Get-Sha256 ([Text.Encoding]::UTF8.GetBytes($AmdManifest)))
+        $default.Digest | Should -Be (Get-TestSha256 ([Text.Encoding]::UTF8.GetBytes($AmdManifest)))
         $arm = Save-S3loImage "$($store.Uri)app:multi" -Path (Join-Path $out 'multi-arm') -Platform linux/arm64 @p
         $arm.Platform | Should -Be 'linux/arm64'
         (Invoke-TestProgram skopeo @('inspect', '--raw', "oci:$(Join-Path $out 'multi-arm'):multi") | Out-String).Trim() | Should -Be $ArmManifest.Trim()
@@ -86,7 +84,7 @@ Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {
         $out = Join-Path $Work "chunked-$Kind"
         $result = Save-S3loImage "$($store.Uri)chunked:v1" -Path $out -Format OciLayout @p
         $result.Digest | Should -Be $chunked.Digest
-        foreach ($layer in $chunked.Layers) { Get-Sha256 ([IO.File]::ReadAllBytes("$out/blobs/sha256/$($layer.Substring(7))")) | Should -Be $layer }
+        foreach ($layer in $chunked.Layers) { Get-TestSha256 ([IO.File]::ReadAllBytes("$out/blobs/sha256/$($layer.Substring(7))")) | Should -Be $layer }
         $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--dest-compress-format', 'gzip', "oci:${out}:v1", "oci:$out-gzip:v1")
 
         $copy = Copy-S3loImage "$($store.Uri)chunked:v1" "$($store.Uri)chunked:v2" @p

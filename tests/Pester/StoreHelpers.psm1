@@ -121,6 +121,17 @@ function Get-TestBlobDigest {
     @($m.config.digest) + @($m.layers | ForEach-Object digest)
 }
 
+function Get-TestSha256 {
+    <#
+    .SYNOPSIS
+    The SHA-256 digest of bytes as an OCI digest ('sha256:<hex>'), or with -Hex only the 64 lowercase hex digits
+    (as in blob keys).
+    #>
+    param([Parameter(Mandatory)] [AllowEmptyCollection()] [byte[]] $Bytes, [switch] $Hex)
+    $digest = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes)).ToLowerInvariant()
+    if ($Hex) { $digest } else { "sha256:$digest" }
+}
+
 function New-TestTar {
     <#
     .SYNOPSIS
@@ -164,7 +175,7 @@ function New-TestIndexLayout {
         annotations = [ordered]@{ 'vnd.docker.reference.type' = 'attestation-manifest' } }
     $json = [ordered]@{ schemaVersion = 2; mediaType = 'application/vnd.oci.image.index.v1+json'; manifests = $entries } | ConvertTo-Json -Depth 10 -Compress
     $bytes = [Text.Encoding]::UTF8.GetBytes($json)
-    $hex = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bytes)).ToLowerInvariant()
+    $hex = Get-TestSha256 $bytes -Hex
     [IO.File]::WriteAllBytes((Join-Path $Layout "blobs/sha256/$hex"), $bytes)
     $index.manifests = @($index.manifests) + [pscustomobject]@{
         mediaType = 'application/vnd.oci.image.index.v1+json'; digest = "sha256:$hex"; size = $bytes.Length
@@ -183,7 +194,6 @@ function Set-TestChunkedImage {
     #>
     param([Parameter(Mandatory)] $Store, [Parameter(Mandatory)] [string] $Layout, [Parameter(Mandatory)] [string] $Tag,
         [Parameter(Mandatory)] [string] $Name, [Parameter(Mandatory)] [string] $ImageTag, [int] $ChunkSize = 64KB)
-    function Get-Hex([byte[]] $Bytes) { [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($Bytes)).ToLowerInvariant() }
     $source = Get-TestLayoutManifest -Layout $Layout -Tag $Tag | ConvertFrom-Json
     $layers = foreach ($layer in $source.layers) {
         $gzip = [IO.Compression.GZipStream]::new([IO.File]::OpenRead((Join-Path $Layout "blobs/sha256/$($layer.digest.Substring(7))")), [IO.Compression.CompressionMode]::Decompress)
@@ -199,14 +209,14 @@ function Set-TestChunkedImage {
                 $null = Invoke-TestProgram zstd @('-3', '-q', '-f', $chunkFile, '-o', "$chunkFile.zst")
                 $frame = [IO.File]::ReadAllBytes("$chunkFile.zst")
             } finally { Remove-Item -LiteralPath $chunkFile, "$chunkFile.zst" -ErrorAction Ignore }
-            $hex = Get-Hex $chunk
+            $hex = Get-TestSha256 $chunk -Hex
             Set-TestStoreObject $Store "chunks/sha256/$hex" $frame
             $frames.Write($frame, 0, $frame.Length)
             [ordered]@{ digest = $hex; size = $chunk.Length; compressedSize = $frame.Length }
         }
         $compressed = $frames.ToArray()
-        $compressedHex = Get-Hex $compressed
-        $recipe = [ordered]@{ layer = (Get-Hex $raw); size = $raw.Length; compressedDigest = $compressedHex; compressedSize = $compressed.Length; chunks = @($chunks) }
+        $compressedHex = Get-TestSha256 $compressed -Hex
+        $recipe = [ordered]@{ layer = (Get-TestSha256 $raw -Hex); size = $raw.Length; compressedDigest = $compressedHex; compressedSize = $compressed.Length; chunks = @($chunks) }
         Set-TestStoreObject $Store "recipes/sha256/$compressedHex" ([Text.Encoding]::UTF8.GetBytes(($recipe | ConvertTo-Json -Depth 5 -Compress)))
         [ordered]@{ mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd'; digest = "sha256:$compressedHex"; size = $compressed.Length }
     }
@@ -215,7 +225,7 @@ function Set-TestChunkedImage {
         config = [ordered]@{ mediaType = $source.config.mediaType; digest = $source.config.digest; size = $source.config.size }; layers = @($layers) }
     $bytes = [Text.Encoding]::UTF8.GetBytes(($manifest | ConvertTo-Json -Depth 5 -Compress))
     Set-TestStoreObject $Store "manifests/$Name/$ImageTag/manifest.json" $bytes
-    [pscustomobject]@{ Digest = "sha256:$(Get-Hex $bytes)"; Layers = @($layers | ForEach-Object { $_.digest }) }
+    [pscustomobject]@{ Digest = (Get-TestSha256 $bytes); Layers = @($layers | ForEach-Object { $_.digest }) }
 }
 
-Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage
+Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, Get-TestSha256, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage
