@@ -10,9 +10,8 @@ BeforeAll {
     $script:Server = $Suite.Server
     $images = New-TestImage -Path (Join-Path $Work 'images') -Layers 1 -LayerSize 30KB -Tag amd
     $null = New-TestImage -Path $images -Layers 1 -LayerSize 20KB -Tag arm
-    # podman refuses a run root path longer than 50 characters.
-    $script:PodmanDir = (New-Item -ItemType Directory -Path "/tmp/s3lo-mp-$([guid]::NewGuid().ToString('N').Substring(0, 6))").FullName
-    $podman = @('--storage-driver', 'vfs', '--root', "$PodmanDir/r", '--runroot', "$PodmanDir/rr")
+    $script:PodmanStorage = Start-TestPodman -NoService
+    $podman = $PodmanStorage.Podman
     $null = Invoke-TestProgram podman ($podman + @('manifest', 'create', 'localhost/multi:v1'))
     $null = Invoke-TestProgram podman ($podman + @('manifest', 'add', '--os', 'linux', '--arch', 'amd64', 'localhost/multi:v1', "oci:${images}:amd"))
     $null = Invoke-TestProgram podman ($podman + @('manifest', 'add', '--os', 'linux', '--arch', 'arm64', '--variant', 'v8', 'localhost/multi:v1', "oci:${images}:arm"))
@@ -24,8 +23,7 @@ BeforeAll {
 
 AfterAll {
     Complete-TestSuite $script:Suite
-    $null = & podman --storage-driver vfs --root "$PodmanDir/r" --runroot "$PodmanDir/rr" system reset --force 2>&1
-    Remove-Item -LiteralPath $script:PodmanDir -Recurse -Force -ErrorAction Ignore
+    Stop-TestPodman $script:PodmanStorage
 }
 
 Describe 'A multi-platform image in a <Kind> store' -ForEach $StoreKinds {

@@ -13,17 +13,13 @@ BeforeAll {
     $script:IndexDigest = New-TestIndexLayout -Layout $Layout -Platforms ([ordered]@{ amd = 'linux/amd64'; arm = 'linux/arm64' }) -Tag multi
     $script:AmdManifest = Get-TestLayoutManifest -Layout $Layout -Tag amd
     $script:ArmManifest = Get-TestLayoutManifest -Layout $Layout -Tag arm
-    # podman refuses a run root path longer than 50 characters.
-    $script:PodmanDir = (New-Item -ItemType Directory -Path "/tmp/s3lo-pm-$([guid]::NewGuid().ToString('N').Substring(0, 8))").FullName
-    $script:Podman = @('--root', "$PodmanDir/root", '--runroot', "$PodmanDir/run", '--storage-driver', 'vfs')
+    $script:PodmanStorage = Start-TestPodman -NoService
+    $script:Podman = $PodmanStorage.Podman
 }
 
 AfterAll {
     Complete-TestSuite $script:Suite
-    if ($script:PodmanDir) {
-        $null = & podman --root "$PodmanDir/root" --runroot "$PodmanDir/run" --storage-driver vfs system reset --force 2>&1
-        Remove-Item -LiteralPath $script:PodmanDir -Recurse -Force -ErrorAction Ignore
-    }
+    Stop-TestPodman $script:PodmanStorage
 }
 
 Describe 'Save-S3loImage from a <Kind> store' -ForEach $StoreKinds {

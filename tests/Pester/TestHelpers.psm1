@@ -284,13 +284,15 @@ function Start-TestPodman {
     .SYNOPSIS
     Starts podman's Docker-compatible API on a unix socket (vfs storage in a short temporary directory);
     returns Socket (for DOCKER_HOST, as unix://…), Podman (the storage arguments for the podman CLI),
-    Process and Directory.
+    Process and Directory. With -NoService only the storage is made, for the podman CLI: Socket and
+    Process are null.
     #>
     [CmdletBinding()]
-    param()
+    param([switch] $NoService)
     # podman refuses a run root path longer than 50 characters.
     $dir = (New-Item -ItemType Directory -Path "/tmp/s3lo-pm-$([guid]::NewGuid().ToString('N').Substring(0, 6))").FullName
     $storage = @('--storage-driver', 'vfs', '--root', "$dir/root", '--runroot', "$dir/run")
+    if ($NoService) { return [pscustomobject]@{ Socket = $null; Podman = $storage; Process = $null; Directory = $dir } }
     $process = Start-Process -FilePath podman -ArgumentList ($storage + @('system', 'service', '--time=0', "unix://$dir/podman.sock")) -PassThru `
         -RedirectStandardOutput "$dir/stdout.log" -RedirectStandardError "$dir/stderr.log"
     $deadline = [DateTime]::UtcNow.AddSeconds(30)
@@ -300,13 +302,15 @@ function Start-TestPodman {
 }
 
 function Stop-TestPodman {
-    <# .SYNOPSIS Stops a service from Start-TestPodman by its PID and removes its storage. #>
+    <# .SYNOPSIS Stops a service from Start-TestPodman by its PID (if it started one) and removes its storage. #>
     [CmdletBinding()]
     param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Podman)
     process {
         if (-not $Podman) { return }
-        Stop-Process -Id $Podman.Process.Id -Force -ErrorAction Ignore
-        $null = $Podman.Process.WaitForExit(10000)
+        if ($Podman.Process) {
+            Stop-Process -Id $Podman.Process.Id -Force -ErrorAction Ignore
+            $null = $Podman.Process.WaitForExit(10000)
+        }
         $null = & podman @($Podman.Podman) system reset --force 2>&1
         Remove-Item -LiteralPath $Podman.Directory -Recurse -Force -ErrorAction Ignore
     }
