@@ -56,8 +56,8 @@ $Prerequisites = [ordered]@{
     'htpasswd'                = 'apache2-utils'
     'zstd'                    = 'zstd'
 }
-$PrerequisitePackages = @('ceph-mon', 'ceph-osd', 'radosgw', 'ceph-common', 'curl', 'iproute2', 'skopeo', 'umoci',
-    'podman', 'docker-registry', 'uidmap', 'fuse-overlayfs', 'time', 'apache2-utils', 'zstd')
+# One apt-get install takes them all at once, so their order does not matter.
+$PrerequisitePackages = @($Prerequisites.Values | Select-Object -Unique)
 
 function Invoke-Native {
     # Runs a program with the console attached and throws if it fails. A simple function (no param
@@ -151,10 +151,15 @@ function Invoke-BuildTask {
     Write-Host "module: $($manifest.Name) $($manifest.Version) -> $ModuleDir"
 }
 
-function Assert-Prerequisites {
-    $missing = @($Prerequisites.Keys | Where-Object {
+function Get-MissingPrerequisites([string[]] $Commands = @($Prerequisites.Keys)) {
+    # The commands (keys of $Prerequisites) not found: a path that does not exist, a name not on PATH.
+    @($Commands | Where-Object {
             if ($_.StartsWith('/')) { -not (Test-Path -LiteralPath $_) } else { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) }
         })
+}
+
+function Assert-Prerequisites {
+    $missing = @(Get-MissingPrerequisites)
     if (-not $missing) { return }
     $packages = @($missing | ForEach-Object { $Prerequisites[$_] } | Select-Object -Unique)
     $isRoot = (& id -u) -eq '0'
@@ -165,9 +170,7 @@ function Assert-Prerequisites {
     $env:DEBIAN_FRONTEND = 'noninteractive'
     Invoke-Native apt-get update -q
     Invoke-Native apt-get install -y -q --no-install-recommends @PrerequisitePackages
-    $still = @($missing | Where-Object {
-            if ($_.StartsWith('/')) { -not (Test-Path -LiteralPath $_) } else { -not (Get-Command $_ -CommandType Application -ErrorAction Ignore) }
-        })
+    $still = @(Get-MissingPrerequisites $missing)
     if ($still) { throw "still missing after apt-get install: $($still -join ', ')" }
 }
 
