@@ -15,12 +15,7 @@ cleanup_on_fail() { # kill whatever this run started if it did not finish
   return 0
 }
 
-REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-# Ceph puts unix admin sockets under $BASE/run; their paths must stay under ~107 bytes, so a deep
-# checkout falls back to $TMPDIR.
-if [ -n "${RGW_BASE:-}" ]; then BASE=$RGW_BASE
-elif [ ${#REPO_ROOT} -le 60 ]; then BASE=$REPO_ROOT/out/rgw
-else BASE=${TMPDIR:-/tmp}/s3lo-rgw; fi
+. "$(dirname "${BASH_SOURCE[0]}")/rgw-common.sh"   # REPO_ROOT, BASE, running()
 PORT=${RGW_PORT:-7480}                  # S3 endpoint http://127.0.0.1:$PORT
 MON_V2=${RGW_MON_V2_PORT:-3300}
 MON_V1=${RGW_MON_V1_PORT:-6789}
@@ -33,8 +28,6 @@ STORAGE_CLASSES=${RGW_STORAGE_CLASSES-INTELLIGENT_TIERING}
 TIMEOUT=${RGW_START_TIMEOUT:-90}
 
 T0=$(date +%s%N)
-# running = exists and is not a zombie (PID 1 in some sandboxes reaps orphans only every ~2 s)
-running() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
 log() { local ms=$(( ($(date +%s%N) - T0) / 1000000 )); printf '[start-rgw %d.%03ds] %s\n' $((ms/1000)) $((ms%1000)) "$*"; }
 die() { echo "start-rgw: ERROR: $*" >&2; exit 1; }
 

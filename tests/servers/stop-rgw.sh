@@ -9,12 +9,7 @@
 #    objects from RAM to its data dir and, if the mon is already gone, waits 5 s
 #    (osd_mon_shutdown_timeout) - pointless for a throwaway cluster.
 set -u
-REPO_ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-# Ceph puts unix admin sockets under $BASE/run; their paths must stay under ~107 bytes, so a deep
-# checkout falls back to $TMPDIR.
-if [ -n "${RGW_BASE:-}" ]; then BASE=$RGW_BASE
-elif [ ${#REPO_ROOT} -le 60 ]; then BASE=$REPO_ROOT/out/rgw
-else BASE=${TMPDIR:-/tmp}/s3lo-rgw; fi
+. "$(dirname "${BASH_SOURCE[0]}")/rgw-common.sh"   # REPO_ROOT, BASE, running()
 RUN=$BASE/run
 GRACE=${RGW_STOP_GRACE:-10}
 
@@ -27,8 +22,6 @@ pid_of() {
     && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "^$2 " \
     && echo "$pid"
 }
-# running = exists and is not a zombie (here PID 1 reaps orphans only every ~2 s)
-running() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
 wait_gone() { # pid name
   local end=$(( $(date +%s) + GRACE ))
   while running "$1" && [ "$(date +%s)" -lt "$end" ]; do sleep 0.05; done
