@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using S3lo.Core.Docker;
 using S3lo.Core.Oci;
@@ -34,7 +33,7 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
             Assert.True(await store.BlobExistsAsync(blob.Digest, default), $"{blob.Digest} is missing from the store");
             var bytes = await ReadStoredBlobAsync(store, blob);
             Assert.Equal(blob.Size, bytes.Length);
-            Assert.Equal(blob.Digest.ToString(), "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes)));
+            Assert.Equal(blob.Digest.ToString(), Digest.Compute(bytes).ToString());
         }
         using var config = JsonDocument.Parse(await ReadStoredBlobAsync(store, manifest.Config!));
         var diffIds = config.RootElement.GetProperty("rootfs").GetProperty("diff_ids").EnumerateArray().Select(d => d.GetString()!).ToList();
@@ -244,10 +243,5 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
         }
     }
 
-    private static int ClosedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int ClosedPort() => TestPorts.Free();
 }

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using S3lo.Core.Oci;
 using S3lo.Core.Tests.TestSupport;
@@ -61,7 +60,7 @@ public sealed class RegistryFixture : IDisposable
         }
         var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = MediaTypes.OciIndex, ["manifests"] = entries };
         var bytes = System.Text.Encoding.UTF8.GetBytes(index.ToJsonString());
-        var hex = Convert.ToHexString(SHA256.HashData(bytes)).ToLowerInvariant();
+        var hex = Digest.Compute(bytes).Hex;
         File.WriteAllBytes(Path.Combine(layout, "blobs", "sha256", hex), bytes);
 
         var indexPath = Path.Combine(layout, "index.json");

@@ -1,8 +1,8 @@
 using System.Formats.Tar;
 using System.IO.Compression;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using S3lo.Core.Oci;
 
 namespace S3lo.Core.Tests.TestSupport;
 
@@ -26,10 +26,10 @@ public sealed class DockerArchiveBuilder
             ["architecture"] = "amd64",
             ["os"] = "linux",
             ["config"] = new JsonObject(),
-            ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray("sha256:" + Hex(layerTar)) },
+            ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(Digest.Compute(layerTar).ToString()) },
         }.ToJsonString());
-        var configName = Hex(config) + ".json";
-        layerPath ??= Hex(layerTar) + "/layer.tar";
+        var configName = Digest.Compute(config).Hex + ".json";
+        layerPath ??= Digest.Compute(layerTar).Hex + "/layer.tar";
         AddFile(configName, config);
         AddFile(layerPath, stored);
         _manifest.Add(new JsonObject
@@ -99,6 +99,4 @@ public sealed class DockerArchiveBuilder
         using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(data);
         return buffer.ToArray();
     }
-
-    public static string Hex(byte[] data) => Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant();
 }

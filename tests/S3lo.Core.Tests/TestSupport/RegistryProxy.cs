@@ -21,7 +21,7 @@ public sealed class RegistryProxy : IDisposable
     public RegistryProxy(string targetHost)
     {
         _target = $"http://{targetHost}";
-        var port = RegistryServer.FreePort();
+        var port = TestPorts.Free();
         Host = $"127.0.0.1:{port}";
         _listener.Prefixes.Add($"http://{Host}/");
         _listener.Start();

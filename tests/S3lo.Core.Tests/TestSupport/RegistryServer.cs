@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace S3lo.Core.Tests.TestSupport;
@@ -17,7 +16,7 @@ public sealed class RegistryServer : IDisposable
 
     public RegistryServer(string? user = null, string? password = null)
     {
-        var port = FreePort();
+        var port = TestPorts.Free();
         Host = $"127.0.0.1:{port}";
         var config = new StringBuilder($"""
             version: 0.1
@@ -92,10 +91,6 @@ public sealed class RegistryServer : IDisposable
         _dir.Dispose();
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>Kept for the tests that call it: <see cref="TestPorts.Free"/>.</summary>
+    public static int FreePort() => TestPorts.Free();
 }

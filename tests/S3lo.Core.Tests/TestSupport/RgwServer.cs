@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using S3lo.Core.Storage;
 
 namespace S3lo.Core.Tests.TestSupport;
@@ -19,15 +17,15 @@ public sealed class RgwServer : IDisposable
 
     public RgwServer()
     {
-        var port = FreePort();
+        var port = TestPorts.Free();
         EndpointUrl = $"http://127.0.0.1:{port}";
         _base = Directory.CreateTempSubdirectory("s3lo-xunit-rgw-").FullName;
         _env = new Dictionary<string, string>
         {
             ["RGW_BASE"] = _base,
             ["RGW_PORT"] = port.ToString(),
-            ["RGW_MON_V2_PORT"] = FreePort().ToString(),
-            ["RGW_MON_V1_PORT"] = FreePort().ToString(),
+            ["RGW_MON_V2_PORT"] = TestPorts.Free().ToString(),
+            ["RGW_MON_V1_PORT"] = TestPorts.Free().ToString(),
             ["RGW_ACCESS_KEY"] = AccessKey,
             ["RGW_SECRET_KEY"] = SecretKey,
             ["RGW_STORAGE_CLASSES"] = "INTELLIGENT_TIERING",
@@ -77,13 +75,6 @@ public sealed class RgwServer : IDisposable
             }
             throw new InvalidOperationException("The repository root (S3lo.slnx) was not found above " + AppContext.BaseDirectory);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 
