@@ -136,7 +136,7 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
     [InlineData("tcp")]
     public async Task A_daemon_that_does_not_listen_is_DockerUnreachable(string kind)
     {
-        var host = kind == "unix" ? "unix://" + _dir.File("no-daemon.sock") : "tcp://127.0.0.1:" + ClosedPort();
+        var host = kind == "unix" ? "unix://" + _dir.File("no-daemon.sock") : "tcp://127.0.0.1:" + TestPorts.Free();
         using var daemon = DockerDaemon.Create(host);
         var e = await ThrowsS3loAsync(ErrorIds.DockerUnreachable, () => DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default));
         Assert.Contains(host, e.Message);
@@ -242,6 +242,4 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
             remaining -= read;
         }
     }
-
-    private static int ClosedPort() => TestPorts.Free();
 }

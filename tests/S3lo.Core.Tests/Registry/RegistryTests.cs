@@ -200,7 +200,7 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     [Fact]
     public async Task An_unreachable_registry_is_reported_as_such()
     {
-        using var client = new RegistryClient($"127.0.0.1:{RegistryServer.FreePort()}", Anonymous with { MaxAttempts = 2 });
+        using var client = new RegistryClient($"127.0.0.1:{TestPorts.Free()}", Anonymous with { MaxAttempts = 2 });
         var e = await Assert.ThrowsAsync<S3loException>(() => client.GetManifestAsync("app", "v1", default));
         Assert.Equal(ErrorIds.RegistryUnreachable, e.ErrorId);
     }

@@ -90,7 +90,4 @@ public sealed class RegistryServer : IDisposable
         _process.Dispose();
         _dir.Dispose();
     }
-
-    /// <summary>Kept for the tests that call it: <see cref="TestPorts.Free"/>.</summary>
-    public static int FreePort() => TestPorts.Free();
 }
