@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
+using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Formats;
 
@@ -57,15 +58,8 @@ internal static class OciLayoutReader
             .OfType<string>()
             .ToList();
 
-    private static async Task<Manifest> ReadManifestAsync(IFileSet files, Descriptor descriptor, CancellationToken cancellationToken)
-    {
-        if (descriptor.Size > Manifest.MaxBytes)
-            throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
-                $"The manifest {descriptor.Digest} in {files.Description} claims {descriptor.Size} bytes, more than a manifest may have.", descriptor.Digest.ToString());
-        var stream = files.TryOpenRead(OciLayout.BlobPath(descriptor.Digest)) ?? throw FileSetImageSource.BlobNotFound(descriptor, files.Description);
-        await using var verifying = new IO.VerifyingReadStream(stream, descriptor.Digest, descriptor.Size, $"manifest {descriptor.Digest} in {files.Description}");
-        using var buffer = new MemoryStream((int)descriptor.Size);
-        await verifying.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return Manifest.Parse(buffer.ToArray(), descriptor.MediaType);
-    }
+    private static Task<Manifest> ReadManifestAsync(IFileSet files, Descriptor descriptor, CancellationToken cancellationToken)
+        => ManifestBlob.ReadAsync(descriptor, files.Description, _ => Task.FromResult(
+                files.TryOpenRead(OciLayout.BlobPath(descriptor.Digest)) ?? throw FileSetImageSource.BlobNotFound(descriptor, files.Description)),
+            cancellationToken);
 }

@@ -1,5 +1,5 @@
-using S3lo.Core.IO;
 using S3lo.Core.Oci;
+using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Formats;
 
@@ -27,14 +27,8 @@ public sealed class PlatformImageSource : IImageSource
     {
         if (!source.Root.IsIndex) return source;
         var entry = source.Root.SelectPlatform(platform);
-        if (entry.Size > Manifest.MaxBytes)
-            throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
-                $"The index entry {entry.Digest} in {source.Description} is too large to be a manifest.", entry.Digest.ToString());
-        await using var raw = await source.OpenBlobAsync(entry, cancellationToken).ConfigureAwait(false);
-        await using var verified = new VerifyingReadStream(raw, entry.Digest, entry.Size, $"manifest {entry.Digest} in {source.Description}");
-        using var buffer = new MemoryStream((int)entry.Size);
-        await verified.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return new PlatformImageSource(source, Manifest.Parse(buffer.ToArray(), entry.MediaType), entry.Platform!);
+        var root = await ManifestBlob.ReadAsync(source, entry, cancellationToken).ConfigureAwait(false);
+        return new PlatformImageSource(source, root, entry.Platform!);
     }
 
     public Task<Stream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken) => _inner.OpenBlobAsync(descriptor, cancellationToken);

@@ -96,11 +96,7 @@ public static class RegistryPusher
             if (depth > 4 || entry.Size > Manifest.MaxBytes)
                 throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
                     $"The index entry {entry.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", entry.Digest.ToString());
-            await using var raw = await source.OpenBlobAsync(entry, cancellationToken).ConfigureAwait(false);
-            await using var verified = new VerifyingReadStream(raw, entry.Digest, entry.Size, $"manifest {entry.Digest} in {source.Description}");
-            using var buffer = new MemoryStream();
-            await verified.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-            var child = Manifest.Parse(buffer.ToArray(), entry.MediaType);
+            var child = await ManifestBlob.ReadAsync(source, entry, cancellationToken).ConfigureAwait(false);
             children.Add(child);
             await CollectAsync(source, child, blobs, children, depth + 1, cancellationToken).ConfigureAwait(false);
         }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using S3lo.Core.Formats;
-using S3lo.Core.IO;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
 
@@ -119,21 +118,12 @@ public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
                 if (depth > 4 || child.Size > Manifest.MaxBytes)
                     throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
                         $"The index entry {child.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", child.Digest.ToString());
-                var bytes = await ReadVerifiedAsync(source, child, cancellationToken).ConfigureAwait(false);
-                inline[child.Digest] = bytes;
-                await WalkAsync(Manifest.Parse(bytes, child.MediaType), depth + 1).ConfigureAwait(false);
+                var childManifest = await ManifestBlob.ReadAsync(source, child, cancellationToken).ConfigureAwait(false);
+                inline[child.Digest] = childManifest.Bytes;
+                await WalkAsync(childManifest, depth + 1).ConfigureAwait(false);
             }
         }
         await WalkAsync(root, 0).ConfigureAwait(false);
         return (blobs.Values.ToList(), inline);
-    }
-
-    private static async Task<byte[]> ReadVerifiedAsync(IImageSource source, Descriptor descriptor, CancellationToken cancellationToken)
-    {
-        await using var raw = await source.OpenBlobAsync(descriptor, cancellationToken).ConfigureAwait(false);
-        await using var verified = new VerifyingReadStream(raw, descriptor.Digest, descriptor.Size, $"manifest {descriptor.Digest} in {source.Description}");
-        using var buffer = new MemoryStream((int)descriptor.Size);
-        await verified.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return buffer.ToArray();
     }
 }
