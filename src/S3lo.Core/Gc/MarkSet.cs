@@ -1,6 +1,7 @@
 using System.Text.Json;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
+using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Gc;
 
@@ -10,9 +11,6 @@ namespace S3lo.Core.Gc;
 /// </summary>
 internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
 {
-    /// <summary>The index nesting the pusher accepts; deeper is not an image S3lo or s3lo wrote.</summary>
-    private const int MaxIndexDepth = 4;
-
     private readonly HashSet<string> _blobs = new(StringComparer.Ordinal);
     private readonly HashSet<string> _chunks = new(StringComparer.Ordinal);
     private readonly HashSet<string> _childManifestsRead = new(StringComparer.Ordinal);
@@ -84,7 +82,8 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
         {
             _blobs.Add(child.Digest.Hex);
             if (!_childManifestsRead.Add(child.Digest.Hex)) continue;
-            if (depth >= MaxIndexDepth) throw Unreadable(reference, $"its index nests deeper than {MaxIndexDepth} levels at {child.Digest}");
+            // The nesting the pushers accept; deeper is not an image S3lo or s3lo wrote.
+            if (depth > ImageTree.MaxIndexDepth) throw Unreadable(reference, $"its index nests deeper than {ImageTree.MaxIndexDepth} levels at {child.Digest}");
             Manifest childManifest;
             try
             {

@@ -20,13 +20,13 @@ public static class RegistryPusher
     {
         var clock = Stopwatch.StartNew();
         var repository = destination.Repository;
-        var blobs = new Dictionary<Digest, Descriptor>();
-        var children = new List<Manifest>();
-        await CollectAsync(source, source.Root, blobs, children, 0, cancellationToken).ConfigureAwait(false);
+        var tree = await ImageTree.WalkAsync(source, cancellationToken).ConfigureAwait(false);
+        var blobs = tree.Blobs;
+        var children = tree.Children;
 
         var missing = new List<Descriptor>();
         var lockObject = new object();
-        await System.Threading.Tasks.Parallel.ForEachAsync(blobs.Values,
+        await System.Threading.Tasks.Parallel.ForEachAsync(blobs,
             new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency * 2, CancellationToken = cancellationToken }, async (blob, ct) =>
             {
                 if (await client.BlobExistsAsync(repository, blob.Digest, ct).ConfigureAwait(false)) return;
@@ -66,7 +66,7 @@ public static class RegistryPusher
 
         // Deepest first: a registry refuses an index whose children it does not have.
         for (var i = children.Count - 1; i >= 0; i--)
-            await client.PutManifestAsync(repository, children[i].Digest.ToString(), children[i], cancellationToken).ConfigureAwait(false);
+            await client.PutManifestAsync(repository, children[i].Manifest.Digest.ToString(), children[i].Manifest, cancellationToken).ConfigureAwait(false);
         await client.PutManifestAsync(repository, destination.Tag ?? destination.ManifestReference, source.Root, cancellationToken).ConfigureAwait(false);
 
         return new PushResult
@@ -77,28 +77,8 @@ public static class RegistryPusher
             BlobsUploaded = missing.Count,
             BlobsSkipped = blobs.Count - missing.Count,
             BytesUploaded = counter.Done,
-            BytesTotal = blobs.Values.Sum(b => b.Size),
+            BytesTotal = blobs.Sum(b => b.Size),
             Duration = clock.Elapsed,
         };
-    }
-
-    private static async Task CollectAsync(IImageSource source, Manifest manifest, Dictionary<Digest, Descriptor> blobs, List<Manifest> children,
-        int depth, CancellationToken cancellationToken)
-    {
-        if (!manifest.IsIndex)
-        {
-            foreach (var blob in manifest.References) blobs.TryAdd(blob.Digest, blob);
-            return;
-        }
-        foreach (var entry in manifest.Manifests)
-        {
-            if (children.Any(c => c.Digest == entry.Digest)) continue;
-            if (depth > 4 || entry.Size > Manifest.MaxBytes)
-                throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
-                    $"The index entry {entry.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", entry.Digest.ToString());
-            var child = await ManifestBlob.ReadAsync(source, entry, cancellationToken).ConfigureAwait(false);
-            children.Add(child);
-            await CollectAsync(source, child, blobs, children, depth + 1, cancellationToken).ConfigureAwait(false);
-        }
     }
 }

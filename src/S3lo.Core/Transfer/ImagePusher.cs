@@ -34,7 +34,10 @@ public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
         destination.RequireTag("push");
         var clock = Stopwatch.StartNew();
         var root = source.Root;
-        var (blobs, inlineManifests) = await CollectBlobsAsync(source, root, cancellationToken).ConfigureAwait(false);
+        // Index children were read (and verified) by the walk; they are uploaded from memory.
+        var tree = await ImageTree.WalkAsync(source, cancellationToken).ConfigureAwait(false);
+        var blobs = tree.Children.Select(c => c.Entry).Concat(tree.Blobs).DistinctBy(b => b.Digest).ToList();
+        var inlineManifests = tree.Children.ToDictionary(c => c.Entry.Digest, c => c.Manifest.Bytes);
 
         // A blob already in the store is reused, and a garbage collection running now sees it unreferenced
         // until manifest.json is published. Touching it instead of merely checking it makes it younger than
@@ -101,29 +104,5 @@ public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
                 : await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
             await store.PutBlobAsync(blob, content, progress, ct).ConfigureAwait(false);
         }).ConfigureAwait(false);
-    }
-
-    /// <summary>The unique blobs of the tree under <paramref name="root"/>; index children are read (and
-    /// verified) here, since their own references must be known, and kept in memory for their upload.</summary>
-    private static async Task<(List<Descriptor> Blobs, Dictionary<Digest, byte[]> InlineManifests)> CollectBlobsAsync(
-        IImageSource source, Manifest root, CancellationToken cancellationToken)
-    {
-        var blobs = new Dictionary<Digest, Descriptor>();
-        var inline = new Dictionary<Digest, byte[]>();
-        async Task WalkAsync(Manifest manifest, int depth)
-        {
-            foreach (var child in manifest.References)
-            {
-                if (!blobs.TryAdd(child.Digest, child) || !manifest.IsIndex) continue;
-                if (depth > 4 || child.Size > Manifest.MaxBytes)
-                    throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
-                        $"The index entry {child.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", child.Digest.ToString());
-                var childManifest = await ManifestBlob.ReadAsync(source, child, cancellationToken).ConfigureAwait(false);
-                inline[child.Digest] = childManifest.Bytes;
-                await WalkAsync(childManifest, depth + 1).ConfigureAwait(false);
-            }
-        }
-        await WalkAsync(root, 0).ConfigureAwait(false);
-        return (blobs.Values.ToList(), inline);
     }
 }
