@@ -26,43 +26,39 @@ public static class RegistryPusher
 
         var missing = new List<Descriptor>();
         var lockObject = new object();
-        await System.Threading.Tasks.Parallel.ForEachAsync(blobs,
-            new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency * 2, CancellationToken = cancellationToken }, async (blob, ct) =>
-            {
-                if (await client.BlobExistsAsync(repository, blob.Digest, ct).ConfigureAwait(false)) return;
-                lock (lockObject) missing.Add(blob);
-            }).ConfigureAwait(false);
+        await Transfer.Parallel.ForEachAsync(blobs, maxConcurrency * 2, cancellationToken, async (blob, ct) =>
+        {
+            if (await client.BlobExistsAsync(repository, blob.Digest, ct).ConfigureAwait(false)) return;
+            lock (lockObject) missing.Add(blob);
+        }).ConfigureAwait(false);
 
-        var activity = $"Pushing {destination}";
-        var status = $"{missing.Count} of {blobs.Count} blobs to upload";
-        var counter = new ByteProgress(progress, activity, status, missing.Sum(b => b.Size));
-        progress?.Report(new TransferProgress(activity, status, 0, missing.Sum(b => b.Size)));
-        await System.Threading.Tasks.Parallel.ForEachAsync(missing.OrderByDescending(b => b.Size),
-            new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = cancellationToken }, async (blob, ct) =>
+        var bytesToUpload = missing.Sum(b => b.Size);
+        var counter = new ByteProgress(progress, $"Pushing {destination}", $"{missing.Count} of {blobs.Count} blobs to upload", bytesToUpload);
+        await Transfer.Parallel.ForEachAsync(missing.OrderByDescending(b => b.Size), maxConcurrency, cancellationToken, async (blob, ct) =>
+        {
+            // The client cannot replay an upload it streams from the source, so a failed one starts over here.
+            for (var attempt = 1; ; attempt++)
             {
-                // The client cannot replay an upload it streams from the source, so a failed one starts over here.
-                for (var attempt = 1; ; attempt++)
+                long sent = 0;
+                try
                 {
-                    long sent = 0;
-                    try
+                    await using var raw = await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
+                    await using var verified = new VerifyingReadStream(raw, blob.Digest, blob.Size, $"blob {blob.Digest} in {source.Description}");
+                    await using var counted = new CountingReadStream(verified, n =>
                     {
-                        await using var raw = await source.OpenBlobAsync(blob, ct).ConfigureAwait(false);
-                        await using var verified = new VerifyingReadStream(raw, blob.Digest, blob.Size, $"blob {blob.Digest} in {source.Description}");
-                        await using var counted = new CountingReadStream(verified, n =>
-                        {
-                            sent += n;
-                            counter.Add(n);
-                        });
-                        await client.UploadBlobAsync(repository, blob, counted, ct).ConfigureAwait(false);
-                        break;
-                    }
-                    catch (S3loException e) when (attempt < MaxUploadAttempts && e.ErrorId is ErrorIds.RegistryError or ErrorIds.RegistryUnreachable)
-                    {
-                        counter.Add(-sent);
-                        await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), ct).ConfigureAwait(false);
-                    }
+                        sent += n;
+                        counter.Add(n);
+                    });
+                    await client.UploadBlobAsync(repository, blob, counted, ct).ConfigureAwait(false);
+                    break;
                 }
-            }).ConfigureAwait(false);
+                catch (S3loException e) when (attempt < MaxUploadAttempts && e.ErrorId is ErrorIds.RegistryError or ErrorIds.RegistryUnreachable)
+                {
+                    counter.Add(-sent);
+                    await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), ct).ConfigureAwait(false);
+                }
+            }
+        }).ConfigureAwait(false);
 
         // Deepest first: a registry refuses an index whose children it does not have.
         for (var i = children.Count - 1; i >= 0; i--)

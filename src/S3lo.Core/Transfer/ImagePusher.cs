@@ -59,7 +59,6 @@ public sealed class ImagePusher(ImageStore store, int maxConcurrency = 4)
 
         var bytesToUpload = missing.Sum(b => b.Size);
         var counter = new ByteProgress(progress, $"Pushing {destination}", $"{missing.Count} of {blobs.Count} blobs to upload", bytesToUpload);
-        progress?.Report(new TransferProgress($"Pushing {destination}", $"{missing.Count} of {blobs.Count} blobs to upload", 0, bytesToUpload));
         await UploadAsync(source, missing, inlineManifests, counter.Add, cancellationToken).ConfigureAwait(false);
 
         cancellationToken.ThrowIfCancellationRequested();

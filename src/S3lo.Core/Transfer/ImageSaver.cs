@@ -35,7 +35,6 @@ public sealed class ImageSaver(ImageStore store)
         var blobs = manifest.References.DistinctBy(d => d.Digest).ToList();
         var total = blobs.Sum(b => b.Size);
         var counter = new ByteProgress(progress, $"Saving {reference}", $"{blobs.Count} blobs to {path}", total);
-        progress?.Report(new TransferProgress($"Saving {reference}", $"{blobs.Count} blobs to {path}", 0, total));
 
         await Parallel.ForEachAsync(blobs, writer.MaxConcurrentBlobWrites, cancellationToken, async (blob, ct) =>
         {
