@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using S3lo.Core.Oci;
 
@@ -57,12 +56,11 @@ internal static class DockerArchiveReader
             var compression = LayerCompressions.Detect(magic.AsSpan(0, n));
             if (compression is LayerCompression.None) return new Descriptor(MediaTypes.OciLayer, diffId, length.Value);
 
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            hash.AppendData(magic, 0, n);
-            var buffer = new byte[81920];
-            int read;
-            while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0) hash.AppendData(buffer, 0, read);
-            return new Descriptor(compression.OciLayerMediaType(), Digest.FromHash(hash.GetHashAndReset()), length.Value);
+            // Both file sets open seekable streams (a file, or a byte range of the archive): back to the start, so
+            // the hash covers the magic too; only those few bytes are read twice.
+            stream.Position = 0;
+            var digest = await Digest.ComputeAsync(stream, cancellationToken).ConfigureAwait(false);
+            return new Descriptor(compression.OciLayerMediaType(), digest, length.Value);
         }
     }
 
