@@ -46,22 +46,23 @@ public sealed class GarbageCollector(ImageStore store)
                 }
                 batch.Add(candidate);
                 if (batch.Count < options.DeleteBatchSize) continue;
-                foreach (var blob in await SweepAsync(batch, marks, cutoff, options.WhatIf, cancellationToken).ConfigureAwait(false))
-                {
-                    swept++;
-                    bytes += blob.Size;
-                    yield return blob;
-                }
-                batch.Clear();
+                await foreach (var blob in FlushAsync().ConfigureAwait(false)) yield return blob;
             }
         }
-        foreach (var blob in await SweepAsync(batch, marks, cutoff, options.WhatIf, cancellationToken).ConfigureAwait(false))
-        {
-            swept++;
-            bytes += blob.Size;
-            yield return blob;
-        }
+        await foreach (var blob in FlushAsync().ConfigureAwait(false)) yield return blob;
         progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes, recent));
+
+        // Sweeps the batch and empties it, counting what went.
+        async IAsyncEnumerable<SweptBlob> FlushAsync()
+        {
+            foreach (var blob in await SweepAsync(batch, marks, cutoff, options.WhatIf, cancellationToken).ConfigureAwait(false))
+            {
+                swept++;
+                bytes += blob.Size;
+                yield return blob;
+            }
+            batch.Clear();
+        }
     }
 
     /// <summary>
