@@ -42,7 +42,7 @@ public sealed class LifecyclePlanner(ImageStore store)
         foreach (var (name, tags) in images)
         {
             var byTag = tags.ToDictionary(t => t.Tag, StringComparer.Ordinal);
-            foreach (var decision in Lifecycle.Plan(name, tags.Select(t => (t.Tag, t.LastModified)), policy.Resolve(name), now))
+            foreach (var decision in Lifecycle.Plan(tags.Select(t => (t.Tag, t.LastModified)), policy.Resolve(name), now))
                 yield return new LifecyclePlanItem(byTag[decision.Tag], decision);
         }
     }

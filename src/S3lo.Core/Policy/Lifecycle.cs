@@ -15,16 +15,16 @@ public sealed record LifecycleDecision(string Tag, DateTimeOffset LastModified, 
 public static class Lifecycle
 {
     /// <summary>
-    /// One decision per tag, newest first by LastModified; tags modified at the same instant are ordered by
-    /// ordinal tag name so the same listing always gives the same plan. A tag exactly max_age old is kept:
-    /// only tags older than max_age go.
+    /// One decision per tag of the image <paramref name="policy"/> applies to (<see cref="EffectivePolicy.ImageName"/>),
+    /// newest first by LastModified; tags modified at the same instant are ordered by ordinal tag name so the same
+    /// listing always gives the same plan. A tag exactly max_age old is kept: only tags older than max_age go.
     /// </summary>
-    public static IReadOnlyList<LifecycleDecision> Plan(string imageName, IEnumerable<(string Tag, DateTimeOffset LastModified)> tags,
-        EffectivePolicy policy, DateTimeOffset now)
+    public static IReadOnlyList<LifecycleDecision> Plan(IEnumerable<(string Tag, DateTimeOffset LastModified)> tags, EffectivePolicy policy,
+        DateTimeOffset now)
     {
-        ImageName.ValidateName(imageName);
-        ArgumentNullException.ThrowIfNull(tags);
         ArgumentNullException.ThrowIfNull(policy);
+        ImageName.ValidateName(policy.ImageName);
+        ArgumentNullException.ThrowIfNull(tags);
         var sorted = tags.OrderByDescending(t => t.LastModified).ThenBy(t => t.Tag, StringComparer.Ordinal).ToList();
 
         if (!policy.HasLifecycle) return sorted.Select(t => Keep(t, "no lifecycle policy")).ToList();

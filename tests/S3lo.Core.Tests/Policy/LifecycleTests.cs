@@ -14,7 +14,7 @@ public class LifecycleTests
     ];
 
     private static string[] Plan(string policy, IEnumerable<(string, DateTimeOffset)>? tags = null)
-        => Lifecycle.Plan("app", tags ?? Tags, PolicyDocument.Parse(policy).Resolve("app"), Now)
+        => Lifecycle.Plan(tags ?? Tags, PolicyDocument.Parse(policy).Resolve("app"), Now)
             .Select(d => $"{d.Tag} {d.Action} {d.Reason}").ToArray();
 
     public static TheoryData<string, string[]> Rules => new()
@@ -119,7 +119,7 @@ public class LifecycleTests
     [Fact]
     public void DecisionsCarryTheTagsTime()
     {
-        var decision = Lifecycle.Plan("app", Tags, PolicyDocument.Parse("").Resolve("app"), Now)[0];
+        var decision = Lifecycle.Plan(Tags, PolicyDocument.Parse("").Resolve("app"), Now)[0];
         Assert.Equal(new LifecycleDecision("latest", Now.AddDays(-1), LifecycleAction.Keep, "no lifecycle policy"), decision);
     }
 
@@ -131,6 +131,6 @@ public class LifecycleTests
             new PolicyValue<int?>(null, PolicySource.Default, null),
             new PolicyValue<TimeSpan?>(TimeSpan.FromHours(36), PolicySource.Store, null),
             new PolicyValue<IReadOnlyList<string>>(null, PolicySource.Default, null));
-        Assert.Equal("older than 36h", Lifecycle.Plan("app", [("old", Now.AddDays(-2))], policy, Now).Single().Reason);
+        Assert.Equal("older than 36h", Lifecycle.Plan([("old", Now.AddDays(-2))], policy, Now).Single().Reason);
     }
 }
