@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
-using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Formats;
 

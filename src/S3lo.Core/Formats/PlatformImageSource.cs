@@ -1,5 +1,4 @@
 using S3lo.Core.Oci;
-using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Formats;
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
-using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Gc;
 
@@ -83,7 +82,7 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
             _blobs.Add(child.Digest.Hex);
             if (!_childManifestsRead.Add(child.Digest.Hex)) continue;
             // The nesting the pushers accept; deeper is not an image S3lo or s3lo wrote.
-            if (depth > ImageTree.MaxIndexDepth) throw Unreadable(reference, $"its index nests deeper than {ImageTree.MaxIndexDepth} levels at {child.Digest}");
+            if (depth > Manifest.MaxIndexDepth) throw Unreadable(reference, $"its index nests deeper than {Manifest.MaxIndexDepth} levels at {child.Digest}");
             Manifest childManifest;
             try
             {

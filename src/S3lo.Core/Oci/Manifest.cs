@@ -30,6 +30,13 @@ public sealed class Manifest
     /// hostile store from making S3lo allocate gigabytes.</summary>
     public const long MaxBytes = 4 << 20;
 
+    /// <summary>
+    /// The deepest index, the root being depth 0, whose entries are followed: the pushers refuse a tree with an
+    /// index deeper than this that lists anything, and garbage collection stops at one (deeper is not an image
+    /// S3lo or s3lo wrote).
+    /// </summary>
+    public const int MaxIndexDepth = 4;
+
     private Manifest(byte[] bytes, string mediaType, Descriptor? config, IReadOnlyList<Descriptor> layers,
         IReadOnlyList<Descriptor> manifests, IReadOnlyDictionary<string, string> annotations)
     {

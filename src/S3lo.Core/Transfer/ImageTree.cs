@@ -12,13 +12,6 @@ internal sealed record ChildManifest(Descriptor Entry, Manifest Manifest);
 /// </summary>
 internal sealed record ImageTree(IReadOnlyList<Descriptor> Blobs, IReadOnlyList<ChildManifest> Children)
 {
-    /// <summary>
-    /// The deepest index, the root being depth 0, whose entries are followed: the pushers refuse a tree with an
-    /// index deeper than this that lists anything, and garbage collection stops at one (deeper is not an image
-    /// S3lo or s3lo wrote).
-    /// </summary>
-    public const int MaxIndexDepth = 4;
-
     /// <summary>Walks the tree under <paramref name="source"/>'s root; child manifests are read here, since their own
     /// references must be known.</summary>
     public static async Task<ImageTree> WalkAsync(IImageSource source, CancellationToken cancellationToken)
@@ -40,7 +33,7 @@ internal sealed record ImageTree(IReadOnlyList<Descriptor> Blobs, IReadOnlyList<
             foreach (var entry in manifest.Manifests)
             {
                 if (!seenChildren.Add(entry.Digest)) continue;
-                if (depth > MaxIndexDepth || entry.Size > Manifest.MaxBytes)
+                if (depth > Manifest.MaxIndexDepth || entry.Size > Manifest.MaxBytes)
                     throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,
                         $"The index entry {entry.Digest} in {source.Description} is nested too deeply or too large to be a manifest.", entry.Digest.ToString());
                 var child = await ManifestBlob.ReadAsync(source, entry, cancellationToken).ConfigureAwait(false);

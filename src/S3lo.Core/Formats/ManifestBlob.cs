@@ -1,8 +1,7 @@
-using S3lo.Core.Formats;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
-namespace S3lo.Core.Transfer;
+namespace S3lo.Core.Formats;
 
 /// <summary>Reads a manifest (or index) blob whole, checked against the descriptor that names it.</summary>
 internal static class ManifestBlob
