@@ -63,20 +63,13 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
         {
             var from = OrTerminate(() => RegistryReference.Parse(Source), Source);
             var to = OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
-            Run(ct => PerItemAsync(to, async () =>
+            RunWithProgress(to, progress, async ct =>
             {
-                try
-                {
-                    using var client = RegistryClient.For(from, RegistryOptions());
-                    await using var image = await RegistryImageSource.OpenAsync(client, from, platform, ct).ConfigureAwait(false);
-                    var store = await OpenStoreAsync(to.Store, ct).ConfigureAwait(false);
-                    PostObject(await new ImagePusher(store).PushAsync(image, to, Force, progress, ct).ConfigureAwait(false));
-                }
-                finally
-                {
-                    progress.Complete();
-                }
-            }));
+                using var client = RegistryClient.For(from, RegistryOptions());
+                await using var image = await RegistryImageSource.OpenAsync(client, from, platform, ct).ConfigureAwait(false);
+                var store = await OpenStoreAsync(to.Store, ct).ConfigureAwait(false);
+                PostObject(await new ImagePusher(store).PushAsync(image, to, Force, progress, ct).ConfigureAwait(false));
+            });
             return;
         }
 
@@ -89,43 +82,29 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
             if (!last.Contains(':') && !last.Contains('@'))
                 ThrowTerminating(new S3loException(ErrorIds.TagRequired, S3loErrorKind.InvalidArgument,
                     $"'{Destination}' needs a tag to copy an image to, for example {Destination}:v1.", Destination), Destination);
-            Run(ct => PerItemAsync(to, async () =>
+            RunWithProgress(to, progress, async ct =>
             {
-                try
-                {
-                    var store = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
-                    await using var image = await StoreImageSource.OpenAsync(store, source, platform, ct).ConfigureAwait(false);
-                    using var client = RegistryClient.For(to, RegistryOptions());
-                    PostObject(await RegistryPusher.PushAsync(client, to, image, progress, ct).ConfigureAwait(false));
-                    if (await ImageCopier.HasSignaturesAsync(store, image, ct).ConfigureAwait(false))
-                        PostWarning($"The signature records of {source} were not copied: a registry does not keep them.");
-                }
-                finally
-                {
-                    progress.Complete();
-                }
-            }));
+                var store = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
+                await using var image = await StoreImageSource.OpenAsync(store, source, platform, ct).ConfigureAwait(false);
+                using var client = RegistryClient.For(to, RegistryOptions());
+                PostObject(await RegistryPusher.PushAsync(client, to, image, progress, ct).ConfigureAwait(false));
+                if (await ImageCopier.HasSignaturesAsync(store, image, ct).ConfigureAwait(false))
+                    PostWarning($"The signature records of {source} were not copied: a registry does not keep them.");
+            });
             return;
         }
 
         var destination = OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
-        Run(ct => PerItemAsync(destination, async () =>
+        RunWithProgress(destination, progress, async ct =>
         {
-            try
-            {
-                var from = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
-                var to = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
-                var (result, _, signaturesDropped) = await new ImageCopier(from, to).CopyAsync(source, destination, platform, Force, progress, ct)
-                    .ConfigureAwait(false);
-                if (signaturesDropped)
-                    PostWarning($"The signature records of {source} were not copied: they sign the whole manifest, and {destination} holds one platform of it.");
-                PostObject(result);
-            }
-            finally
-            {
-                progress.Complete();
-            }
-        }));
+            var from = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
+            var to = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
+            var (result, _, signaturesDropped) = await new ImageCopier(from, to).CopyAsync(source, destination, platform, Force, progress, ct)
+                .ConfigureAwait(false);
+            if (signaturesDropped)
+                PostWarning($"The signature records of {source} were not copied: they sign the whole manifest, and {destination} holds one platform of it.");
+            PostObject(result);
+        });
     }
 
     private static bool IsRegistry(string reference) => !ImageReference.LooksLikeReference(reference) && RegistryReference.IsRegistryReference(reference);

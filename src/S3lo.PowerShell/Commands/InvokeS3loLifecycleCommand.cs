@@ -79,28 +79,21 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
         if (collect || reason == ShouldProcessReason.WhatIf)
         {
             var progress = CreateProgress<GcProgress>(GcProgressView.ActivityId, p => GcProgressView.Describe(location.ToString(), p));
-            Run(ct => PerItemAsync(location, async () =>
+            RunWithProgress(location, progress, async ct =>
             {
-                try
+                var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+                var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !collect };
+                var report = new Progress(p =>
                 {
-                    var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-                    var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !collect };
-                    var report = new Progress(p =>
-                    {
-                        last = p;
-                        progress.Report(p);
-                    });
-                    await foreach (var blob in new GarbageCollector(store).CollectAsync(options, report, ct).ConfigureAwait(false))
-                    {
-                        blobs++;
-                        bytes += blob.Size;
-                    }
-                }
-                finally
+                    last = p;
+                    progress.Report(p);
+                });
+                await foreach (var blob in new GarbageCollector(store).CollectAsync(options, report, ct).ConfigureAwait(false))
                 {
-                    progress.Complete();
+                    blobs++;
+                    bytes += blob.Size;
                 }
-            }));
+            });
         }
         WriteObject(new LifecycleSummary(location.ToString(), plan.Count, removed, blobs, bytes, last?.SkippedRecent ?? 0, clock.Elapsed));
     }

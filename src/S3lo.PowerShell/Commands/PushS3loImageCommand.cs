@@ -78,7 +78,7 @@ public sealed class PushS3loImageCommand : StoreCmdlet
         if (!ShouldProcess(destination.ToString(), $"Push image from {(FromDaemon ? "the Docker daemon's " : "")}{source}")) return;
 
         var progress = CreateProgress(ProgressActivityId);
-        Run(ct => PerItemAsync(destination, async () =>
+        RunWithProgress(destination, progress, async ct =>
         {
             using var daemon = FromDaemon ? DockerDaemon.FromEnvironment() : null;
             IImageSource image;
@@ -104,8 +104,7 @@ public sealed class PushS3loImageCommand : StoreCmdlet
             finally
             {
                 await image.DisposeAsync().ConfigureAwait(false);
-                progress.Complete();
             }
-        }));
+        });
     }
 }

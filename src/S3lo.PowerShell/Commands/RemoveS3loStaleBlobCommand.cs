@@ -29,19 +29,12 @@ public sealed class RemoveS3loStaleBlobCommand : StoreCmdlet
             $"Remove the unreferenced blobs of {location} older than {GracePeriod}?", "Remove-S3loStaleBlob", out var reason);
         if (!remove && reason != ShouldProcessReason.WhatIf) return;
         var progress = CreateProgress<GcProgress>(GcProgressView.ActivityId, p => GcProgressView.Describe(location.ToString(), p));
-        Run(ct => PerItemAsync(location, async () =>
+        RunWithProgress(location, progress, async ct =>
         {
-            try
-            {
-                var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-                var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !remove };
-                await foreach (var blob in new GarbageCollector(store).CollectAsync(options, progress, ct).ConfigureAwait(false))
-                    PostObject(blob);
-            }
-            finally
-            {
-                progress.Complete();
-            }
-        }));
+            var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+            var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !remove };
+            await foreach (var blob in new GarbageCollector(store).CollectAsync(options, progress, ct).ConfigureAwait(false))
+                PostObject(blob);
+        });
     }
 }

@@ -84,20 +84,13 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
         if (!ShouldProcess(path, $"Save {reference} as {format}")) return;
 
         var progress = CreateProgress(ProgressActivityId);
-        Run(ct => PerItemAsync(reference, async () =>
+        RunWithProgress(reference, progress, async ct =>
         {
-            try
-            {
-                var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
-                var imageName = $"{reference.Name}:{reference.Tag ?? "latest"}";
-                await using var writer = ImageWriters.Create(format, path, imageName, Force);
-                PostObject(await new ImageSaver(store).SaveAsync(reference, platform, writer, path, format, progress, ct).ConfigureAwait(false));
-            }
-            finally
-            {
-                progress.Complete();
-            }
-        }));
+            var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
+            var imageName = $"{reference.Name}:{reference.Tag ?? "latest"}";
+            await using var writer = ImageWriters.Create(format, path, imageName, Force);
+            PostObject(await new ImageSaver(store).SaveAsync(reference, platform, writer, path, format, progress, ct).ConfigureAwait(false));
+        });
     }
 
     private void SaveToDocker(ImageReference reference, Platform? platform)
@@ -105,18 +98,11 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
         var imageName = ImageName ?? $"{reference.Name}:{reference.Tag ?? "latest"}";
         if (!ShouldProcess(imageName, $"Load {reference} into the Docker daemon")) return;
         var progress = CreateProgress(ProgressActivityId);
-        Run(ct => PerItemAsync(reference, async () =>
+        RunWithProgress(reference, progress, async ct =>
         {
-            try
-            {
-                var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
-                using var daemon = DockerDaemon.FromEnvironment();
-                PostObject(await daemon.SaveToDaemonAsync(store, reference, platform, imageName, progress, ct).ConfigureAwait(false));
-            }
-            finally
-            {
-                progress.Complete();
-            }
-        }));
+            var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
+            using var daemon = DockerDaemon.FromEnvironment();
+            PostObject(await daemon.SaveToDaemonAsync(store, reference, platform, imageName, progress, ct).ConfigureAwait(false));
+        });
     }
 }

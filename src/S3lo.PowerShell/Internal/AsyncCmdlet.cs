@@ -94,6 +94,23 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs one item's work as <see cref="PerItemAsync"/> does, ending <paramref name="progress"/>'s activity once the
+    /// work is done or has failed.
+    /// </summary>
+    private protected void RunWithProgress<T>(object target, ProgressSink<T> progress, Func<CancellationToken, Task> work) where T : class
+        => Run(ct => PerItemAsync(target, async () =>
+        {
+            try
+            {
+                await work(ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                progress.Complete();
+            }
+        }));
+
     /// <summary>A progress sink for byte transfers that writes at most four records a second, or none when progress is off.</summary>
     private protected ProgressSink<TransferProgress> CreateProgress(int activityId)
         => new(this, activityId, ProgressEnabled(), value => (value.Activity,
