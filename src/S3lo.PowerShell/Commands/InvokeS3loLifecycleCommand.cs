@@ -72,35 +72,16 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
             }));
         }
 
-        var collect = ShouldProcess($"Removing the unreferenced blobs of {location} older than {GracePeriod}.",
-            $"Remove the unreferenced blobs of {location} older than {GracePeriod}?", "Invoke-S3loLifecycle", out var reason);
         GcProgress? last = null;
         long blobs = 0, bytes = 0;
-        if (collect || reason == ShouldProcessReason.WhatIf)
+        if (ShouldCollect(location, GracePeriod, out var whatIf))
         {
-            var progress = CreateProgress<GcProgress>(GcProgressView.ActivityId, p => GcProgressView.Describe(location.ToString(), p));
-            RunWithProgress(location, progress, async ct =>
+            last = CollectBlobs(location, GracePeriod, whatIf, blob =>
             {
-                var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-                var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !collect };
-                var report = new Progress(p =>
-                {
-                    last = p;
-                    progress.Report(p);
-                });
-                await foreach (var blob in new GarbageCollector(store).CollectAsync(options, report, ct).ConfigureAwait(false))
-                {
-                    blobs++;
-                    bytes += blob.Size;
-                }
+                blobs++;
+                bytes += blob.Size;
             });
         }
         WriteObject(new LifecycleSummary(location.ToString(), plan.Count, removed, blobs, bytes, last?.SkippedRecent ?? 0, clock.Elapsed));
-    }
-
-    /// <summary>Keeps the latest report, synchronously (System.Progress would post it to the thread pool later).</summary>
-    private sealed class Progress(Action<GcProgress> report) : IProgress<GcProgress>
-    {
-        public void Report(GcProgress value) => report(value);
     }
 }

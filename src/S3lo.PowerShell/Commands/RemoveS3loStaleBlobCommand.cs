@@ -25,16 +25,6 @@ public sealed class RemoveS3loStaleBlobCommand : StoreCmdlet
     protected override void ProcessRecord()
     {
         var location = OrTerminate(() => ParseStore(Store), Store);
-        var remove = ShouldProcess($"Removing the unreferenced blobs of {location} older than {GracePeriod}.",
-            $"Remove the unreferenced blobs of {location} older than {GracePeriod}?", "Remove-S3loStaleBlob", out var reason);
-        if (!remove && reason != ShouldProcessReason.WhatIf) return;
-        var progress = CreateProgress<GcProgress>(GcProgressView.ActivityId, p => GcProgressView.Describe(location.ToString(), p));
-        RunWithProgress(location, progress, async ct =>
-        {
-            var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-            var options = new GcOptions { GracePeriod = GracePeriod, WhatIf = !remove };
-            await foreach (var blob in new GarbageCollector(store).CollectAsync(options, progress, ct).ConfigureAwait(false))
-                PostObject(blob);
-        });
+        if (ShouldCollect(location, GracePeriod, out var whatIf)) CollectBlobs(location, GracePeriod, whatIf, PostObject);
     }
 }

@@ -168,10 +168,13 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
             _describe = describe;
         }
 
+        /// <summary>The last value reported, kept even when progress is off; null before the first.</summary>
+        public T? Latest => _latest;
+
         public void Report(T value)
         {
-            if (!_enabled) return;
             _latest = value;
+            if (!_enabled) return;
             var now = Stopwatch.GetTimestamp();
             var last = Interlocked.Read(ref _last);
             if ((last != 0 && now - last < Interval) || Interlocked.CompareExchange(ref _last, now, last) != last) return;

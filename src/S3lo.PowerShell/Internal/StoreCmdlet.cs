@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using S3lo.Core.Catalog;
 using S3lo.Core;
+using S3lo.Core.Gc;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
 
@@ -142,6 +143,36 @@ public abstract class StoreCmdlet : AsyncCmdlet
             }
             return resolved;
         }, inputObjects.FirstOrDefault()?.Reference ?? references.FirstOrDefault());
+    }
+
+    /// <summary>
+    /// Asks whether to remove the unreferenced blobs of <paramref name="location"/> older than <paramref name="gracePeriod"/>.
+    /// False when declined; under -WhatIf true, with <paramref name="whatIf"/> set so that they are only listed.
+    /// </summary>
+    protected bool ShouldCollect(StoreLocation location, TimeSpan gracePeriod, out bool whatIf)
+    {
+        var remove = ShouldProcess($"Removing the unreferenced blobs of {location} older than {gracePeriod}.",
+            $"Remove the unreferenced blobs of {location} older than {gracePeriod}?", MyInvocation.MyCommand.Name, out var reason);
+        whatIf = !remove;
+        return remove || reason == ShouldProcessReason.WhatIf;
+    }
+
+    /// <summary>
+    /// Collects the unreferenced blobs of <paramref name="location"/> (only lists them when <paramref name="whatIf"/>), writing
+    /// progress and handing each blob to <paramref name="swept"/>; a failure is a non-terminating error about the store.
+    /// Returns the collection's last progress report, null when it failed before the first.
+    /// </summary>
+    protected GcProgress? CollectBlobs(StoreLocation location, TimeSpan gracePeriod, bool whatIf, Action<SweptBlob> swept)
+    {
+        var progress = CreateProgress<GcProgress>(GcProgressView.ActivityId, p => GcProgressView.Describe(location.ToString(), p));
+        RunWithProgress(location, progress, async ct =>
+        {
+            var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
+            var options = new GcOptions { GracePeriod = gracePeriod, WhatIf = whatIf };
+            await foreach (var blob in new GarbageCollector(store).CollectAsync(options, progress, ct).ConfigureAwait(false))
+                swept(blob);
+        });
+        return progress.Latest;
     }
 
     protected override void EndProcessing()
