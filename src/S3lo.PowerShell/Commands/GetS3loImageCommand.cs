@@ -64,8 +64,7 @@ public sealed class GetS3loImageCommand : StoreCmdlet
         Run(ct => PerItemAsync(location, async () =>
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-            var images = new ImageCatalog(store).ListAsync(prefix, nameMatch, tagMatch,
-                (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
+            var images = new ImageCatalog(store).ListAsync(prefix, nameMatch, tagMatch, TagError(location), ct);
             await foreach (var info in images.ConfigureAwait(false))
             {
                 // A digest in the reference keeps the tags whose manifest has it.

@@ -30,7 +30,7 @@ public sealed class GetS3loLifecyclePlanCommand : StoreCmdlet
         Run(ct => PerItemAsync(location, async () =>
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-            var plan = new LifecyclePlanner(store).PlanAsync(prefix, nameMatch, (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
+            var plan = new LifecyclePlanner(store).PlanAsync(prefix, nameMatch, TagError(location), ct);
             await foreach (var item in plan.ConfigureAwait(false)) PostObject(item);
         }));
     }

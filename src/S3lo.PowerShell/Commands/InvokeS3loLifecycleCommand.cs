@@ -45,7 +45,7 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
         Run(ct => PerItemAsync(location, async () =>
         {
             var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-            var items = new LifecyclePlanner(store).PlanAsync(prefix, nameMatch, (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}")), ct);
+            var items = new LifecyclePlanner(store).PlanAsync(prefix, nameMatch, TagError(location), ct);
             await foreach (var item in items.ConfigureAwait(false)) plan.Add(item);
             planned = true;
         }));

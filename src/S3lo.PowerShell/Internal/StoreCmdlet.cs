@@ -145,6 +145,11 @@ public abstract class StoreCmdlet : AsyncCmdlet
         }, inputObjects.FirstOrDefault()?.Reference ?? references.FirstOrDefault());
     }
 
+    /// <summary>For a listing of <paramref name="location"/>: a tag that cannot be read becomes a non-terminating error about
+    /// that tag, and the listing goes on.</summary>
+    protected Action<TagEntry, S3loException> TagError(StoreLocation location)
+        => (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag.Name}:{tag.Tag}"));
+
     /// <summary>
     /// Asks whether to remove the unreferenced blobs of <paramref name="location"/> older than <paramref name="gracePeriod"/>.
     /// False when declined; under -WhatIf true, with <paramref name="whatIf"/> set so that they are only listed.
