@@ -30,34 +30,22 @@ public sealed class GetS3loImageCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
-        Core.Storage.StoreLocation location;
+        // A reference is a store, or an image (and a tag or digest) that narrows the listing; anything else is a directory path.
+        var reference = ImageReference.LooksLikeReference(Store) ? OrTerminate(() => ParseReference(Store), Store) : null;
+        var location = reference is null ? OrTerminate(() => ParseStore(Store), Store) : reference.Store;
         var names = Name;
         var tags = Tag;
-        Digest? digest = null;
-        try
+        if (reference is { IsStoreOnly: false } image)
         {
-            if (ImageReference.LooksLikeReference(Store) && ParseReference(Store) is { IsStoreOnly: false } image)
-            {
-                // The reference narrows the listing itself, so a -Name or -Tag beside it would contradict or repeat it.
-                if (Name is not null || (Tag is not null && image.Tag is not null))
-                    throw new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
-                        $"'{Store}' names an image{(image.Tag is null ? "" : " and a tag")} already, so -Name{(image.Tag is null ? "" : " and -Tag")} cannot be given with it; "
-                        + $"give the store ({image.Store}) to filter by -Name and -Tag.", Store);
-                location = image.Store;
-                names = [WildcardPattern.Escape(image.Name!)];
-                if (image.Tag is not null) tags = [WildcardPattern.Escape(image.Tag)];
-                digest = image.Digest;
-            }
-            else
-            {
-                location = ParseStore(Store);
-            }
+            // The reference narrows the listing itself, so a -Name or -Tag beside it would contradict or repeat it.
+            if (Name is not null || (Tag is not null && image.Tag is not null))
+                ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
+                    $"'{Store}' names an image{(image.Tag is null ? "" : " and a tag")} already, so -Name{(image.Tag is null ? "" : " and -Tag")} cannot be given with it; "
+                    + $"give the store ({image.Store}) to filter by -Name and -Tag.", Store), Store);
+            names = [WildcardPattern.Escape(image.Name!)];
+            if (image.Tag is not null) tags = [WildcardPattern.Escape(image.Tag)];
         }
-        catch (S3loException e)
-        {
-            ThrowTerminating(e, Store);
-            return;
-        }
+        var digest = reference?.Digest;
 
         var (prefix, nameMatch) = NameFilter.From(names);
         var tagMatch = NameFilter.Matcher(tags);
