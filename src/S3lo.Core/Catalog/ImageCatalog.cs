@@ -175,7 +175,7 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     /// </summary>
     public async Task<IReadOnlyList<ImageInfo>> FindTagsAsync(ImageReference reference, CancellationToken cancellationToken)
     {
-        reference.RequireName("remove an image");
+        reference.RequireTagOrDigest("remove an image");
         if (reference.Tag is not null)
         {
             var key = StoreLayout.ManifestKey(reference.Name!, reference.Tag);
@@ -192,7 +192,6 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
                 return [Unreadable(reference.Name!, reference.Tag, head)];
             }
         }
-        if (reference.Digest is null) reference.RequireTag("remove an image");
         var found = new List<ImageInfo>();
         await foreach (var info in ListAsync(reference.Name + "/", n => n == reference.Name, _ => true, null, cancellationToken).ConfigureAwait(false))
         {

@@ -55,6 +55,13 @@ public sealed record ImageReference
         return this;
     }
 
+    /// <summary>Fails as <see cref="RequireName"/> does, then with <c>TagRequired</c> unless the reference has a tag or a digest.</summary>
+    public ImageReference RequireTagOrDigest(string action)
+    {
+        RequireName(action);
+        return Tag is null && Digest is null ? RequireTag(action) : this;
+    }
+
     public static ImageReference Create(StoreLocation store, string? name, string? tag, string? digest)
     {
         if (name is null)

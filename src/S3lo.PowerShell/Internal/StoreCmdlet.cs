@@ -136,11 +136,7 @@ public abstract class StoreCmdlet : AsyncCmdlet
                 StoreSet => [fromParts()],
                 _ => references.Select(ParseReference).ToList(),
             };
-            foreach (var reference in resolved)
-            {
-                reference.RequireName(action);
-                if (reference.Tag is null && reference.Digest is null) reference.RequireTag(action);
-            }
+            foreach (var reference in resolved) reference.RequireTagOrDigest(action);
             return resolved;
         }, inputObjects.FirstOrDefault()?.Reference ?? references.FirstOrDefault());
     }
