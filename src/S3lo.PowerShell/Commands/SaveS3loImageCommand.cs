@@ -72,9 +72,11 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
         if (Docker.IsPresent == (Path is not null))
             ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
                 "Give either -Path (files to write) or -Docker (load into the Docker daemon).", Path), Path);
+        // The name the image gets in an archive, or by default in the daemon; latest for a reference by digest alone.
+        var imageName = $"{reference.Name}:{reference.Tag ?? "latest"}";
         if (Docker)
         {
-            SaveToDocker(reference, platform);
+            SaveToDocker(reference, platform, ImageName ?? imageName);
             return;
         }
         var path = ResolvePath(Path!);
@@ -87,15 +89,13 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
         RunWithProgress(reference, progress, async ct =>
         {
             var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
-            var imageName = $"{reference.Name}:{reference.Tag ?? "latest"}";
             await using var writer = ImageWriters.Create(format, path, imageName, Force);
             PostObject(await new ImageSaver(store).SaveAsync(reference, platform, writer, path, format, progress, ct).ConfigureAwait(false));
         });
     }
 
-    private void SaveToDocker(ImageReference reference, Platform? platform)
+    private void SaveToDocker(ImageReference reference, Platform? platform, string imageName)
     {
-        var imageName = ImageName ?? $"{reference.Name}:{reference.Tag ?? "latest"}";
         if (!ShouldProcess(imageName, $"Load {reference} into the Docker daemon")) return;
         var progress = CreateProgress(ProgressActivityId);
         RunWithProgress(reference, progress, async ct =>
