@@ -107,7 +107,8 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
         });
     }
 
-    private static bool IsRegistry(string reference) => !ImageReference.LooksLikeReference(reference) && RegistryReference.IsRegistryReference(reference);
+    // An s3:// or local:// reference is never one: IsRegistryReference refuses any text with "://".
+    private static bool IsRegistry(string reference) => RegistryReference.IsRegistryReference(reference);
 
     private RegistryClientOptions RegistryOptions() => new()
     {

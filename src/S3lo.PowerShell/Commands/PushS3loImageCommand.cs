@@ -96,7 +96,8 @@ public sealed class PushS3loImageCommand : StoreCmdlet
             }
             try
             {
-                if (image.Root.IsIndex && platform is not null)
+                // A source that is not an index comes back as it is.
+                if (platform is not null)
                     image = await PlatformImageSource.SelectAsync(image, platform, ct).ConfigureAwait(false);
                 var store = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
                 PostObject(await new ImagePusher(store).PushAsync(image, destination, Force, progress, ct).ConfigureAwait(false));
