@@ -98,6 +98,12 @@ Describe 'Store policy on a <Kind> store' -ForEach $StoreKinds {
         { Set-S3loPolicy $store.Uri -MaxAge 'ninety days' -Confirm:$false @p } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,S3lo.PowerShell.Commands.SetS3loPolicyCommand'
     }
 
+    It 'refuses a negative duration written as a TimeSpan string, at parameter binding' {
+        { Set-S3loPolicy $store.Uri -MaxAge '-1:00:00' -Confirm:$false @p } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,S3lo.PowerShell.Commands.SetS3loPolicyCommand'
+        { Remove-S3loStaleBlob $store.Uri -GracePeriod '-1:00:00' -WhatIf @p } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,S3lo.PowerShell.Commands.RemoveS3loStaleBlobCommand'
+        { Invoke-S3loLifecycle $store.Uri -GracePeriod '-1:00:00' -WhatIf @p } | Should -Throw -ErrorId 'ParameterArgumentTransformationError,S3lo.PowerShell.Commands.InvokeS3loLifecycleCommand'
+    }
+
     It 'loses no change when several Set-S3loPolicy calls run at once' {
         $jobs = 1..6 | ForEach-Object {
             $n = $_

@@ -12,16 +12,22 @@ public sealed class DurationTransformationAttribute : ArgumentTransformationAttr
     public override object Transform(EngineIntrinsics engineIntrinsics, object inputData)
     {
         var value = inputData is PSObject ps ? ps.BaseObject : inputData;
-        return value switch
+        TimeSpan? duration = value switch
         {
-            TimeSpan { Ticks: < 0 } => throw new ArgumentTransformationMetadataException($"'{value}' is negative; a duration must be zero or more."),
             TimeSpan span => span,
             int or long or decimal or double when Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture) is >= 0 and var days
                 => TimeSpan.FromDays(days),
             string text when PolicyDuration.TryParse(text, out var parsed) => parsed,
             string text when TimeSpan.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var parsed) => parsed,
-            _ => throw new ArgumentTransformationMetadataException(
+            _ => null,
+        };
+        return duration switch
+        {
+            null => throw new ArgumentTransformationMetadataException(
                 $"'{value}' is not a duration: use days like 90d, a Go-style duration like 168h or 30m, or a TimeSpan."),
+            // A TimeSpan, or a string in TimeSpan notation such as '-1:00:00' (a number of days below zero is no duration above).
+            { Ticks: < 0 } => throw new ArgumentTransformationMetadataException($"'{value}' is negative; a duration must be zero or more."),
+            { } span => span,
         };
     }
 }
