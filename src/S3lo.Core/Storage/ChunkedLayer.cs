@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
@@ -115,32 +114,16 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
                      ?? throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
                          $"The {what} is missing ({key}).", chunk.Digest.ToString());
         // The frame's bytes are what the layer digest covers; its raw content must be the chunk the recipe names.
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long size = 0;
         try
         {
             using var frame = new MemoryStream(stored.Bytes, writable: false);
-            using var raw = new ZstdSharp.DecompressionStream(frame);
-            var buffer = new byte[1 << 17];
-            int n;
-            while ((n = await raw.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                size += n;
-                if (size > chunk.Size) break;
-                hash.AppendData(buffer, 0, n);
-            }
+            await using var raw = new VerifyingReadStream(new ZstdSharp.DecompressionStream(frame), chunk.Digest, chunk.Size, what);
+            await raw.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ZstdSharp.ZstdException e)
         {
             throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData, $"The {what} is not a valid zstd frame: {e.Message}", chunk.Digest.ToString(), e);
         }
-        if (size != chunk.Size)
-            throw new S3loException(ErrorIds.SizeMismatch, S3loErrorKind.InvalidData,
-                $"The {what} holds {(size > chunk.Size ? "more than " : "")}{size} bytes, not {chunk.Size}.", chunk.Digest.ToString());
-        var actual = Digest.FromHash(hash.GetHashAndReset());
-        if (actual != chunk.Digest)
-            throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
-                $"The {what} does not match its digest (its bytes hash to {actual}).", chunk.Digest.ToString());
         return stored.Bytes;
     }
 
