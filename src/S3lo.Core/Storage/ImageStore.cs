@@ -14,6 +14,9 @@ public sealed record TagManifest(string Name, string Tag, Manifest Manifest, Obj
 /// <summary>The image-level operations of the store format, over any <see cref="IObjectStore"/>.</summary>
 public sealed class ImageStore : IAsyncDisposable
 {
+    private readonly object _chunkFormatLock = new();
+    private Task<int?>? _chunkFormat;
+
     public ImageStore(IObjectStore objects) => Objects = objects;
 
     public IObjectStore Objects { get; }
@@ -112,12 +115,28 @@ public sealed class ImageStore : IAsyncDisposable
     {
         var stored = await Objects.GetBytesAsync(StoreLayout.RecipeKey(layer), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
         if (stored is null) return null;
-        var format = (await new PolicyStore(Objects).ReadAsync(cancellationToken).ConfigureAwait(false)).ChunkFormat;
+        var format = await GetChunkFormatAsync(cancellationToken).ConfigureAwait(false);
         if (format is { } f && f != ChunkRecipe.SupportedChunkFormat)
             throw new S3loException(ErrorIds.UnsupportedChunkFormat, S3loErrorKind.NotImplemented,
                 $"The layer {layer} in {Location} is stored chunked in chunk_format {f} (s3lo.yaml), which this version of S3lo cannot read; it reads chunk_format {ChunkRecipe.SupportedChunkFormat}.",
                 layer.ToString());
         return ChunkRecipe.Parse(stored.Bytes, layer);
+    }
+
+    /// <summary>The store's <c>chunk_format</c> (s3lo.yaml), read once per instance on the first recipe found and shared
+    /// by concurrent callers; a read that failed or was cancelled is not kept, so the next caller reads again.</summary>
+    private Task<int?> GetChunkFormatAsync(CancellationToken cancellationToken)
+    {
+        Task<int?> read;
+        lock (_chunkFormatLock)
+        {
+            if (_chunkFormat is null || _chunkFormat.IsFaulted || _chunkFormat.IsCanceled)
+                _chunkFormat = Task.Run(async () => (await new PolicyStore(Objects).ReadAsync(CancellationToken.None).ConfigureAwait(false)).ChunkFormat,
+                    CancellationToken.None);
+            read = _chunkFormat;
+        }
+        // The read is shared, so it is not cancelled with one caller; each caller stops waiting on its own token.
+        return read.WaitAsync(cancellationToken);
     }
 
     public Task PutBlobAsync(Descriptor descriptor, Stream content, Action<long>? progress, CancellationToken cancellationToken)
