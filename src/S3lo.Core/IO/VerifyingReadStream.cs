@@ -18,6 +18,7 @@ public sealed class VerifyingReadStream : ReadOnlyStream
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private long _read;
     private bool _verified;
+    private bool _disposed;
 
     /// <param name="expectedSize">The expected length, or -1 when only the digest is known.</param>
     /// <param name="what">How errors name the content, e.g. "blob sha256:… of app:v1".</param>
@@ -84,18 +85,24 @@ public sealed class VerifyingReadStream : ReadOnlyStream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !_disposed)
         {
+            _disposed = true;
             _hash.Dispose();
             if (!_leaveOpen) _inner.Dispose();
         }
         base.Dispose(disposing);
     }
 
+    // Not base.DisposeAsync(): that would call Dispose(true) and release everything a second time.
     public override async ValueTask DisposeAsync()
     {
-        _hash.Dispose();
-        if (!_leaveOpen) await _inner.DisposeAsync().ConfigureAwait(false);
-        await base.DisposeAsync().ConfigureAwait(false);
+        if (!_disposed)
+        {
+            _disposed = true;
+            _hash.Dispose();
+            if (!_leaveOpen) await _inner.DisposeAsync().ConfigureAwait(false);
+        }
+        GC.SuppressFinalize(this);
     }
 }
