@@ -9,7 +9,7 @@ public static partial class ImageName
 
     public static void ValidateName(string? name)
     {
-        if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength || !name.Split('/').All(c => Component().IsMatch(c)))
+        if (!IsValidName(name))
             throw new S3loException(ErrorIds.InvalidName, S3loErrorKind.InvalidArgument,
                 $"'{name}' is not a valid image name: use lowercase '/'-separated components of letters and digits, " +
                 "joined inside a component by single '.', '_' or '-' (for example org/my-app).", name);
@@ -17,7 +17,7 @@ public static partial class ImageName
 
     public static void ValidateTag(string? tag)
     {
-        if (string.IsNullOrEmpty(tag) || !Tag().IsMatch(tag))
+        if (!IsValidTag(tag))
             throw new S3loException(ErrorIds.InvalidTag, S3loErrorKind.InvalidArgument,
                 $"'{tag}' is not a valid tag: up to 128 characters of letters, digits, '_', '.' and '-', not starting with '.' or '-'.", tag);
     }
