@@ -31,8 +31,6 @@ public sealed class VerifyingReadStream : ReadOnlyStream
         _leaveOpen = leaveOpen;
     }
 
-    public long BytesRead => _read;
-
     public override long Length => _expectedSize >= 0 ? _expectedSize : throw new NotSupportedException();
     public override long Position { get => _read; set => throw new NotSupportedException(); }
 

@@ -47,8 +47,6 @@ public readonly partial record struct Digest
     public static async Task<Digest> ComputeAsync(Stream data, CancellationToken cancellationToken)
         => FromHash(await SHA256.HashDataAsync(data, cancellationToken).ConfigureAwait(false));
 
-    public bool IsEmpty => Hex is null;
-
     [GeneratedRegex("^[0-9a-f]{64}$", RegexOptions.CultureInvariant)]
     private static partial Regex HexPattern();
 }

@@ -30,13 +30,6 @@ public sealed record ImageReference
     public override string ToString()
         => Store + (Name ?? "") + (Tag is null ? "" : ":" + Tag) + (Digest is null ? "" : "@" + Digest);
 
-    /// <summary>The reference with <paramref name="tag"/> in place of any tag or digest.</summary>
-    public ImageReference WithTag(string tag)
-    {
-        ImageName.ValidateTag(tag);
-        return new ImageReference(Store, Name, tag, null);
-    }
-
     /// <summary>Fails with <c>TagRequired</c> unless the reference names an image and a tag (no implicit latest).</summary>
     public ImageReference RequireTag(string action)
     {

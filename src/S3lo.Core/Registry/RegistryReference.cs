@@ -37,12 +37,6 @@ public sealed partial record RegistryReference
     public override string ToString()
         => $"{Registry}/{Repository}" + (Tag is null ? "" : ":" + Tag) + (Digest is null ? "" : "@" + Digest);
 
-    public RegistryReference WithTag(string tag)
-    {
-        ImageName.ValidateTag(tag);
-        return new RegistryReference(Registry, Repository, tag, null);
-    }
-
     public static string ApiHostOf(string registry) => registry == DockerHub ? DockerHubApiHost : registry;
 
     public static RegistryReference Parse(string text)

@@ -21,7 +21,6 @@ public sealed record S3ConnectionOptions
     public string? BlobStorageClass { get; init; }
     /// <summary>Storage class for manifests and metadata; null means STANDARD on AWS and none on a custom endpoint.</summary>
     public string? ManifestStorageClass { get; init; }
-    public int MaxConcurrency { get; init; } = 4;
 
     public bool IsCustomEndpoint => !string.IsNullOrEmpty(EndpointUrl);
 }
