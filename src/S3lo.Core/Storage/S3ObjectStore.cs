@@ -130,7 +130,7 @@ public sealed class S3ObjectStore : IObjectStore
                 .ConfigureAwait(false);
             return new ObjectInfo(key, response.ContentLength, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value);
         }
-        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        catch (AmazonS3Exception e) when (IsMissingKey(e))
         {
             return null;
         }
@@ -376,17 +376,9 @@ public sealed class S3ObjectStore : IObjectStore
         }
     }
 
-    private static async Task<int> ReadPartAsync(Stream content, byte[] buffer, CancellationToken cancellationToken)
-    {
-        var total = 0;
-        while (total < PartSize)
-        {
-            var n = await content.ReadAsync(buffer.AsMemory(total, PartSize - total), cancellationToken).ConfigureAwait(false);
-            if (n == 0) break;
-            total += n;
-        }
-        return total;
-    }
+    // A part is PartSize bytes, fewer only at the end of the content; the rented buffer may be larger.
+    private static ValueTask<int> ReadPartAsync(Stream content, byte[] buffer, CancellationToken cancellationToken)
+        => content.ReadAtLeastAsync(buffer.AsMemory(0, PartSize), PartSize, throwOnEndOfStream: false, cancellationToken);
 
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
