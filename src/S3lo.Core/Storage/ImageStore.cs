@@ -186,12 +186,22 @@ public sealed class ImageStore : IAsyncDisposable
         await Objects.DeleteAsync([StoreLayout.ManifestKey(name, tag)], cancellationToken).ConfigureAwait(false);
         var keys = new List<string> { StoreLayout.OciLayoutKey(name, tag) };
         keys.AddRange(StoreLayout.LegacyTagFiles.Select(f => StoreLayout.TagPrefix(name, tag) + f));
-        await foreach (var signature in Objects.ListAsync(StoreLayout.SignaturesPrefix(name, tag), cancellationToken).ConfigureAwait(false))
-        {
-            if (!signature.Key[StoreLayout.SignaturesPrefix(name, tag).Length..].Contains('/')) keys.Add(signature.Key);
-        }
+        keys.AddRange((await ListSignaturesAsync(name, tag, cancellationToken).ConfigureAwait(false)).Select(o => o.Key));
         await Objects.DeleteAsync(keys, cancellationToken).ConfigureAwait(false);
         return keys.Count + 1;
+    }
+
+    /// <summary>The objects directly under a tag's <c>signatures/</c>, where its signature records are; never keys in deeper
+    /// folders, which belong to other images (for app:v1, the tags of an image named <c>app/v1/signatures</c>).</summary>
+    public async Task<IReadOnlyList<ObjectInfo>> ListSignaturesAsync(string name, string tag, CancellationToken cancellationToken)
+    {
+        var prefix = StoreLayout.SignaturesPrefix(name, tag);
+        var signatures = new List<ObjectInfo>();
+        await foreach (var o in Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (!o.Key[prefix.Length..].Contains('/')) signatures.Add(o);
+        }
+        return signatures;
     }
 
     public S3loException BlobNotFound(Digest digest)

@@ -40,13 +40,6 @@ public sealed class ImageCopier(ImageStore source, ImageStore destination)
         => image.Image.Tag is { } tag && (await ListSignaturesAsync(store, tag, cancellationToken).ConfigureAwait(false)).Count > 0;
 
     private static async Task<List<ObjectInfo>> ListSignaturesAsync(ImageStore store, TagManifest tag, CancellationToken cancellationToken)
-    {
-        var prefix = StoreLayout.SignaturesPrefix(tag.Name, tag.Tag);
-        var signatures = new List<ObjectInfo>();
-        await foreach (var o in store.Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
-        {
-            if (!o.Key[prefix.Length..].Contains('/') && o.Key.EndsWith(".json", StringComparison.Ordinal)) signatures.Add(o);
-        }
-        return signatures;
-    }
+        => (await store.ListSignaturesAsync(tag.Name, tag.Tag, cancellationToken).ConfigureAwait(false))
+            .Where(o => o.Key.EndsWith(".json", StringComparison.Ordinal)).ToList();
 }
