@@ -105,13 +105,11 @@ public sealed class DockerDaemonSource : IImageSource
         File.Delete(_spoolPath);
     }
 
-    // name:tag and name@digest both name a repository; a tag is the part after the last ':' that follows the last '/'
-    // (a ':' before it belongs to a registry's port).
+    // name:tag and name@digest both name a repository: what precedes the '@', else the name without its tag
+    // (Formats.ImageName.Split; Oci.ImageName is the validation of store names).
     private static string RepositoryOf(string imageName)
     {
         var at = imageName.IndexOf('@');
-        if (at >= 0) return imageName[..at];
-        var colon = imageName.LastIndexOf(':');
-        return colon > imageName.LastIndexOf('/') ? imageName[..colon] : imageName;
+        return at >= 0 ? imageName[..at] : Formats.ImageName.Split(imageName).Repository;
     }
 }
