@@ -15,6 +15,16 @@ public abstract class ReadOnlyStream : Stream
 
     public abstract override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default);
 
+    /// <summary>A synchronous read for a stream whose reading is asynchronous at heart: it waits for
+    /// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>.</summary>
+    protected int ReadBlocking(Span<byte> buffer)
+    {
+        var bytes = new byte[buffer.Length];
+        var n = ReadAsync(bytes.AsMemory(), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        bytes.AsSpan(0, n).CopyTo(buffer);
+        return n;
+    }
+
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 

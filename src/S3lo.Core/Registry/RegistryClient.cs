@@ -389,13 +389,7 @@ public sealed partial class RegistryClient : IDisposable
         public override long Position { get => _position; set => throw new NotSupportedException(); }
 
         // Re-requesting is asynchronous; a synchronous reader waits for it.
-        public override int Read(Span<byte> buffer)
-        {
-            var rented = new byte[buffer.Length];
-            var n = ReadAsync(rented.AsMemory(), CancellationToken.None).AsTask().GetAwaiter().GetResult();
-            rented.AsSpan(0, n).CopyTo(buffer);
-            return n;
-        }
+        public override int Read(Span<byte> buffer) => ReadBlocking(buffer);
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {

@@ -77,13 +77,7 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
     public override long Position { get => _read; set => throw new NotSupportedException(); }
 
     // Chunks are fetched asynchronously; a synchronous reader waits for them.
-    public override int Read(Span<byte> buffer)
-    {
-        var rented = new byte[buffer.Length];
-        var n = ReadAsync(rented.AsMemory()).AsTask().GetAwaiter().GetResult();
-        rented.AsSpan(0, n).CopyTo(buffer);
-        return n;
-    }
+    public override int Read(Span<byte> buffer) => ReadBlocking(buffer);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
