@@ -50,6 +50,7 @@ Describe 'Format views' {
 
     It 'renders a listing as a table without errors' {
         $layout = New-TestImage -Path (Join-Path $Work 'fmt-layout') -Layers 1 -LayerSize 10KB -Tag v1
+        $null = New-TestLocalStore (Join-Path $Work 'fmt-store')
         $null = Push-S3loImage $layout "local://$Work/fmt-store/app:v1"
         $table = Get-S3loImage "local://$Work/fmt-store/" | Out-String
         $table | Should -Match 'app\s+v1\s+Image\s+linux/amd64'
@@ -91,7 +92,7 @@ Import-Module '$env:S3LO_MODULE_PATH'
 Describe 'Stopping a push' {
     It 'stops within a second on Ctrl+C and leaves no tag' {
         $layout = New-TestImage -Path (Join-Path $Work 'big-layout') -Layers 2 -LayerSize 150MB -Tag v1
-        $store = Join-Path $Work 'stop-store'
+        $store = New-TestLocalStore (Join-Path $Work 'stop-store')
         $ps = [powershell]::Create()
         $null = $ps.AddCommand('Import-Module').AddArgument($env:S3LO_MODULE_PATH).AddStatement()
         $null = $ps.AddCommand('Push-S3loImage').AddParameter('Path', $layout).AddParameter('Destination', "local://$store/app:v1")
@@ -120,7 +121,7 @@ Describe 'Progress' {
         # stream), in a fresh pwsh since Pester's session changes what that stream receives; returns the
         # records as objects with RecordType, ActivityId and StatusDescription.
         function Get-PushProgress([string] $Preference, [hashtable] $Environment) {
-            Get-CommandProgress "Push-S3loImage '$ProgressLayout' 'local://$Work/progress-$([guid]::NewGuid().ToString('N'))/app:v1'" $Preference $Environment
+            Get-CommandProgress "Push-S3loImage '$ProgressLayout' 'local://$(New-TestLocalStore (Join-Path $Work "progress-$([guid]::NewGuid().ToString('N'))"))/app:v1'" $Preference $Environment
         }
         function Get-CommandProgress([string] $Command, [string] $Preference, [hashtable] $Environment) {
             $setEnvironment = foreach ($name in 'CI', 'TF_BUILD') {
@@ -157,7 +158,7 @@ foreach (`$r in `$ps.Streams.Progress) { '{0}|{1}|{2}' -f `$r.RecordType, `$r.Ac
     }
 
     It 'reports tags marked while collecting blobs, and ends with a Completed record' {
-        $store = Join-Path $Work "progress-gc-$([guid]::NewGuid().ToString('N'))"
+        $store = New-TestLocalStore (Join-Path $Work "progress-gc-$([guid]::NewGuid().ToString('N'))")
         $null = Push-S3loImage $ProgressLayout "local://$store/app:v1"
         $records = Get-CommandProgress "Remove-S3loStaleBlob '$store' -GracePeriod 0 -Confirm:`$false" Continue @{}
         $records[0].StatusDescription | Should -Be 'Marking: 1 tag read'

@@ -171,3 +171,34 @@ Describe 'Push-S3loImage storage classes on S3' {
             Should -Throw -ErrorId 'StoreNotFound,S3lo.PowerShell.Commands.PushS3loImageCommand'
     }
 }
+
+Describe 'Push-S3loImage to a local reference whose store does not exist yet' {
+    BeforeEach {
+        $dir = Join-Path $Work "fresh-$([guid]::NewGuid().ToString('N').Substring(0, 8))"
+        $null = New-Item -ItemType Directory -Path $dir
+        Push-Location $dir
+    }
+    AfterEach { Pop-Location }
+
+    It 'takes the first path component as the store, as the Go s3lo does' {
+        $result = Push-S3loImage $DockerArchive local://./store/mirror/demo:v1
+        $result.Reference | Should -Be "local://$dir/store/mirror/demo:v1"
+        Test-Path -LiteralPath (Join-Path $dir 'store/manifests/mirror/demo/v1/manifest.json') | Should -BeTrue
+        Test-Path -LiteralPath (Join-Path $dir 'store/mirror') | Should -BeFalse
+        (Get-S3loImage local://./store/).Name | Should -Be 'mirror/demo'
+    }
+
+    It 'writes into an existing store deeper on the path' {
+        $null = Push-S3loImage $DockerArchive local://./store/mirror/demo:v1
+        $null = New-Item -ItemType Directory -Force -Path (Join-Path $dir 'store2/team/blobs/sha256')
+        $result = Push-S3loImage $DockerArchive local://./store2/team/app:v1
+        $result.Reference | Should -Be "local://$dir/store2/team/app:v1"
+        Test-Path -LiteralPath (Join-Path $dir 'store2/team/manifests/app/v1/manifest.json') | Should -BeTrue
+    }
+
+    It 'refuses the path <Text> with an empty, . or .. segment and writes nothing' -ForEach @(
+        @{ Text = 'local://./a//b:v1' }, @{ Text = 'local://./store/./app:v1' }, @{ Text = 'local://./store/../app:v1' }) {
+        { Push-S3loImage $DockerArchive $Text -ErrorAction Stop } | Should -Throw -ErrorId 'InvalidReference,S3lo.PowerShell.Commands.PushS3loImageCommand'
+        @(Get-ChildItem -LiteralPath $dir -Recurse -Force).Count | Should -Be 0
+    }
+}

@@ -47,7 +47,7 @@ function New-TestStore {
     )
     $script:Buckets++
     if ($Kind -eq 'local') {
-        $dir = Join-Path $Root "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
+        $dir = New-TestLocalStore (Join-Path $Root "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 6))")
         return [pscustomobject]@{ Kind = 'local'; Uri = "local://$dir/"; Root = $dir; Params = @{}; Server = $null }
     }
     $bucket = "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 10))"
@@ -60,6 +60,19 @@ function New-TestStore {
         Params = @{ EndpointUrl = $Server.EndpointUrl; Credential = $credential }
         Server = $Server
     }
+}
+
+function New-TestLocalStore {
+    <#
+    .SYNOPSIS
+    Makes an empty local store at -Path (a directory with blobs/sha256) and returns the path. A local reference names
+    an existing store at any depth, while one that does not exist yet is the first path component (as the Go s3lo reads
+    it), so tests that write by reference into a fresh directory make the store first, as they create a bucket.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] [string] $Path)
+    $null = New-Item -ItemType Directory -Force -Path (Join-Path $Path 'blobs/sha256')
+    $Path
 }
 
 function Get-TestStoreKey {
@@ -228,4 +241,4 @@ function Set-TestChunkedImage {
     [pscustomobject]@{ Digest = (Get-TestSha256 $bytes); Layers = @($layers | ForEach-Object { $_.digest }) }
 }
 
-Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, Get-TestSha256, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage
+Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, New-TestLocalStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, Get-TestSha256, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage

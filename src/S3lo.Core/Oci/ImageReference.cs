@@ -5,13 +5,11 @@ namespace S3lo.Core.Oci;
 /// <summary>
 /// An s3lo reference: a store, and optionally an image name with a tag or a digest.
 /// <c>s3://bucket/org/app:v1</c>, <c>s3://bucket/app@sha256:…</c>, <c>local://./images/app:v1</c>,
-/// <c>local:///srv/images/app:v1</c>, or store-level <c>s3://bucket/</c> and <c>local://./images/</c>.
+/// <c>az://container/app:v1</c>, <c>local:///srv/images/app:v1</c>, or store-level <c>s3://bucket/</c> and
+/// <c>local://./images/</c>. The scheme picks the store provider (<see cref="StoreProviders"/>), which reads the store part.
 /// </summary>
 public sealed record ImageReference
 {
-    public const string S3Scheme = "s3://";
-    public const string LocalScheme = "local://";
-
     private ImageReference(StoreLocation store, string? name, string? tag, Digest? digest)
     {
         Store = store;
@@ -69,58 +67,30 @@ public sealed record ImageReference
         return new ImageReference(store, name, tag, digest is null ? null : Oci.Digest.Parse(digest));
     }
 
-    public static bool LooksLikeReference(string? text)
-        => text is not null && (text.StartsWith(S3Scheme, StringComparison.OrdinalIgnoreCase) || text.StartsWith(LocalScheme, StringComparison.OrdinalIgnoreCase));
+    /// <summary>Whether <paramref name="text"/> starts with the scheme of a store provider (s3://, az://, local://).</summary>
+    public static bool LooksLikeReference(string? text) => StoreProviders.TryFind(text, out _, out _);
 
-    /// <param name="resolveLocalPath">Turns the path written in a local reference into an absolute path
-    /// (the cmdlets resolve it against the PowerShell location).</param>
-    public static ImageReference Parse(string text, Func<string, string> resolveLocalPath, S3ConnectionOptions? connection = null)
+    /// <param name="context">How to resolve a written local path, and the connection settings of each provider.</param>
+    public static ImageReference Parse(string text, StoreContext context)
     {
-        if (text.StartsWith(S3Scheme, StringComparison.OrdinalIgnoreCase))
-        {
-            var rest = text[S3Scheme.Length..];
-            var slash = rest.IndexOf('/');
-            var bucket = slash < 0 ? rest : rest[..slash];
-            var path = slash < 0 ? "" : rest[(slash + 1)..];
-            var store = StoreLocation.S3(bucket, connection);
-            if (path.Length == 0) return new ImageReference(store, null, null, null);
-            var (name, tag, digest) = SplitNameTagDigest(path, text);
-            return Create(store, name, tag, digest);
-        }
-        if (text.StartsWith(LocalScheme, StringComparison.OrdinalIgnoreCase))
-        {
-            var path = text[LocalScheme.Length..];
-            if (path.Length == 0) throw Invalid(text, "it has no path");
-            if (path.EndsWith('/') || path.EndsWith('\\'))
-                return new ImageReference(StoreLocation.Local(resolveLocalPath(path)), null, null, null);
-            var (namePath, tag, digest) = SplitNameTagDigest(path, text);
-            var absolute = resolveLocalPath(namePath);
-            if (tag is null && digest is null && StoreLocation.IsLocalStoreDirectory(absolute))
-                return new ImageReference(StoreLocation.Local(absolute), null, null, null);
-            var (root, name) = SplitLocalStore(absolute);
-            return Create(StoreLocation.Local(root), name, tag, digest);
-        }
-        throw Invalid(text, "it must start with s3:// or local://");
+        if (!StoreProviders.TryFind(text, out var provider, out var rest))
+            throw Invalid(text, $"it must start with {StoreProviders.Describe()}");
+        var (store, image) = provider.ParseReference(text, rest, context);
+        if (image is null) return new ImageReference(store, null, null, null);
+        var (name, tag, digest) = SplitNameTagDigest(image, text);
+        return Create(store, name, tag, digest);
     }
 
-    /// <summary>
-    /// The store of a local reference is the deepest existing store directory above the image path
-    /// (a directory holding blobs/sha256 or s3lo.yaml); when there is none yet, the image name is
-    /// the last path segment. <c>-Store</c> with <c>-Name</c> states the split explicitly.
-    /// </summary>
-    private static (string Root, string Name) SplitLocalStore(string absolute)
+    /// <summary>A store given alone, as a reference (<c>s3://bucket</c>, with or without the trailing '/'); an image reference is refused.</summary>
+    public static StoreLocation ParseStore(string text, StoreContext context)
     {
-        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(absolute));
-        for (var dir = Path.GetDirectoryName(full); dir is not null; dir = Path.GetDirectoryName(dir))
-        {
-            if (StoreLocation.IsLocalStoreDirectory(dir))
-                return (dir, Path.GetRelativePath(dir, full).Replace('\\', '/'));
-        }
-        var parent = Path.GetDirectoryName(full) ?? throw Invalid(absolute, "it has no image name after the store path");
-        return (parent, Path.GetFileName(full));
+        if (!StoreProviders.TryFind(text, out var provider, out var rest))
+            throw Invalid(text, $"it must start with {StoreProviders.Describe()}");
+        return provider.ParseStore(text, rest, context);
     }
 
-    private static (string Name, string? Tag, string? Digest) SplitNameTagDigest(string path, string text)
+    /// <summary>Splits <c>name[:tag][@digest]</c>; a ':' before the last '/' belongs to the path, not to a tag.</summary>
+    internal static (string Name, string? Tag, string? Digest) SplitNameTagDigest(string path, string text)
     {
         string? digest = null;
         var at = path.IndexOf('@');
@@ -141,7 +111,11 @@ public sealed record ImageReference
         return (path, tag, digest);
     }
 
-    private static S3loException Invalid(string text, string why)
+    internal static S3loException Invalid(string text, string why)
         => new(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
-            $"'{text}' is not a valid reference: {why}. Examples: s3://bucket/app:v1, local://./images/app:v1, s3://bucket/.", text);
+            $"'{text}' is not a valid reference: {why}. Examples: s3://bucket/app:v1, az://container/app:v1, local://./images/app:v1, s3://bucket/.", text);
+
+    internal static S3loException NotAStore(string text)
+        => new(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
+            $"-Store takes a store such as s3://bucket/ or ./images, not an image reference ('{text}'); use -Name and -Tag for the image.", text);
 }

@@ -102,3 +102,10 @@ public sealed class PreconditionFailedException(string key, StoreLocation store)
 
 public sealed class ObjectNotFoundException(string key, StoreLocation store)
     : S3loException(ErrorIds.ObjectNotFound, S3loErrorKind.NotFound, $"'{key}' does not exist in {store}.", key);
+
+/// <summary>Errors every object store raises alike.</summary>
+public static class StoreErrors
+{
+    public static S3loException TooLarge(string key, long max)
+        => new(ErrorIds.ObjectTooLarge, S3loErrorKind.InvalidData, $"'{key}' is larger than the {max} bytes allowed for it.", key);
+}

@@ -23,9 +23,7 @@ public sealed class ImageStore : IAsyncDisposable
     public StoreLocation Location => Objects.Location;
 
     public static async Task<ImageStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
-        => new(location.Kind == StoreKind.S3
-            ? await S3ObjectStore.OpenAsync(location, cancellationToken).ConfigureAwait(false)
-            : new LocalObjectStore(location));
+        => new(await StoreProviders.OpenAsync(location, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Every tag whose image name starts with <paramref name="namePrefix"/> (all when empty), as listing pages arrive.</summary>
     public async IAsyncEnumerable<TagEntry> ListTagsAsync(string namePrefix, [EnumeratorCancellation] CancellationToken cancellationToken)

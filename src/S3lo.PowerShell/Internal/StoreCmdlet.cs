@@ -4,6 +4,8 @@ using S3lo.Core;
 using S3lo.Core.Gc;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
+using S3lo.Core.Storage.Local;
+using S3lo.Core.Storage.S3;
 
 namespace S3lo.PowerShell.Internal;
 
@@ -52,7 +54,7 @@ public abstract class StoreCmdlet : AsyncCmdlet
     [ArgumentCompleter(typeof(StorageClassCompleter))]
     public string? ManifestStorageClass { get; set; }
 
-    private S3ConnectionOptions Connection => new()
+    private S3ConnectionOptions S3Connection => new()
     {
         ProfileName = ProfileName,
         Region = Region,
@@ -65,27 +67,21 @@ public abstract class StoreCmdlet : AsyncCmdlet
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
+    /// <summary>What parsing a reference needs: local paths resolved against the PowerShell location, and each provider's settings.</summary>
+    private StoreContext Context => new(ResolvePath, S3Connection);
+
     /// <summary>Parses an s3lo reference; a local path is resolved against the current PowerShell location.</summary>
     protected ImageReference ParseReference(string text)
     {
         if (!ImageReference.LooksLikeReference(text))
             throw new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
-                $"'{text}' is not a store reference: it must start with s3:// or local:// (or use -Store, -Name and -Tag).", text);
-        return ImageReference.Parse(text, ResolvePath, Connection);
+                $"'{text}' is not a store reference: it must start with {StoreProviders.Describe()} (or use -Store, -Name and -Tag).", text);
+        return ImageReference.Parse(text, Context);
     }
 
     /// <summary>A store given as a reference (<c>s3://bucket/</c>) or as any PowerShell path to a directory.</summary>
     protected StoreLocation ParseStore(string store)
-    {
-        if (!ImageReference.LooksLikeReference(store)) return StoreLocation.Local(ResolvePath(store));
-        var parsed = store.StartsWith(ImageReference.LocalScheme, StringComparison.OrdinalIgnoreCase) && !store.EndsWith('/')
-            ? ParseReference(store + "/")
-            : ParseReference(store);
-        if (!parsed.IsStoreOnly)
-            throw new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
-                $"-Store takes a store such as s3://bucket/ or ./images, not an image reference ('{store}'); use -Name and -Tag for the image.", store);
-        return parsed.Store;
-    }
+        => ImageReference.LooksLikeReference(store) ? ImageReference.ParseStore(store, Context) : LocalStoreProvider.Location(ResolvePath(store));
 
     protected ImageReference FromParts(string store, string? name, string? tag, string? digest = null)
         => ImageReference.Create(ParseStore(store), name, tag, digest);

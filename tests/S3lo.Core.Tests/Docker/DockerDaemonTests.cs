@@ -17,7 +17,7 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
     public async Task An_image_from_the_daemon_pushes_into_a_store_with_its_layers_and_verified_blobs()
     {
         using var daemon = DockerDaemon.Create(podman.Host);
-        await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
+        await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
         PushResult pushed;
         await using (var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default))
         {
@@ -156,7 +156,7 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
     public async Task A_stored_image_saved_into_the_daemon_under_a_new_name_has_the_same_layers()
     {
         using var daemon = DockerDaemon.Create(podman.Host);
-        await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
+        await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
         var reference = ImageReference.Create(store.Location, "app", "v1", null);
         await using (var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default))
             await new ImagePusher(store).PushAsync(source, reference, force: false, null, default);

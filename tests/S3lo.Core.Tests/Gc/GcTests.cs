@@ -243,7 +243,7 @@ public sealed class LocalGcTests : GcTests, IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("s3lo-gc-").FullName;
 
-    protected override Task<ImageStore> CreateStoreAsync() => Task.FromResult(new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir))));
+    protected override Task<ImageStore> CreateStoreAsync() => Task.FromResult(new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir))));
 
     protected override Task AgeAsync()
     {
@@ -266,7 +266,7 @@ public sealed class LocalGcTests : GcTests, IDisposable
 public sealed class S3GcTests(RgwServer server) : GcTests
 {
     protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), server.Connection("INTELLIGENT_TIERING", "STANDARD")), default));
+        => new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection("INTELLIGENT_TIERING", "STANDARD")), default));
 
     protected override Task AgeAsync() => Task.Delay(TimeSpan.FromSeconds(1.1));
 

@@ -8,7 +8,7 @@ public class ReferenceTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("s3lo-ref-").FullName;
 
-    private string Resolve(string path) => Path.GetFullPath(path, _dir);
+    private StoreContext Resolve => new(path => Path.GetFullPath(path, _dir));
 
     [Theory]
     [InlineData("s3://images/app:v1", "images", "app", "v1", null)]
@@ -20,7 +20,7 @@ public class ReferenceTests : IDisposable
     public void ParsesS3References(string text, string bucket, string name, string? tag, string? digest)
     {
         var r = ImageReference.Parse(text, Resolve);
-        Assert.Equal(StoreKind.S3, r.Store.Kind);
+        Assert.Equal("s3", r.Store.Scheme);
         Assert.Equal(bucket, r.Store.Root);
         Assert.Equal(name, r.Name);
         Assert.Equal(tag, r.Tag);
@@ -39,13 +39,37 @@ public class ReferenceTests : IDisposable
         Assert.Equal(Path.Combine(_dir, "images"), local.Store.Root);
     }
 
-    [Fact]
-    public void LocalReferenceWithoutStoreTakesLastSegmentAsName()
+    [Theory]
+    [InlineData("local://./images/app:v1", "images", "app")]
+    [InlineData("local://./store/mirror/demo:v1", "store", "mirror/demo")]
+    [InlineData("local://store/org/team/app:v1", "store", "org/team/app")]
+    [InlineData("local://../up/app:v1", "../up", "app")]
+    [InlineData("local://./app:v1", ".", "app")]
+    public void ANewLocalStoreIsTheFirstPathComponentAsTheGoToolReadsIt(string text, string store, string name)
     {
-        var r = ImageReference.Parse("local://./images/app:v1", Resolve);
-        Assert.Equal(Path.Combine(_dir, "images"), r.Store.Root);
-        Assert.Equal("app", r.Name);
+        Directory.CreateDirectory(Path.Combine(_dir, "work"));
+        var r = ImageReference.Parse(text, new StoreContext(path => Path.GetFullPath(path, Path.Combine(_dir, "work"))));
+        Assert.Equal(Path.GetFullPath(Path.Combine(_dir, "work", store)).TrimEnd('/'), r.Store.Root);
+        Assert.Equal(name, r.Name);
         Assert.Equal("v1", r.Tag);
+    }
+
+    [Fact]
+    public void AnAbsoluteLocalReferenceTakesItsFirstComponentAsANewStore()
+    {
+        var r = ImageReference.Parse("local:///srv/app:v1", Resolve);
+        Assert.Equal("/srv", r.Store.Root);
+        Assert.Equal("app", r.Name);
+        Assert.Equal("local:///srv/app:v1", r.ToString());
+    }
+
+    [Fact]
+    public void AnExistingStoreDeeperOnThePathWins()
+    {
+        Directory.CreateDirectory(Path.Combine(_dir, "store", "mirror", "blobs", "sha256"));
+        var r = ImageReference.Parse("local://./store/mirror/demo:v1", Resolve);
+        Assert.Equal(Path.Combine(_dir, "store", "mirror"), r.Store.Root);
+        Assert.Equal("demo", r.Name);
     }
 
     [Fact]
@@ -69,10 +93,10 @@ public class ReferenceTests : IDisposable
     [Fact]
     public void AProjectFolderNamedManifestsIsNotTakenForAStore()
     {
-        Directory.CreateDirectory(Path.Combine(_dir, "repo", "manifests"));
-        var r = ImageReference.Parse($"local://{_dir}/repo/images/app:v1", Resolve);
-        Assert.Equal(Path.Combine(_dir, "repo", "images"), r.Store.Root);
-        Assert.Equal("app", r.Name);
+        Directory.CreateDirectory(Path.Combine(_dir, "repo", "images", "manifests"));
+        var r = ImageReference.Parse("local://./repo/images/app:v1", Resolve);
+        Assert.Equal(Path.Combine(_dir, "repo"), r.Store.Root);
+        Assert.Equal("images/app", r.Name);
     }
 
     [Fact]
@@ -98,6 +122,10 @@ public class ReferenceTests : IDisposable
     [InlineData("s3://ab/app:v1", ErrorIds.InvalidReference)]
     [InlineData("http://images/app:v1", ErrorIds.InvalidReference)]
     [InlineData("local://", ErrorIds.InvalidReference)]
+    [InlineData("local://./a//b:v1", ErrorIds.InvalidReference)]
+    [InlineData("local://./store/./app:v1", ErrorIds.InvalidReference)]
+    [InlineData("local://./store/../app:v1", ErrorIds.InvalidReference)]
+    [InlineData("local://.//app:v1", ErrorIds.InvalidReference)]
     public void RejectsMalformedReferencesWithStableIds(string text, string errorId)
     {
         var e = Assert.ThrowsAny<S3loException>(() => ImageReference.Parse(text, Resolve));

@@ -124,7 +124,7 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     public async Task Pushes_a_stored_image_and_index_to_the_registry_with_the_same_bytes()
     {
         using var client = new RegistryClient(fixture.Anonymous.Host, Anonymous);
-        await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
+        await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
         await using (var layout = await ImageSources.OpenAsync(fixture.Images.Layout, "v2", default))
             await new ImagePusher(store).PushAsync(layout, ImageReference.Create(store.Location, "app", "v2", null), false, null, default);
         await using (var multi = await RegistryImageSource.OpenAsync(client, RegistryReference.Parse($"{fixture.Anonymous.Host}/multi:v1"), null, default))
@@ -155,7 +155,7 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         var layer = manifest.Layers[0];
         using var proxy = new RegistryProxy(fixture.Anonymous.Host) { CorruptBlob = layer.Digest.ToString() };
         using var client = new RegistryClient(proxy.Host, Anonymous);
-        await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
+        await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
         await using var source = await RegistryImageSource.OpenAsync(client, RegistryReference.Parse($"{proxy.Host}/app:v1"), null, default);
 
         var e = await Assert.ThrowsAsync<S3loException>(() =>
@@ -182,7 +182,7 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     [Fact]
     public async Task A_failed_blob_upload_is_sent_again()
     {
-        var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("upload-store"))));
+        var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("upload-store"))));
         await using (var layout = await ImageSources.OpenAsync(fixture.Images.Layout, "v1", default))
             await new ImagePusher(store).PushAsync(layout, ImageReference.Create(store.Location, "app", "v1", null), force: false, null, default);
         using var proxy = new RegistryProxy(fixture.Anonymous.Host) { FailBlobUploads = 2 };
@@ -208,7 +208,7 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     private async Task<(ImageStore Store, PushResult Result)> PullAsync(RegistryClient client, string reference, Platform? platform)
     {
         var parsed = RegistryReference.Parse(reference);
-        var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store-" + Guid.NewGuid().ToString("N")[..8]))));
+        var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store-" + Guid.NewGuid().ToString("N")[..8]))));
         await using var source = await RegistryImageSource.OpenAsync(client, parsed, platform, default);
         var result = await new ImagePusher(store).PushAsync(source, ImageReference.Create(store.Location, parsed.Repository, parsed.Tag, null),
             force: false, null, default);

@@ -96,7 +96,7 @@ public abstract class ChunkedLayerTests : IAsyncLifetime
         Assert.Equal(0, within.Result.BytesUploaded);
         Assert.False(await Store.BlobExistsAsync(_layer.Digest, default));
 
-        await using var other = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("other"))));
+        await using var other = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("other"))));
         var across = await new ImageCopier(Store, other).CopyAsync(Reference(Store, "v1"), Reference(other, "v1"), null, false, null, default);
         Assert.Equal(2, across.Result.BlobsUploaded);
         Assert.True(await other.BlobExistsAsync(_layer.Digest, default));
@@ -171,12 +171,12 @@ public sealed class LocalChunkedLayerTests : ChunkedLayerTests
     private readonly TempDir _root = new();
 
     protected override Task<ImageStore> CreateStoreAsync()
-        => Task.FromResult(new ImageStore(new LocalObjectStore(StoreLocation.Local(_root.File("store")))));
+        => Task.FromResult(new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_root.File("store")))));
 }
 
 [Collection(RgwCollection.Name)]
 public sealed class S3ChunkedLayerTests(RgwServer server) : ChunkedLayerTests
 {
     protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), server.Connection(null, null)), default));
+        => new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection(null, null)), default));
 }

@@ -244,7 +244,7 @@ public sealed class LocalStoreContractTests : StoreContractTests, IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("s3lo-store-").FullName;
 
-    protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(new LocalObjectStore(StoreLocation.Local(_dir)));
+    protected override Task<IObjectStore> CreateStoreAsync() => Task.FromResult<IObjectStore>(new LocalObjectStore(LocalStoreProvider.Location(_dir)));
 
     [Fact]
     public async Task AFailedWriteLeavesNoTemporaryFile()
@@ -271,7 +271,7 @@ public sealed class LocalStoreContractTests : StoreContractTests, IDisposable
 public sealed class S3StoreContractTests(RgwServer server) : StoreContractTests
 {
     protected override async Task<IObjectStore> CreateStoreAsync()
-        => await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), server.Connection("INTELLIGENT_TIERING", "STANDARD")), default);
+        => await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection("INTELLIGENT_TIERING", "STANDARD")), default);
 
     [Fact]
     public async Task BlobsAndMetadataGetTheirStorageClasses()
@@ -291,7 +291,7 @@ public sealed class S3StoreContractTests(RgwServer server) : StoreContractTests
     [Fact]
     public async Task ACustomEndpointGetsNoStorageClassUnlessAskedFor()
     {
-        await using var plain = await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), server.Connection()), default);
+        await using var plain = await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection()), default);
         var data = RandomBytes(100);
         var digest = Digest.Compute(data);
         await plain.PutVerifiedAsync(StoreLayout.BlobKey(digest), new MemoryStream(data), digest, 100, ObjectClass.Blob, null, default);
@@ -302,7 +302,7 @@ public sealed class S3StoreContractTests(RgwServer server) : StoreContractTests
     public async Task WrongCredentialsAreReportedAsAccessDenied()
     {
         var connection = server.Connection() with { SecretKey = "wrong" };
-        await using var store = await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), connection), default);
+        await using var store = await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), connection), default);
         var e = await Assert.ThrowsAnyAsync<S3loException>(() => store.PutBytesAsync("x", "x"u8.ToArray(), ObjectClass.Metadata, default));
         Assert.Equal(ErrorIds.StoreAccessDenied, e.ErrorId);
     }
@@ -310,7 +310,7 @@ public sealed class S3StoreContractTests(RgwServer server) : StoreContractTests
     [Fact]
     public async Task AMissingBucketIsReportedAsStoreNotFound()
     {
-        await using var store = await S3ObjectStore.OpenAsync(StoreLocation.S3("no-such-bucket-here", server.Connection()), default);
+        await using var store = await S3ObjectStore.OpenAsync(S3StoreProvider.Location("no-such-bucket-here", server.Connection()), default);
         var e = await Assert.ThrowsAnyAsync<S3loException>(async () => { await foreach (var _ in store.ListAsync("", default)) { } });
         Assert.Equal(ErrorIds.StoreNotFound, e.ErrorId);
     }
@@ -319,7 +319,7 @@ public sealed class S3StoreContractTests(RgwServer server) : StoreContractTests
     public async Task AnUnreachableEndpointIsReportedAsUnreachable()
     {
         var connection = server.Connection() with { EndpointUrl = "http://127.0.0.1:9" };
-        await using var store = await S3ObjectStore.OpenAsync(StoreLocation.S3("bucket", connection), default);
+        await using var store = await S3ObjectStore.OpenAsync(S3StoreProvider.Location("bucket", connection), default);
         var e = await Assert.ThrowsAnyAsync<S3loException>(() => store.HeadAsync("x", default));
         Assert.Equal(ErrorIds.StoreUnreachable, e.ErrorId);
     }

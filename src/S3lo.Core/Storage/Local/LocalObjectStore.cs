@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
-namespace S3lo.Core.Storage;
+namespace S3lo.Core.Storage.Local;
 
 /// <summary>
 /// A store in a local directory. Every write goes to a temporary file in the target directory and is
@@ -16,7 +16,7 @@ public sealed class LocalObjectStore : IObjectStore
 
     public LocalObjectStore(StoreLocation location)
     {
-        if (location.Kind != StoreKind.Local) throw new ArgumentException("Not a local store.", nameof(location));
+        if (location.Provider != LocalStoreProvider.Instance) throw new ArgumentException("Not a local store.", nameof(location));
         Location = location;
     }
 
@@ -41,7 +41,7 @@ public sealed class LocalObjectStore : IObjectStore
         try
         {
             await using var stream = OpenFile(path);
-            if (stream.Length > maxBytes) throw TooLarge(key, maxBytes);
+            if (stream.Length > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
             var bytes = new byte[stream.Length];
             await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
             // A local file has no ETag; the digest of its bytes serves as one for conditional writes.
@@ -354,9 +354,6 @@ public sealed class LocalObjectStore : IObjectStore
         {
         }
     }
-
-    internal static S3loException TooLarge(string key, long max)
-        => new(ErrorIds.ObjectTooLarge, S3loErrorKind.InvalidData, $"'{key}' is larger than the {max} bytes allowed for it.", key);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

@@ -11,7 +11,7 @@ using Amazon.S3.Model;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
-namespace S3lo.Core.Storage;
+namespace S3lo.Core.Storage.S3;
 
 /// <summary>
 /// A store in an S3 bucket (AWS or an S3-compatible service). Blobs above <see cref="PartSize"/> go up
@@ -40,7 +40,7 @@ public sealed class S3ObjectStore : IObjectStore
         Location = location;
         _client = client;
         _bucket = location.Root;
-        var options = location.Connection ?? new S3ConnectionOptions();
+        var options = location.Settings as S3ConnectionOptions ?? new S3ConnectionOptions();
         _blobStorageClass = options.BlobStorageClass ?? (options.IsCustomEndpoint ? null : "INTELLIGENT_TIERING");
         _metadataStorageClass = options.ManifestStorageClass ?? (options.IsCustomEndpoint ? null : "STANDARD");
         _client.AfterResponseEvent += CaptureDate;
@@ -50,8 +50,8 @@ public sealed class S3ObjectStore : IObjectStore
 
     public static async Task<S3ObjectStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
     {
-        if (location.Kind != StoreKind.S3) throw new ArgumentException("Not an S3 store.", nameof(location));
-        var options = location.Connection ?? new S3ConnectionOptions();
+        if (location.Provider != S3StoreProvider.Instance) throw new ArgumentException("Not an S3 store.", nameof(location));
+        var options = location.Settings as S3ConnectionOptions ?? new S3ConnectionOptions();
         var (credentials, profileRegion) = await ResolveCredentialsAsync(options, cancellationToken).ConfigureAwait(false);
         var region = options.Region ?? profileRegion ?? Environment.GetEnvironmentVariable("AWS_REGION")
                      ?? Environment.GetEnvironmentVariable("AWS_DEFAULT_REGION");
@@ -115,7 +115,7 @@ public sealed class S3ObjectStore : IObjectStore
 
     private static async Task<string> DiscoverBucketRegionAsync(StoreLocation location, AWSCredentials credentials, CancellationToken cancellationToken)
     {
-        using var client = CreateClient(location.Connection ?? new S3ConnectionOptions(), credentials, "us-east-1");
+        using var client = CreateClient(location.Settings as S3ConnectionOptions ?? new S3ConnectionOptions(), credentials, "us-east-1");
         var response = await Call(location, location.Root,
             () => client.GetBucketLocationAsync(new GetBucketLocationRequest { BucketName = location.Root }, cancellationToken)).ConfigureAwait(false);
         var value = response.Location?.Value;
@@ -146,7 +146,7 @@ public sealed class S3ObjectStore : IObjectStore
         {
             using var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken)
                 .ConfigureAwait(false);
-            if (response.ContentLength > maxBytes) throw LocalObjectStore.TooLarge(key, maxBytes);
+            if (response.ContentLength > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
             var bytes = new byte[response.ContentLength];
             await response.ResponseStream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
             return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value));

@@ -1,0 +1,51 @@
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Storage.S3;
+
+/// <summary><c>s3://bucket/name:tag</c>: a bucket on AWS or an S3-compatible service.</summary>
+public sealed class S3StoreProvider : IStoreProvider
+{
+    public static S3StoreProvider Instance { get; } = new();
+
+    private S3StoreProvider()
+    {
+    }
+
+    public string Scheme => "s3";
+
+    /// <summary>The bucket as a store location; <paramref name="connection"/> null means the standard AWS chain.</summary>
+    public static StoreLocation Location(string bucket, S3ConnectionOptions? connection = null)
+    {
+        ValidateBucket(bucket);
+        return new StoreLocation(Instance, bucket, connection ?? new S3ConnectionOptions());
+    }
+
+    public (StoreLocation Store, string? Image) ParseReference(string text, string rest, StoreContext context)
+    {
+        var slash = rest.IndexOf('/');
+        var store = Location(slash < 0 ? rest : rest[..slash], context.Get<S3ConnectionOptions>());
+        var image = slash < 0 ? "" : rest[(slash + 1)..];
+        return (store, image.Length == 0 ? null : image);
+    }
+
+    public StoreLocation ParseStore(string text, string rest, StoreContext context)
+    {
+        var (store, image) = ParseReference(text, rest, context);
+        return image is null ? store : throw ImageReference.NotAStore(text);
+    }
+
+    public string FormatRoot(string root) => root;
+
+    public async Task<IObjectStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
+        => await S3ObjectStore.OpenAsync(location, cancellationToken).ConfigureAwait(false);
+
+    private static void ValidateBucket(string bucket)
+    {
+        var ok = bucket.Length is >= 3 and <= 63
+                 && bucket.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '-')
+                 && char.IsAsciiLetterOrDigit(bucket[0]) && char.IsAsciiLetterOrDigit(bucket[^1]);
+        if (!ok)
+            throw new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
+                $"'{bucket}' is not a valid bucket name: 3 to 63 lowercase letters, digits, '.' and '-'.", bucket);
+    }
+}
