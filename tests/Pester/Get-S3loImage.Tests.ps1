@@ -73,7 +73,6 @@ Describe 'Get-S3loImage on a <Kind> store' -ForEach $StoreKinds {
     It 'lists an empty store as nothing' {
         $empty = New-TestStore -Kind $Kind -Root $Work -Server $Server
         $ep = $empty.Params
-        if ($Kind -eq 'local') { $null = New-Item -ItemType Directory $empty.Root }
         @(Get-S3loImage $empty.Uri @ep) | Should -BeNullOrEmpty
     }
 

@@ -20,7 +20,6 @@ Describe 'Store policy on a <Kind> store' -ForEach $StoreKinds {
     BeforeEach {
         $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
         $p = $store.Params
-        if ($Kind -eq 'local') { $null = New-Item -ItemType Directory $store.Root }
     }
 
     It 'writes s3lo.yaml in the shared schema and reads it back as objects' {
