@@ -200,7 +200,7 @@ function New-TestIndexLayout {
 function Set-TestChunkedImage {
     <#
     .SYNOPSIS
-    Writes a tag into a store as the s3lo tool stores a chunked image (FORMAT.md, chunk_format 1): the layers of
+    Writes a tag into a store as the s3lo tool stores a chunked image (docs/format.md, "Chunking", chunk_format 1): the layers of
     the -Tag image of an OCI layout, decompressed, cut at fixed offsets into chunks of -ChunkSize, each stored as one
     zstd frame (the zstd tool) under chunks/, with a recipe under recipes/ and no layer blob; the config as a blob;
     a new manifest naming each layer as tar+zstd. Returns Digest (the manifest's) and Layers (the layer digests).

@@ -4,7 +4,7 @@ using S3lo.Core.Storage;
 namespace S3lo.Core.Gc;
 
 /// <summary>
-/// Removes the objects no tag reaches (FORMAT.md, "Garbage collection"). Mark: every tag's
+/// Removes the objects no tag reaches (docs/format.md, "Garbage collection"). Mark: every tag's
 /// <c>manifest.json</c>, the index children under it, each manifest's config and layers, and for a
 /// chunked layer its recipe, file index and chunks. Sweep: unmarked objects under <c>blobs/</c>,
 /// <c>recipes/</c>, <c>indexes/</c> and <c>chunks/</c> older than the grace period by the store's clock.

@@ -11,7 +11,7 @@ public enum LifecycleAction
 /// <summary>What a prune does with one tag, and why, in words a person reads in a -WhatIf listing.</summary>
 public sealed record LifecycleDecision(string Tag, DateTimeOffset LastModified, LifecycleAction Action, string Reason);
 
-/// <summary>The lifecycle rules of FORMAT.md ("s3lo.yaml", Lifecycle): which tags of one image a prune removes.</summary>
+/// <summary>The lifecycle rules of docs/format.md ("Lifecycle rules"): which tags of one image a prune removes.</summary>
 public static class Lifecycle
 {
     /// <summary>

@@ -6,7 +6,7 @@ using YamlDotNet.Core;
 namespace S3lo.Core.Policy;
 
 /// <summary>
-/// s3lo.yaml (FORMAT.md, "s3lo.yaml"): the typed policy it holds, and edits that keep the rest of the
+/// s3lo.yaml (docs/format.md, "s3lo.yaml"): the typed policy it holds, and edits that keep the rest of the
 /// file as it was. The document keeps the file's text and changes only the spans an edit touches, so a
 /// file written by the Go s3lo or by hand comes back byte for byte, comments and unknown keys included.
 /// </summary>

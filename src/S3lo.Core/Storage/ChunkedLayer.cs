@@ -8,7 +8,7 @@ namespace S3lo.Core.Storage;
 public sealed record ChunkInfo(Digest Digest, long Size, long CompressedSize);
 
 /// <summary>
-/// The recipe of a layer stored chunked (FORMAT.md, "Chunking", chunk_format 1), at
+/// The recipe of a layer stored chunked (docs/format.md, "Chunking", "Recipes", chunk_format 1), at
 /// <c>recipes/sha256/&lt;compressedDigest&gt;</c>: the layer's compressed form is the chunks' stored zstd frames in order.
 /// </summary>
 public sealed record ChunkRecipe(Digest Layer, long Size, Digest CompressedDigest, long CompressedSize, IReadOnlyList<ChunkInfo> Chunks)

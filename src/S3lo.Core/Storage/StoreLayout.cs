@@ -2,7 +2,7 @@ using S3lo.Core.Oci;
 
 namespace S3lo.Core.Storage;
 
-/// <summary>The object keys of the store format (FORMAT.md, "Keys").</summary>
+/// <summary>The object keys of the store format (docs/format.md, "Keys").</summary>
 public static class StoreLayout
 {
     public const string ManifestsPrefix = "manifests/";

@@ -4,7 +4,7 @@ namespace S3lo.Core.Tests.Policy;
 
 public class PolicyRoundTripTests
 {
-    // FORMAT.md, "s3lo.yaml", verbatim.
+    // docs/format.md, "s3lo.yaml", verbatim.
     internal const string FormatExample = """
         default:                 # applies to every image
           immutable: false

@@ -10,7 +10,7 @@ using S3lo.Core.Transfer;
 namespace S3lo.Core.Tests.Storage;
 
 /// <summary>
-/// Reading layers that a chunking client stored as FORMAT.md's chunk_format 1 describes: a recipe, and one zstd frame
+/// Reading layers that a chunking client stored as docs/format.md ("Chunking", chunk_format 1) describes: a recipe, and one zstd frame
 /// per chunk of the raw tar. The fixture writes the objects itself, cutting chunks at fixed offsets: the reader must
 /// not depend on where the cuts are.
 /// </summary>
