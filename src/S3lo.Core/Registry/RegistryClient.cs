@@ -166,6 +166,96 @@ public sealed partial class RegistryClient : IDisposable
         await EnsureSuccessAsync(response, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The digest a tag points at (HEAD, Docker-Content-Digest; the manifest is read and hashed when the registry
+    /// does not say), or null when the repository has no such tag.</summary>
+    public async Task<Digest?> GetManifestDigestAsync(string repository, string tag, CancellationToken cancellationToken)
+    {
+        var what = $"manifest {Registry}/{repository}:{tag}";
+        using (var response = await SendAsync(() =>
+               {
+                   var request = new HttpRequestMessage(HttpMethod.Head, ApiUri(repository, "manifests", tag));
+                   foreach (var type in ManifestAccept) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+                   return request;
+               }, PullScope(repository), what, cancellationToken).ConfigureAwait(false))
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound) return null;
+            await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
+            if (response.Headers.TryGetValues("Docker-Content-Digest", out var stated) && Digest.TryParse(stated.FirstOrDefault(), out var digest))
+                return digest;
+        }
+        return (await GetManifestAsync(repository, tag, cancellationToken).ConfigureAwait(false)).Digest;
+    }
+
+    /// <summary>Every tag of a repository, page by page (<c>n</c>, and the <c>Link</c> header's next page); none when the
+    /// repository does not exist.</summary>
+    public async IAsyncEnumerable<string> ListTagsAsync(string repository, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken,
+        int pageSize = 1000)
+    {
+        var what = $"the tags of {Registry}/{repository}";
+        var next = new Uri(BaseUri, $"{repository}/tags/list?n={pageSize}");
+        var seen = new HashSet<Uri>();
+        while (next is not null && seen.Add(next))
+        {
+            var page = next;
+            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, page), PullScope(repository), what, cancellationToken)
+                .ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound) yield break;
+            await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
+            var bytes = await ReadLimitedAsync(response.Content, Manifest.MaxBytes, what, cancellationToken).ConfigureAwait(false);
+            List<string> tags;
+            try
+            {
+                using var document = JsonDocument.Parse(bytes);
+                tags = document.RootElement.TryGetProperty("tags", out var list) && list.ValueKind == JsonValueKind.Array
+                    ? list.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!).ToList()
+                    : [];
+            }
+            catch (JsonException e)
+            {
+                throw new S3loException(ErrorIds.RegistryError, S3loErrorKind.InvalidData, $"The registry answered {what} with JSON it cannot read: {e.Message}", Registry, e);
+            }
+            foreach (var tag in tags) yield return tag;
+            next = NextPage(response, page);
+        }
+    }
+
+    /// <summary>Removes a tag. A registry that deletes only by digest (HTTP 400/405 for a tag) is asked to delete the manifest
+    /// by <paramref name="digest"/>, which removes every tag pointing at it, unless <paramref name="digestShared"/> says another
+    /// tag to keep points at it too: then the tag stays and the error is <c>RegistryError</c>.</summary>
+    public async Task DeleteTagAsync(string repository, string tag, Digest digest, bool digestShared, CancellationToken cancellationToken)
+    {
+        var what = $"manifest {Registry}/{repository}:{tag}";
+        using (var byTag = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, ApiUri(repository, "manifests", tag)),
+                   PushScope(repository), what, cancellationToken).ConfigureAwait(false))
+        {
+            if (byTag.IsSuccessStatusCode || byTag.StatusCode == HttpStatusCode.NotFound) return;
+            if (byTag.StatusCode is not (HttpStatusCode.BadRequest or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented))
+                await EnsureSuccessAsync(byTag, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+        }
+        if (digestShared)
+            throw new S3loException(ErrorIds.RegistryError, S3loErrorKind.NotImplemented,
+                $"{Registry} removes manifests only by digest, and {digest} is also the manifest of another tag of {repository}: the {what} was left in place.", tag);
+        using var byDigest = await SendAsync(() => new HttpRequestMessage(HttpMethod.Delete, ApiUri(repository, "manifests", digest.ToString())),
+            PushScope(repository), what, cancellationToken).ConfigureAwait(false);
+        if (byDigest.StatusCode == HttpStatusCode.NotFound) return;
+        await EnsureSuccessAsync(byDigest, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The next page of a paginated listing, from <c>Link: &lt;/v2/…?last=…&gt;; rel="next"</c>; null on the last page.</summary>
+    private Uri? NextPage(HttpResponseMessage response, Uri current)
+    {
+        if (!response.Headers.TryGetValues("Link", out var links)) return null;
+        foreach (var link in links.SelectMany(l => l.Split(',')))
+        {
+            var match = NextLink().Match(link);
+            if (match.Success) return new Uri(current, match.Groups[1].Value);
+        }
+        return null;
+    }
+
+    [GeneratedRegex(@"<([^>]+)>\s*;\s*rel=""?next""?", RegexOptions.IgnoreCase)]
+    private static partial Regex NextLink();
+
     public void Dispose() => _http.Dispose();
 
     private async Task<HttpResponseMessage> GetBlobResponseAsync(string repository, Descriptor descriptor, long offset, string what,
