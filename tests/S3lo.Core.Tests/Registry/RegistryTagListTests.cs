@@ -15,12 +15,14 @@ public sealed class RegistryTagListTests(RegistryFixture fixture)
         var tags = new[] { "a1", "a2", "b1", "b2", "c1" };
         foreach (var tag in tags)
             Tool.Run("skopeo", "copy", "--dest-tls-verify=false", "oci:" + fixture.Images.Layout + ":v1", $"docker://{fixture.Anonymous.Host}/paged:{tag}");
-        using var client = new RegistryClient(fixture.Anonymous.Host, Anonymous);
+        using var proxy = new RegistryProxy(fixture.Anonymous.Host) { PageTags = true };
+        using var client = new RegistryClient(proxy.Host, Anonymous);
 
         var listed = new List<string>();
         await foreach (var tag in client.ListTagsAsync("paged", default, pageSize: 2)) listed.Add(tag);
 
-        Assert.Equal(tags, listed.Order(StringComparer.Ordinal));
+        Assert.Equal(tags, listed);
+        Assert.Equal(3, proxy.TagPagesServed);
         var expected = ImageFixture.ManifestDigest(fixture.Images.Layout, "v1");
         Assert.Equal(expected, (await client.GetManifestDigestAsync("paged", "b2", default))?.ToString());
         Assert.Null(await client.GetManifestDigestAsync("paged", "nope", default));

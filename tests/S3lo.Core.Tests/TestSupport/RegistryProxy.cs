@@ -41,6 +41,10 @@ public sealed class RegistryProxy : IDisposable
     /// <summary>How many blob uploads (the PUT that completes one) to answer 503.</summary>
     public int FailBlobUploads { set => _uploadFailuresLeft = value; }
     public int FailedUploads;
+    /// <summary>Pages tag listings as the distribution spec describes (<c>n</c>, <c>last</c>, a <c>Link</c> to the next page),
+    /// which the Distribution registry 2.8 does not do: it answers every tag at once.</summary>
+    public bool PageTags { get; set; }
+    public int TagPagesServed;
 
     private async Task LoopAsync()
     {
@@ -98,6 +102,11 @@ public sealed class RegistryProxy : IDisposable
             {
                 if (context.Request.Headers.GetValues(name) is { } values) request.Headers.TryAddWithoutValidation(name, values);
             }
+            if (PageTags && context.Request.HttpMethod == "GET" && path.Contains("/tags/list"))
+            {
+                await ServeTagPageAsync(context, path);
+                return;
+            }
             using var response = await _http.SendAsync(request);
             var body = await response.Content.ReadAsByteArrayAsync();
             context.Response.StatusCode = (int)response.StatusCode;
@@ -124,6 +133,30 @@ public sealed class RegistryProxy : IDisposable
         {
             context.Response.Abort();
         }
+    }
+
+    private async Task ServeTagPageAsync(HttpListenerContext context, string path)
+    {
+        var query = System.Web.HttpUtility.ParseQueryString(context.Request.Url!.Query);
+        var listPath = context.Request.Url.AbsolutePath;
+        using var response = await _http.GetAsync(_target + listPath);
+        var all = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        var tags = all["tags"]!.AsArray().Select(t => (string)t!).Order(StringComparer.Ordinal).ToList();
+        var size = int.TryParse(query["n"], out var n) ? n : tags.Count;
+        var page = tags.Where(t => query["last"] is not { } last || string.CompareOrdinal(t, last) > 0).ToList();
+        var served = page.Take(size).ToList();
+        Interlocked.Increment(ref TagPagesServed);
+        if (page.Count > served.Count)
+            context.Response.AddHeader("Link", $"<{listPath}?n={size}&last={Uri.EscapeDataString(served[^1])}>; rel=\"next\"");
+        var body = System.Text.Encoding.UTF8.GetBytes(new System.Text.Json.Nodes.JsonObject
+        {
+            ["name"] = (string?)all["name"],
+            ["tags"] = new System.Text.Json.Nodes.JsonArray(served.Select(t => (System.Text.Json.Nodes.JsonNode?)t).ToArray()),
+        }.ToJsonString());
+        context.Response.ContentType = "application/json";
+        context.Response.ContentLength64 = body.Length;
+        await context.Response.OutputStream.WriteAsync(body);
+        context.Response.Close();
     }
 
     /// <summary>Answers token requests and requests without the token; true when the request was answered here.</summary>
