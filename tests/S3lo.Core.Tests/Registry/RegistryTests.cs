@@ -126,9 +126,9 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         using var client = new RegistryClient(fixture.Anonymous.Host, Anonymous);
         await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
         await using (var layout = await ImageSources.OpenAsync(fixture.Images.Layout, "v2", default))
-            await new ImagePusher(store).PushAsync(layout, ImageReference.Create(store.Location, "app", "v2", null), false, null, default);
+            await Transfers.PushAsync(layout, store, "app", "v2");
         await using (var multi = await RegistryImageSource.OpenAsync(client, RegistryReference.Parse($"{fixture.Anonymous.Host}/multi:v1"), null, default))
-            await new ImagePusher(store).PushAsync(multi, ImageReference.Create(store.Location, "multi", "v1", null), false, null, default);
+            await Transfers.PushAsync(multi, store, "multi", "v1");
 
         using var authenticated = new RegistryClient(fixture.Authenticated.Host,
             Anonymous with { Credentials = new RegistryCredentials(RegistryFixture.User, RegistryFixture.Password) });
@@ -137,11 +137,11 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         {
             var stored = await store.GetTagAsync(name, tag, default);
             var destination = RegistryReference.Parse($"{fixture.Authenticated.Host}/pushed/{name}:{tag}");
-            var result = await RegistryPusher.PushAsync(authenticated, destination, await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, name, tag, null), null, default), null, default);
+            var result = await PushToRegistryAsync(store, name, tag, authenticated, destination);
             Assert.Equal(stored.Manifest.Digest.ToString(), result.Digest);
             Assert.Equal(Encoding.UTF8.GetString(stored.Manifest.Bytes), RegistryFixture.RawManifest(fixture.Authenticated.Host, $"pushed/{name}:{tag}", creds));
 
-            var again = await RegistryPusher.PushAsync(authenticated, destination, await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, name, tag, null), null, default), null, default);
+            var again = await PushToRegistryAsync(store, name, tag, authenticated, destination);
             Assert.Equal(0, again.BlobsUploaded);
         }
         Tool.Run("skopeo", "copy", "--all", "--src-tls-verify=false", "--src-creds", creds,
@@ -158,8 +158,7 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         await using var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store"))));
         await using var source = await RegistryImageSource.OpenAsync(client, RegistryReference.Parse($"{proxy.Host}/app:v1"), null, default);
 
-        var e = await Assert.ThrowsAsync<S3loException>(() =>
-            new ImagePusher(store).PushAsync(source, ImageReference.Create(store.Location, "app", "v1", null), false, null, default));
+        var e = await Assert.ThrowsAsync<S3loException>(() => Transfers.PushAsync(source, store, "app", "v1"));
         Assert.Equal(ErrorIds.DigestMismatch, e.ErrorId);
         Assert.False(await store.BlobExistsAsync(layer.Digest, default));
         Assert.Null(await store.TryGetTagAsync("app", "v1", default));
@@ -184,12 +183,11 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     {
         var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("upload-store"))));
         await using (var layout = await ImageSources.OpenAsync(fixture.Images.Layout, "v1", default))
-            await new ImagePusher(store).PushAsync(layout, ImageReference.Create(store.Location, "app", "v1", null), force: false, null, default);
+            await Transfers.PushAsync(layout, store, "app", "v1");
         using var proxy = new RegistryProxy(fixture.Anonymous.Host) { FailBlobUploads = 2 };
         using var client = new RegistryClient(proxy.Host, Anonymous);
         var destination = RegistryReference.Parse($"{proxy.Host}/retried/app:v1");
-        var source = await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, "app", "v1", null), null, default);
-        var result = await RegistryPusher.PushAsync(client, destination, source, null, default);
+        var result = await PushToRegistryAsync(store, "app", "v1", client, destination);
 
         Assert.Equal(2, proxy.FailedUploads);
         Assert.Equal(result.BytesTotal, result.BytesUploaded);
@@ -205,14 +203,20 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         Assert.Equal(ErrorIds.RegistryUnreachable, e.ErrorId);
     }
 
-    private async Task<(ImageStore Store, PushResult Result)> PullAsync(RegistryClient client, string reference, Platform? platform)
+    private async Task<(ImageStore Store, TransferResult Result)> PullAsync(RegistryClient client, string reference, Platform? platform)
     {
         var parsed = RegistryReference.Parse(reference);
         var store = new ImageStore(new LocalObjectStore(StoreLocation.Local(_dir.File("store-" + Guid.NewGuid().ToString("N")[..8]))));
         await using var source = await RegistryImageSource.OpenAsync(client, parsed, platform, default);
-        var result = await new ImagePusher(store).PushAsync(source, ImageReference.Create(store.Location, parsed.Repository, parsed.Tag, null),
-            force: false, null, default);
+        var result = await Transfers.PushAsync(source, store, parsed.Repository, parsed.Tag!);
         return (store, result);
+    }
+
+    private static async Task<TransferResult> PushToRegistryAsync(ImageStore store, string name, string tag, RegistryClient client, RegistryReference destination)
+    {
+        await using var source = await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, name, tag, null), null, default);
+        await using var target = new RegistryDestination(client, destination);
+        return await ImageTransfer.CopyAsync(source, target, null, null, default);
     }
 
     /// <summary>Every blob the manifest names is in the store (read back through its verifying stream) with the bytes
