@@ -149,6 +149,67 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     }
 
     [Fact]
+    public async Task Copies_an_image_between_repositories_of_one_registry_sending_each_blob_once()
+    {
+        // Both sides are one registry behind the proxy, which counts what it accepted to be written: uploads and manifest PUTs.
+        using var proxy = new RegistryProxy(fixture.Anonymous.Host);
+        using var client = new RegistryClient(proxy.Host, Anonymous);
+        var repository = "copied-" + Guid.NewGuid().ToString("N")[..8] + "/app";
+        var source = RegistryReference.Parse($"{proxy.Host}/app:v1");
+        var destination = RegistryReference.Parse($"{proxy.Host}/{repository}:v1");
+
+        var result = await CopyBetweenRegistriesAsync(client, source, client, destination);
+        var raw = RegistryFixture.RawManifest(fixture.Anonymous.Host, "app:v1");
+        Assert.Equal(raw, RegistryFixture.RawManifest(fixture.Anonymous.Host, $"{repository}:v1"));
+        var manifest = Manifest.Parse(Encoding.UTF8.GetBytes(raw));
+        Assert.Equal(manifest.Digest.ToString(), result.Digest);
+        Assert.Equal(manifest.References.Count(), proxy.BlobUploads);
+        Assert.Equal(new[] { $"/v2/{repository}/manifests/v1" }, proxy.ManifestPuts);
+        Assert.Equal(destination.ToString(), result.Reference);
+
+        var again = await CopyBetweenRegistriesAsync(client, source, client, destination);
+        Assert.Equal(manifest.References.Count(), proxy.BlobUploads);
+        Assert.Equal((0, manifest.References.Count()), (again.BlobsUploaded, again.BlobsSkipped));
+    }
+
+    [Fact]
+    public async Task Copies_a_multi_platform_index_to_another_registry_keeping_its_digest()
+    {
+        var creds = $"{RegistryFixture.User}:{RegistryFixture.Password}";
+        using var proxy = new RegistryProxy(fixture.Authenticated.Host);
+        using var from = new RegistryClient(fixture.Anonymous.Host, Anonymous);
+        using var to = new RegistryClient(proxy.Host, Anonymous with { Credentials = new RegistryCredentials(RegistryFixture.User, RegistryFixture.Password) });
+        var repository = "copied-" + Guid.NewGuid().ToString("N")[..8] + "/multi";
+        var source = RegistryReference.Parse($"{fixture.Anonymous.Host}/multi:v1");
+        var destination = RegistryReference.Parse($"{proxy.Host}/{repository}:v1");
+
+        var result = await CopyBetweenRegistriesAsync(from, source, to, destination);
+        var raw = RegistryFixture.RawManifest(fixture.Anonymous.Host, "multi:v1");
+        var index = Manifest.Parse(Encoding.UTF8.GetBytes(raw));
+        Assert.True(index.IsIndex);
+        Assert.Equal(index.Digest.ToString(), result.Digest);
+        Assert.Equal(raw, RegistryFixture.RawManifest(fixture.Authenticated.Host, $"{repository}:v1", creds));
+        var layout = _dir.File("copied-index");
+        Tool.Run("skopeo", "copy", "--all", "--src-tls-verify=false", "--src-creds", creds,
+            $"docker://{fixture.Authenticated.Host}/{repository}:v1", "oci:" + layout + ":v1");
+        Assert.Equal(index.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
+
+        // Both platforms' configs and layers (they share one layer), each once; the children by digest, then the tag last.
+        var blobs = new HashSet<Digest>();
+        foreach (var child in index.Manifests)
+            blobs.UnionWith(Manifest.Parse(ImageFixture.BlobBytes(fixture.MultiLayout, child.Digest.ToString())).References.Select(b => b.Digest));
+        Assert.Equal(blobs.Count, proxy.BlobUploads);
+        Assert.Equal(index.Manifests.Count + 1, proxy.ManifestPuts.Count);
+        Assert.Equal($"/v2/{repository}/manifests/v1", proxy.ManifestPuts.Last());
+        Assert.Equal(blobs.Count + index.Manifests.Count, result.BlobsUploaded);
+
+        var again = await CopyBetweenRegistriesAsync(from, source, to, destination);
+        Assert.Equal(blobs.Count, proxy.BlobUploads);
+        Assert.Equal(index.Manifests.Count + 2, proxy.ManifestPuts.Count);
+        Assert.Equal((0, blobs.Count + index.Manifests.Count), (again.BlobsUploaded, again.BlobsSkipped));
+    }
+
+    [Fact]
     public async Task A_blob_that_does_not_match_its_digest_fails_the_pull_and_is_not_stored()
     {
         var manifest = Manifest.Parse(ImageFixture.BlobBytes(fixture.Images.Layout, ImageFixture.ManifestDigest(fixture.Images.Layout, "v1")));
@@ -217,6 +278,14 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         await using var source = await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, name, tag, null), null, default);
         await using var target = new RegistryDestination(client, destination);
         return await ImageTransfer.CopyAsync(source, target, null, null, default);
+    }
+
+    private static async Task<TransferResult> CopyBetweenRegistriesAsync(RegistryClient sourceClient, RegistryReference source,
+        RegistryClient destinationClient, RegistryReference destination)
+    {
+        await using var image = await RegistryImageSource.OpenAsync(sourceClient, source, null, default);
+        await using var target = new RegistryDestination(destinationClient, destination);
+        return await ImageTransfer.CopyAsync(image, target, null, null, default);
     }
 
     /// <summary>Every blob the manifest names is in the store (read back through its verifying stream) with the bytes
