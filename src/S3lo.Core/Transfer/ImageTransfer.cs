@@ -36,7 +36,7 @@ public static class ImageTransfer
         var missingBlobs = blobs.Where(b => !present.Contains(b.Digest)).ToList();
         var missingChildren = children.Where(c => !present.Contains(c.Entry.Digest)).ToList();
         var missing = missingBlobs.Count + missingChildren.Count;
-        var counter = new ByteProgress(progress, $"Copying to {destination.Description}", $"{missing} of {all.Count} blobs to transfer",
+        var counter = new ByteProgress(progress, $"Copying to {destination.Description}", $"{missing} of {all.Count} blobs to upload",
             missingBlobs.Sum(b => b.Size) + missingChildren.Sum(c => c.Entry.Size));
         var concurrency = destination is IConcurrencyLimitedDestination limited
             ? Math.Min(limited.MaxConcurrentBlobWrites, options.MaxConcurrency)
