@@ -1,4 +1,4 @@
-# Copy-S3loImage between the Distribution registry and the stores, anonymous and behind basic auth.
+# Copy-S3loImage between the Distribution registry and the stores, and from registry to registry, anonymous and behind basic auth.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
     $script:Suite = Initialize-TestSuite -Name copyreg -S3
@@ -69,5 +69,40 @@ Describe 'Copy-S3loImage to a registry behind basic auth' {
         $wrong = [pscredential]::new($Locked.User, (ConvertTo-SecureString 'nope' -AsPlainText -Force))
         { Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app:x" -RegistryCredential $wrong @p -ErrorAction Stop } |
             Should -Throw -ErrorId 'RegistryAccessDenied,S3lo.PowerShell.Commands.CopyS3loImageCommand'
+    }
+}
+
+Describe 'Copy-S3loImage from a registry to a registry' {
+    It 'copies an index and every platform to another registry behind basic auth, keeping its digest' {
+        $result = Copy-S3loImage "$($Open.Host)/team/app:multi" "$($Locked.Host)/mirror/app:multi" -RegistryCredential $RegistryCredential
+        $result.Digest | Should -Be $IndexDigest
+        $result.Reference | Should -Be "$($Locked.Host)/mirror/app:multi"
+        $source = Invoke-TestProgram skopeo @('inspect', '--raw', '--tls-verify=false', "docker://$($Open.Host)/team/app:multi") | Out-String
+        # The attestation entry names the first platform's manifest again.
+        $children = @(($source | ConvertFrom-Json).manifests | Sort-Object -Property digest -Unique)
+        $blobs = @($children | ForEach-Object { Get-TestBlobDigest -Json ([IO.File]::ReadAllText((Join-Path $Layout "blobs/sha256/$($_.digest.Substring(7))"))) } | Sort-Object -Unique)
+        $result.BlobsUploaded | Should -Be ($children.Count + $blobs.Count) -Because 'each child manifest, config and layer goes once'
+        $copied = Invoke-TestProgram skopeo @('inspect', '--raw', '--tls-verify=false', '--creds', "$($Locked.User):$($Locked.Password)", "docker://$($Locked.Host)/mirror/app:multi") | Out-String
+        $copied.Trim() | Should -Be $source.Trim()
+        $layout = Join-Path $Work 'mirror-layout'
+        $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--quiet', '--all', '--src-tls-verify=false', '--src-creds', "$($Locked.User):$($Locked.Password)",
+            "docker://$($Locked.Host)/mirror/app:multi", "oci:${layout}:v1")
+        (Get-Content -Raw (Join-Path $layout 'index.json') | ConvertFrom-Json).manifests[0].digest | Should -Be $IndexDigest
+
+        $again = Copy-S3loImage "$($Open.Host)/team/app:multi" "$($Locked.Host)/mirror/app:multi" -RegistryCredential $RegistryCredential
+        $again.BlobsUploaded | Should -Be 0
+        $again.BlobsSkipped | Should -Be $result.BlobsUploaded
+    }
+
+    It 'copies one platform with -Platform to another repository of the same registry' {
+        $result = Copy-S3loImage "$($Open.Host)/team/app:multi" "$($Open.Host)/team/app-arm:v1" -Platform linux/arm64
+        $result.Platform | Should -Be 'linux/arm64'
+        $raw = Invoke-TestProgram skopeo @('inspect', '--raw', '--tls-verify=false', "docker://$($Open.Host)/team/app-arm:v1") | Out-String
+        $raw.Trim() | Should -Be (Get-TestLayoutManifest -Layout $Layout -Tag arm).Trim()
+    }
+
+    It 'reports a missing source image as ImageNotFound' {
+        { Copy-S3loImage "$($Open.Host)/team/none:v1" "$($Open.Host)/team/copy:v1" -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ImageNotFound,S3lo.PowerShell.Commands.CopyS3loImageCommand'
     }
 }

@@ -42,7 +42,7 @@ Describe 'Help for <Name>' -ForEach @(
 }
 
 Describe 'Format views' {
-    It 'has a default view for <_>' -ForEach @('S3lo.Core.Catalog.ImageInfo', 'S3lo.Core.Transfer.PushResult', 'S3lo.Core.Transfer.SaveResult',
+    It 'has a default view for <_>' -ForEach @('S3lo.Core.Catalog.ImageInfo', 'S3lo.Core.Transfer.TransferResult',
         'S3lo.Core.Catalog.ManifestInfo', 'S3lo.Core.Catalog.BlobInfo', 'S3lo.Core.Catalog.PlatformManifest', 'S3lo.Core.Policy.PolicyEntry',
         'S3lo.Core.Policy.EffectivePolicyInfo', 'S3lo.Core.Catalog.LifecyclePlanItem', 'S3lo.Core.Gc.SweptBlob', 'S3lo.PowerShell.Commands.LifecycleSummary') {
         Get-FormatData -TypeName $_ | Should -Not -BeNullOrEmpty

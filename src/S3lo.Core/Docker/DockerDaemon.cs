@@ -1,32 +1,15 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using S3lo.Core.Formats;
 using S3lo.Core.Oci;
-using S3lo.Core.Storage;
-using S3lo.Core.Transfer;
 
 namespace S3lo.Core.Docker;
 
 /// <summary>What a Docker daemon reports about one image (<c>GET /images/{name}/json</c>).</summary>
 /// <param name="Layers">The uncompressed layer digests (RootFS.Layers), which the image config lists as diff_ids.</param>
 public sealed record DockerImageInfo(string Id, IReadOnlyList<string> RepoTags, Platform Platform, IReadOnlyList<string> Layers);
-
-/// <summary>What <see cref="DockerDaemon.SaveToDaemonAsync"/> loaded into the daemon.</summary>
-public sealed record DaemonSaveResult
-{
-    public required string Reference { get; init; }
-    public required string ImageName { get; init; }
-    public required string Digest { get; init; }
-    public string? Platform { get; init; }
-    /// <summary>The names or ids the daemon reported as loaded.</summary>
-    public required IReadOnlyList<string> Loaded { get; init; }
-    public long BytesWritten { get; init; }
-    public TimeSpan Duration { get; init; }
-}
 
 /// <summary>
 /// A client for the Docker Engine API (and podman's Docker-compatible API) at a <c>DOCKER_HOST</c> address:
@@ -214,39 +197,6 @@ public sealed class DockerDaemon : IDisposable
             }
         }
         return loaded;
-    }
-
-    /// <summary>Saves <paramref name="reference"/> (one platform of it) from the store into the daemon as
-    /// <paramref name="imageName"/>: a docker-archive is written to a temporary file, loaded, and deleted.</summary>
-    public async Task<DaemonSaveResult> SaveToDaemonAsync(ImageStore store, ImageReference reference, Platform? platform, string imageName,
-        IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
-    {
-        var clock = Stopwatch.StartNew();
-        var archivePath = Path.Combine(Path.GetTempPath(), $"s3lo-docker-load-{Guid.NewGuid():N}.tar");
-        try
-        {
-            SaveResult saved;
-            await using (var writer = ImageWriters.Create(ImageFormat.DockerArchive, archivePath, imageName, overwrite: true))
-                saved = await new ImageSaver(store).SaveAsync(reference, platform, writer, archivePath, ImageFormat.DockerArchive, progress, cancellationToken)
-                    .ConfigureAwait(false);
-            IReadOnlyList<string> loaded;
-            await using (var archive = new FileStream(archivePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan))
-                loaded = await LoadAsync(archive, cancellationToken).ConfigureAwait(false);
-            return new DaemonSaveResult
-            {
-                Reference = saved.Reference,
-                ImageName = imageName,
-                Digest = saved.Digest,
-                Platform = saved.Platform,
-                Loaded = loaded,
-                BytesWritten = saved.BytesWritten,
-                Duration = clock.Elapsed,
-            };
-        }
-        finally
-        {
-            File.Delete(archivePath);
-        }
     }
 
     public void Dispose() => _http.Dispose();

@@ -7,7 +7,7 @@ namespace S3lo.Core.Docker;
 /// An image held by a Docker daemon (or podman's compatible API), read through the daemon's docker-save export.
 /// The export is spooled to a temporary file, which the archive reader needs to seek in and which is deleted on dispose.
 /// </summary>
-public sealed class DockerDaemonSource : IImageSource
+public sealed class DockerDaemonSource : ISelectedPlatformSource
 {
     private readonly IImageSource _image;
     private readonly string _spoolPath;
@@ -34,6 +34,9 @@ public sealed class DockerDaemonSource : IImageSource
 
     /// <summary>Every platform the daemon holds for the name, attestations hidden, when it holds several; else empty.</summary>
     public IReadOnlyList<Platform> HeldPlatforms { get; }
+
+    /// <summary>The platform read, when it was chosen from several the daemon holds for the name.</summary>
+    public Platform? SelectedPlatform => HeldPlatforms.Count > 0 ? Platform : null;
 
     /// <summary>Opens the image the daemon knows as <paramref name="imageName"/> (a name, name:tag, id or digest reference),
     /// one platform of it.</summary>

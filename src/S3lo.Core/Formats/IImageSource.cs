@@ -3,9 +3,9 @@ using S3lo.Core.Oci;
 namespace S3lo.Core.Formats;
 
 /// <summary>
-/// Where a push reads an image from: a docker-save archive, an OCI layout, an oci-archive, and later a
+/// Where a transfer reads an image from: a docker-save archive, an OCI layout, an oci-archive, a store, a
 /// Docker daemon or a registry. A source exposes one root manifest (an image manifest or an index) and
-/// the blobs it references by digest; the push engine walks the tree and verifies every byte it reads.
+/// the blobs it references by digest; the transfer engine walks the tree and verifies every byte it reads.
 /// </summary>
 public interface IImageSource : IAsyncDisposable
 {
@@ -20,10 +20,18 @@ public interface IImageSource : IAsyncDisposable
     Task<Stream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken);
 }
 
+/// <summary>A source that took one platform's image from a multi-platform one; a transfer's result names the platform.</summary>
+public interface ISelectedPlatformSource : IImageSource
+{
+    /// <summary>The platform of the index entry taken, or null when the source was a single image to begin with.</summary>
+    Platform? SelectedPlatform { get; }
+}
+
 /// <summary>
-/// Where a save writes an image to. Blobs arrive verified, in any order, possibly concurrently (an
-/// implementation that cannot take concurrent writes says so through <see cref="MaxConcurrentBlobWrites"/>);
-/// <see cref="CompleteAsync"/> is called once, after every blob, with the manifest that names them.
+/// How a file format writes an image, as the destination of a transfer (<see cref="ImageWriterDestination"/>). Blobs
+/// (and an index's child manifests) arrive verified, in any order, possibly concurrently (an implementation that cannot
+/// take concurrent writes says so through <see cref="MaxConcurrentBlobWrites"/>); <see cref="CompleteAsync"/> is called
+/// once, after every blob, with the root manifest that names them.
 /// Output goes to a temporary place and only <see cref="CompleteAsync"/> moves it to its final path.
 /// </summary>
 public interface IImageWriter : IAsyncDisposable

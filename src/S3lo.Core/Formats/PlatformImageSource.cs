@@ -3,7 +3,7 @@ using S3lo.Core.Oci;
 namespace S3lo.Core.Formats;
 
 /// <summary>One platform of a multi-platform source: the index entry's manifest becomes the root.</summary>
-public sealed class PlatformImageSource : IImageSource
+public sealed class PlatformImageSource : ISelectedPlatformSource
 {
     private readonly IImageSource _inner;
 
@@ -19,6 +19,8 @@ public sealed class PlatformImageSource : IImageSource
     public Manifest Root { get; }
 
     public Platform Platform { get; }
+
+    public Platform? SelectedPlatform => Platform;
 
     /// <summary>The source itself when its root is not an index; else the entry for <paramref name="platform"/>
     /// (attestations never chosen), read and verified. Disposing the result disposes <paramref name="source"/>.</summary>

@@ -7,6 +7,8 @@ namespace S3lo.Core.IO;
 /// A read-only pass-through stream that hashes what is read and, when the inner stream ends, checks the
 /// byte count and SHA-256 against what was expected. Readers therefore never see the end of a stream
 /// whose bytes do not match their digest: the final read throws <c>DigestMismatch</c> or <c>SizeMismatch</c> instead.
+/// Once the end has been reached and checked, further reads return 0 without touching the inner stream, so a caller
+/// can make sure of the check after a reader that may or may not have read to the end (and closed it).
 /// </summary>
 public sealed class VerifyingReadStream : ReadOnlyStream
 {
@@ -36,12 +38,14 @@ public sealed class VerifyingReadStream : ReadOnlyStream
 
     public override int Read(Span<byte> buffer)
     {
+        if (_verified) return 0;
         var n = _inner.Read(buffer);
         return Account(buffer[..n]);
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_verified) return 0;
         var n = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         return Account(buffer.Span[..n]);
     }

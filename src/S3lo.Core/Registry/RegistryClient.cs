@@ -123,6 +123,22 @@ public sealed partial class RegistryClient : IDisposable
         return true;
     }
 
+    /// <summary>Whether the repository holds the manifest <paramref name="digest"/> (asked with HEAD, which a registry answers
+    /// for manifests from the manifests endpoint only).</summary>
+    public async Task<bool> ManifestExistsAsync(string repository, Digest digest, CancellationToken cancellationToken)
+    {
+        var what = $"manifest {Registry}/{repository}@{digest}";
+        using var response = await SendAsync(() =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Head, ApiUri(repository, "manifests", digest.ToString()));
+            foreach (var type in ManifestAccept) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            return request;
+        }, PullScope(repository), what, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound) return false;
+        await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
     /// <summary>Uploads a blob in one request (POST for an upload session, then PUT with the digest). A seekable
     /// <paramref name="content"/> is rewound and sent again when the PUT must be retried; any other is sent once.</summary>
     public async Task UploadBlobAsync(string repository, Descriptor descriptor, Stream content, CancellationToken cancellationToken)

@@ -4,24 +4,26 @@ using S3lo.Core.Oci;
 namespace S3lo.Core.Registry;
 
 /// <summary>
-/// An image in a registry as a push source: the root manifest as the registry serves it (an index verbatim, with
+/// An image in a registry as the source of a transfer: the root manifest as the registry serves it (an index verbatim, with
 /// all its platforms), or one platform's manifest when a platform is asked for. Child manifests and blobs are
 /// fetched on demand.
 /// </summary>
-public sealed class RegistryImageSource : IImageSource
+public sealed class RegistryImageSource : ISelectedPlatformSource
 {
     private readonly RegistryClient _client;
     private readonly RegistryReference _reference;
 
-    private RegistryImageSource(RegistryClient client, RegistryReference reference, Manifest root)
+    private RegistryImageSource(RegistryClient client, RegistryReference reference, Manifest root, Platform? selectedPlatform)
     {
         _client = client;
         _reference = reference;
         Root = root;
+        SelectedPlatform = selectedPlatform;
     }
 
     public string Description => _reference.ToString();
     public Manifest Root { get; }
+    public Platform? SelectedPlatform { get; }
 
     /// <param name="platform">When the reference names an index, take only this platform's manifest as the root; an image
     /// manifest is taken as it is.</param>
@@ -29,12 +31,10 @@ public sealed class RegistryImageSource : IImageSource
         CancellationToken cancellationToken)
     {
         var root = await client.GetManifestAsync(reference.Repository, reference.ManifestReference, cancellationToken).ConfigureAwait(false);
-        if (platform is not null && root.IsIndex)
-        {
-            var chosen = root.SelectPlatform(platform);
-            root = await client.GetManifestAsync(reference.Repository, chosen.Digest.ToString(), cancellationToken).ConfigureAwait(false);
-        }
-        return new RegistryImageSource(client, reference, root);
+        if (platform is null || !root.IsIndex) return new RegistryImageSource(client, reference, root, null);
+        var chosen = root.SelectPlatform(platform);
+        var child = await client.GetManifestAsync(reference.Repository, chosen.Digest.ToString(), cancellationToken).ConfigureAwait(false);
+        return new RegistryImageSource(client, reference, child, chosen.Platform);
     }
 
     public async Task<Stream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)

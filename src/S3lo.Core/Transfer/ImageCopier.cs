@@ -5,19 +5,20 @@ using S3lo.Core.Storage;
 namespace S3lo.Core.Transfer;
 
 /// <summary>
-/// Copies an image between stores (or to another tag of the same store): the push engine fed from the
-/// source store, so only blobs the destination lacks move, each verified; blobs already in the destination
-/// (always, within one store) are not transferred at all. Signature records follow when the manifest bytes
+/// Copies an image between stores (or to another tag of the same store): <see cref="ImageTransfer"/> from the source
+/// store to the destination tag, so only blobs the destination lacks move, each verified; blobs already in the
+/// destination (always, within one store) are not transferred at all. Signature records follow when the manifest bytes
 /// are unchanged; they sign the manifest digest, so with one platform taken from an index they are dropped.
 /// </summary>
 public sealed class ImageCopier(ImageStore source, ImageStore destination)
 {
-    public async Task<(PushResult Result, int SignaturesCopied, bool SignaturesDropped)> CopyAsync(ImageReference from, ImageReference to,
+    public async Task<(TransferResult Result, int SignaturesCopied, bool SignaturesDropped)> CopyAsync(ImageReference from, ImageReference to,
         Platform? platform, bool force, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
     {
         to.RequireTag("copy an image to");
         await using var image = await StoreImageSource.OpenAsync(source, from, platform, cancellationToken).ConfigureAwait(false);
-        var result = await new ImagePusher(destination).PushAsync(image, to, force, progress, cancellationToken).ConfigureAwait(false);
+        await using var target = new StoreDestination(destination, to, force);
+        var result = await ImageTransfer.CopyAsync(image, target, null, progress, cancellationToken).ConfigureAwait(false);
         if (image.Image.Tag is not { } tag) return (result, 0, false);
 
         var prefix = StoreLayout.SignaturesPrefix(tag.Name, tag.Tag);

@@ -10,12 +10,12 @@ using S3lo.PowerShell.Internal;
 namespace S3lo.PowerShell.Commands;
 
 /// <summary>
-/// Copies an image from one store to another, or to another name or tag, from a registry into a store, or from
-/// a store to a registry: only the blobs the destination lacks move, each checked against its digest; within
-/// one store nothing but the manifest is written.
+/// Copies an image from one store to another, or to another name or tag, between a store and a registry either way,
+/// or from a registry to a registry: only the blobs the destination lacks move, each checked against its digest;
+/// within one store nothing but the manifest is written.
 /// </summary>
 [Cmdlet(VerbsCommon.Copy, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(PushResult))]
+[OutputType(typeof(TransferResult))]
 public sealed class CopyS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5313;
@@ -29,7 +29,7 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
     public ImageInfo? InputObject { get; set; }
 
-    /// <summary>Where to copy to: s3://bucket/name:tag or local://dir/name:tag.</summary>
+    /// <summary>Where to copy to: s3://bucket/name:tag, local://dir/name:tag, or a registry reference with a tag.</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
     public string Destination { get; set; } = "";
@@ -39,7 +39,7 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
     [ValidateNotNullOrEmpty]
     public string? Platform { get; set; }
 
-    /// <summary>User name and password (or token) for the registry; default: what `docker login` stored in ~/.docker/config.json.</summary>
+    /// <summary>User name and password (or token) for the registry, or both registries; default: what `docker login` stored in ~/.docker/config.json.</summary>
     [Parameter]
     [Credential]
     public PSCredential? RegistryCredential { get; set; }
@@ -52,50 +52,43 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
     {
         var fromRegistry = InputObject is null && IsRegistry(Source);
         var toRegistry = IsRegistry(Destination);
-        if (fromRegistry && toRegistry)
-            ThrowTerminating(new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
-                $"Copying from a registry to a registry is not supported; one side must be a store (s3:// or local://).", Destination), Destination);
         var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
+        var registrySource = fromRegistry ? OrTerminate(() => RegistryReference.Parse(Source), Source) : null;
+        var storeSource = fromRegistry ? null
+            : ResolveImages("copy an image", InputObject is null ? [] : [InputObject], [Source], () => throw new InvalidOperationException())[0];
+        var registryDestination = toRegistry ? ParseRegistryDestination() : null;
+        var storeDestination = toRegistry ? null : OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
         if (!ShouldProcess(Destination, $"Copy image from {InputObject?.Reference ?? Source}")) return;
 
         var progress = CreateProgress(ProgressActivityId);
-        if (fromRegistry)
+        if (storeSource is not null && storeDestination is not null)
         {
-            var from = OrTerminate(() => RegistryReference.Parse(Source), Source);
-            var to = OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
-            RunWithProgress(to, progress, async ct =>
-            {
-                using var client = RegistryClient.For(from, RegistryOptions());
-                await using var image = await RegistryImageSource.OpenAsync(client, from, platform, ct).ConfigureAwait(false);
-                var store = await OpenStoreAsync(to.Store, ct).ConfigureAwait(false);
-                PostObject(await new ImagePusher(store).PushAsync(image, to, Force, progress, ct).ConfigureAwait(false));
-            });
+            CopyBetweenStores(storeSource, storeDestination, platform, progress);
             return;
         }
-
-        var source = ResolveImages("copy an image", InputObject is null ? [] : [InputObject], [Source], () => throw new InvalidOperationException())[0];
-        if (toRegistry)
+        object target = registryDestination is null ? storeDestination! : registryDestination;
+        RunWithProgress(target, progress, async ct =>
         {
-            var to = OrTerminate(() => RegistryReference.Parse(Destination), Destination);
-            // Docker would read a bare name as :latest; a copy names its tag, as everywhere else in S3lo.
-            var last = Destination[(Destination.LastIndexOf('/') + 1)..];
-            if (!last.Contains(':') && !last.Contains('@'))
-                ThrowTerminating(new S3loException(ErrorIds.TagRequired, S3loErrorKind.InvalidArgument,
-                    $"'{Destination}' needs a tag to copy an image to, for example {Destination}:v1.", Destination), Destination);
-            RunWithProgress(to, progress, async ct =>
-            {
-                var store = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
-                await using var image = await StoreImageSource.OpenAsync(store, source, platform, ct).ConfigureAwait(false);
-                using var client = RegistryClient.For(to, RegistryOptions());
-                PostObject(await RegistryPusher.PushAsync(client, to, image, progress, ct).ConfigureAwait(false));
-                if (await ImageCopier.HasSignaturesAsync(store, image, ct).ConfigureAwait(false))
-                    PostWarning($"The signature records of {source} were not copied: a registry does not keep them.");
-            });
-            return;
-        }
+            using var sourceClient = registrySource is null ? null : RegistryClient.For(registrySource, RegistryOptions());
+            // Within one registry one client serves both sides, and authenticates once.
+            using var destinationClient = registryDestination is null || registryDestination.Registry == registrySource?.Registry
+                ? null
+                : RegistryClient.For(registryDestination, RegistryOptions());
+            var sourceStore = storeSource is null ? null : await OpenStoreAsync(storeSource.Store, ct).ConfigureAwait(false);
+            await using IImageSource image = sourceStore is null
+                ? await RegistryImageSource.OpenAsync(sourceClient!, registrySource!, platform, ct).ConfigureAwait(false)
+                : await StoreImageSource.OpenAsync(sourceStore, storeSource!, platform, ct).ConfigureAwait(false);
+            await using IImageDestination destination = registryDestination is not null
+                ? new RegistryDestination(destinationClient ?? sourceClient!, registryDestination)
+                : new StoreDestination(await OpenStoreAsync(storeDestination!.Store, ct).ConfigureAwait(false), storeDestination, Force);
+            PostObject(await ImageTransfer.CopyAsync(image, destination, null, progress, ct).ConfigureAwait(false));
+            if (image is StoreImageSource stored && await ImageCopier.HasSignaturesAsync(sourceStore!, stored, ct).ConfigureAwait(false))
+                PostWarning($"The signature records of {storeSource} were not copied: a registry does not keep them.");
+        });
+    }
 
-        var destination = OrTerminate(() => ParseReference(Destination).RequireTag("copy an image to"), Destination);
-        RunWithProgress(destination, progress, async ct =>
+    private void CopyBetweenStores(ImageReference source, ImageReference destination, Platform? platform, ProgressSink<TransferProgress> progress)
+        => RunWithProgress(destination, progress, async ct =>
         {
             var from = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
             var to = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
@@ -105,6 +98,16 @@ public sealed class CopyS3loImageCommand : StoreCmdlet
                 PostWarning($"The signature records of {source} were not copied: they sign the whole manifest, and {destination} holds one platform of it.");
             PostObject(result);
         });
+
+    /// <summary>Docker would read a bare name as :latest; a copy names its tag, as everywhere else in S3lo.</summary>
+    private RegistryReference ParseRegistryDestination()
+    {
+        var to = OrTerminate(() => RegistryReference.Parse(Destination), Destination);
+        var last = Destination[(Destination.LastIndexOf('/') + 1)..];
+        if (!last.Contains(':') && !last.Contains('@'))
+            ThrowTerminating(new S3loException(ErrorIds.TagRequired, S3loErrorKind.InvalidArgument,
+                $"'{Destination}' needs a tag to copy an image to, for example {Destination}:v1.", Destination), Destination);
+        return to;
     }
 
     // An s3:// or local:// reference is never one: IsRegistryReference refuses any text with "://".

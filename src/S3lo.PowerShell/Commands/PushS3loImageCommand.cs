@@ -10,7 +10,7 @@ namespace S3lo.PowerShell.Commands;
 
 /// <summary>Pushes an image from a docker-save archive, an OCI layout, an oci-archive or the Docker daemon into a store.</summary>
 [Cmdlet(VerbsCommon.Push, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(PushResult))]
+[OutputType(typeof(TransferResult))]
 public sealed class PushS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5310;
@@ -100,7 +100,8 @@ public sealed class PushS3loImageCommand : StoreCmdlet
                 if (platform is not null)
                     image = await PlatformImageSource.SelectAsync(image, platform, ct).ConfigureAwait(false);
                 var store = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
-                PostObject(await new ImagePusher(store).PushAsync(image, destination, Force, progress, ct).ConfigureAwait(false));
+                await using var target = new StoreDestination(store, destination, Force);
+                PostObject(await ImageTransfer.CopyAsync(image, target, null, progress, ct).ConfigureAwait(false));
             }
             finally
             {

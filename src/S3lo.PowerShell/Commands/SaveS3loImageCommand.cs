@@ -9,9 +9,9 @@ using S3lo.PowerShell.Internal;
 
 namespace S3lo.PowerShell.Commands;
 
-/// <summary>Saves an image from a store as an OCI layout, an oci-archive or a docker-archive.</summary>
+/// <summary>Saves one platform of an image from a store as an OCI layout, an oci-archive or a docker-archive, or loads it into the Docker daemon.</summary>
 [Cmdlet(VerbsData.Save, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
-[OutputType(typeof(SaveResult), typeof(DaemonSaveResult))]
+[OutputType(typeof(TransferResult))]
 public sealed class SaveS3loImageCommand : StoreCmdlet
 {
     private const int ProgressActivityId = 5311;
@@ -74,35 +74,27 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
                 "Give either -Path (files to write) or -Docker (load into the Docker daemon).", Path), Path);
         // The name the image gets in an archive, or by default in the daemon; latest for a reference by digest alone.
         var imageName = $"{reference.Name}:{reference.Tag ?? "latest"}";
-        if (Docker)
-        {
-            SaveToDocker(reference, platform, ImageName ?? imageName);
-            return;
-        }
-        var path = ResolvePath(Path!);
+        var path = Docker ? null : ResolvePath(Path!);
         var format = Format is not null
             ? Enum.Parse<ImageFormat>(Format, ignoreCase: true)
-            : path.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) ? ImageFormat.DockerArchive : ImageFormat.OciLayout;
-        if (!ShouldProcess(path, $"Save {reference} as {format}")) return;
+            : path?.EndsWith(".tar", StringComparison.OrdinalIgnoreCase) == true ? ImageFormat.DockerArchive : ImageFormat.OciLayout;
+        if (Docker) imageName = ImageName ?? imageName;
+        if (!(path is null
+                ? ShouldProcess(imageName, $"Load {reference} into the Docker daemon")
+                : ShouldProcess(path, $"Save {reference} as {format}"))) return;
 
         var progress = CreateProgress(ProgressActivityId);
         RunWithProgress(reference, progress, async ct =>
         {
+            using var daemon = path is null ? DockerDaemon.FromEnvironment() : null;
+            // The output is reserved first: one that exists is refused before the store is read.
+            await using var destination = daemon is null
+                ? (IImageDestination)ImageWriterDestination.Create(format, path!, imageName, Force)
+                : DockerDaemonDestination.Create(daemon, imageName);
             var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
-            await using var writer = ImageWriters.Create(format, path, imageName, Force);
-            PostObject(await new ImageSaver(store).SaveAsync(reference, platform, writer, path, format, progress, ct).ConfigureAwait(false));
-        });
-    }
-
-    private void SaveToDocker(ImageReference reference, Platform? platform, string imageName)
-    {
-        if (!ShouldProcess(imageName, $"Load {reference} into the Docker daemon")) return;
-        var progress = CreateProgress(ProgressActivityId);
-        RunWithProgress(reference, progress, async ct =>
-        {
-            var store = await OpenStoreAsync(reference.Store, ct).ConfigureAwait(false);
-            using var daemon = DockerDaemon.FromEnvironment();
-            PostObject(await daemon.SaveToDaemonAsync(store, reference, platform, imageName, progress, ct).ConfigureAwait(false));
+            // One platform: the host's from an index unless -Platform names another.
+            await using var image = await StoreImageSource.OpenAsync(store, reference, platform ?? Core.Oci.Platform.Host, ct).ConfigureAwait(false);
+            PostObject(await ImageTransfer.CopyAsync(image, destination, null, progress, ct).ConfigureAwait(false));
         });
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using S3lo.Core.Docker;
+using S3lo.Core.Formats;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
 using S3lo.Core.Tests.TestSupport;
@@ -18,11 +19,11 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
     {
         using var daemon = DockerDaemon.Create(podman.Host);
         await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
-        PushResult pushed;
+        TransferResult pushed;
         await using (var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default))
         {
             Assert.Equal(new Platform(podman.ImageField(PodmanService.AppImage, "Os"), podman.ImageField(PodmanService.AppImage, "Architecture")), source.Platform);
-            pushed = await new ImagePusher(store).PushAsync(source, ImageReference.Create(store.Location, "app", "v1", null), force: false, null, default);
+            pushed = await Transfers.PushAsync(source, store, "app", "v1");
         }
         Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "s3lo-docker-*"));
 
@@ -159,11 +160,14 @@ public sealed class DockerDaemonTests(PodmanService podman) : IDisposable
         await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
         var reference = ImageReference.Create(store.Location, "app", "v1", null);
         await using (var source = await DockerDaemonSource.OpenAsync(daemon, PodmanService.AppImage, null, default))
-            await new ImagePusher(store).PushAsync(source, reference, force: false, null, default);
+            await Transfers.PushAsync(source, store, "app", "v1");
 
-        var saved = await daemon.SaveToDaemonAsync(store, reference, null, "localhost/copy:v1", null, default);
+        TransferResult saved;
+        await using (var destination = DockerDaemonDestination.Create(daemon, "localhost/copy:v1"))
+        await using (var stored = await StoreImageSource.OpenAsync(store, reference, Platform.Host, default))
+            saved = await ImageTransfer.CopyAsync(stored, destination, null, null, default);
 
-        Assert.Contains("localhost/copy:v1", saved.Loaded);
+        Assert.Contains("localhost/copy:v1", saved.Loaded!);
         Assert.Equal(podman.RootFsLayers(PodmanService.AppImage), podman.RootFsLayers("localhost/copy:v1"));
         Assert.Empty(Directory.GetFiles(Path.GetTempPath(), "s3lo-docker-*"));
     }

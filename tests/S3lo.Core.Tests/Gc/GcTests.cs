@@ -170,7 +170,7 @@ public abstract class GcTests : IAsyncLifetime
             image.SlowBlob = newLayer;
             image.SlowDelay = TimeSpan.FromMilliseconds(Random.Shared.Next(0, RaceJitterMilliseconds));
 
-            var push = Task.Run(() => new ImagePusher(Store).PushAsync(image, ImageReference.Create(Store.Location, "race", $"r{round}", null), force: false, null, default));
+            var push = Task.Run(() => Transfers.PushAsync(image, Store, "race", $"r{round}"));
             var gcDelay = Random.Shared.Next(0, RaceJitterMilliseconds);
             var gc = Task.Run(async () =>
             {

@@ -126,9 +126,9 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         using var client = new RegistryClient(fixture.Anonymous.Host, Anonymous);
         await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
         await using (var layout = await ImageSources.OpenAsync(fixture.Images.Layout, "v2", default))
-            await new ImagePusher(store).PushAsync(layout, ImageReference.Create(store.Location, "app", "v2", null), false, null, default);
+            await Transfers.PushAsync(layout, store, "app", "v2");
         await using (var multi = await RegistryImageSource.OpenAsync(client, RegistryReference.Parse($"{fixture.Anonymous.Host}/multi:v1"), null, default))
-            await new ImagePusher(store).PushAsync(multi, ImageReference.Create(store.Location, "multi", "v1", null), false, null, default);
+            await Transfers.PushAsync(multi, store, "multi", "v1");
 
         using var authenticated = new RegistryClient(fixture.Authenticated.Host,
             Anonymous with { Credentials = new RegistryCredentials(RegistryFixture.User, RegistryFixture.Password) });
@@ -137,15 +137,76 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         {
             var stored = await store.GetTagAsync(name, tag, default);
             var destination = RegistryReference.Parse($"{fixture.Authenticated.Host}/pushed/{name}:{tag}");
-            var result = await RegistryPusher.PushAsync(authenticated, destination, await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, name, tag, null), null, default), null, default);
+            var result = await PushToRegistryAsync(store, name, tag, authenticated, destination);
             Assert.Equal(stored.Manifest.Digest.ToString(), result.Digest);
             Assert.Equal(Encoding.UTF8.GetString(stored.Manifest.Bytes), RegistryFixture.RawManifest(fixture.Authenticated.Host, $"pushed/{name}:{tag}", creds));
 
-            var again = await RegistryPusher.PushAsync(authenticated, destination, await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, name, tag, null), null, default), null, default);
+            var again = await PushToRegistryAsync(store, name, tag, authenticated, destination);
             Assert.Equal(0, again.BlobsUploaded);
         }
         Tool.Run("skopeo", "copy", "--all", "--src-tls-verify=false", "--src-creds", creds,
             $"docker://{fixture.Authenticated.Host}/pushed/multi:v1", "oci:" + _dir.File("check") + ":v1");
+    }
+
+    [Fact]
+    public async Task Copies_an_image_between_repositories_of_one_registry_sending_each_blob_once()
+    {
+        // Both sides are one registry behind the proxy, which counts what it accepted to be written: uploads and manifest PUTs.
+        using var proxy = new RegistryProxy(fixture.Anonymous.Host);
+        using var client = new RegistryClient(proxy.Host, Anonymous);
+        var repository = "copied-" + Guid.NewGuid().ToString("N")[..8] + "/app";
+        var source = RegistryReference.Parse($"{proxy.Host}/app:v1");
+        var destination = RegistryReference.Parse($"{proxy.Host}/{repository}:v1");
+
+        var result = await CopyBetweenRegistriesAsync(client, source, client, destination);
+        var raw = RegistryFixture.RawManifest(fixture.Anonymous.Host, "app:v1");
+        Assert.Equal(raw, RegistryFixture.RawManifest(fixture.Anonymous.Host, $"{repository}:v1"));
+        var manifest = Manifest.Parse(Encoding.UTF8.GetBytes(raw));
+        Assert.Equal(manifest.Digest.ToString(), result.Digest);
+        Assert.Equal(manifest.References.Count(), proxy.BlobUploads);
+        Assert.Equal(new[] { $"/v2/{repository}/manifests/v1" }, proxy.ManifestPuts);
+        Assert.Equal(destination.ToString(), result.Reference);
+
+        var again = await CopyBetweenRegistriesAsync(client, source, client, destination);
+        Assert.Equal(manifest.References.Count(), proxy.BlobUploads);
+        Assert.Equal((0, manifest.References.Count()), (again.BlobsUploaded, again.BlobsSkipped));
+    }
+
+    [Fact]
+    public async Task Copies_a_multi_platform_index_to_another_registry_keeping_its_digest()
+    {
+        var creds = $"{RegistryFixture.User}:{RegistryFixture.Password}";
+        using var proxy = new RegistryProxy(fixture.Authenticated.Host);
+        using var from = new RegistryClient(fixture.Anonymous.Host, Anonymous);
+        using var to = new RegistryClient(proxy.Host, Anonymous with { Credentials = new RegistryCredentials(RegistryFixture.User, RegistryFixture.Password) });
+        var repository = "copied-" + Guid.NewGuid().ToString("N")[..8] + "/multi";
+        var source = RegistryReference.Parse($"{fixture.Anonymous.Host}/multi:v1");
+        var destination = RegistryReference.Parse($"{proxy.Host}/{repository}:v1");
+
+        var result = await CopyBetweenRegistriesAsync(from, source, to, destination);
+        var raw = RegistryFixture.RawManifest(fixture.Anonymous.Host, "multi:v1");
+        var index = Manifest.Parse(Encoding.UTF8.GetBytes(raw));
+        Assert.True(index.IsIndex);
+        Assert.Equal(index.Digest.ToString(), result.Digest);
+        Assert.Equal(raw, RegistryFixture.RawManifest(fixture.Authenticated.Host, $"{repository}:v1", creds));
+        var layout = _dir.File("copied-index");
+        Tool.Run("skopeo", "copy", "--all", "--src-tls-verify=false", "--src-creds", creds,
+            $"docker://{fixture.Authenticated.Host}/{repository}:v1", "oci:" + layout + ":v1");
+        Assert.Equal(index.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
+
+        // Both platforms' configs and layers (they share one layer), each once; the children by digest, then the tag last.
+        var blobs = new HashSet<Digest>();
+        foreach (var child in index.Manifests)
+            blobs.UnionWith(Manifest.Parse(ImageFixture.BlobBytes(fixture.MultiLayout, child.Digest.ToString())).References.Select(b => b.Digest));
+        Assert.Equal(blobs.Count, proxy.BlobUploads);
+        Assert.Equal(index.Manifests.Count + 1, proxy.ManifestPuts.Count);
+        Assert.Equal($"/v2/{repository}/manifests/v1", proxy.ManifestPuts.Last());
+        Assert.Equal(blobs.Count + index.Manifests.Count, result.BlobsUploaded);
+
+        var again = await CopyBetweenRegistriesAsync(from, source, to, destination);
+        Assert.Equal(blobs.Count, proxy.BlobUploads);
+        Assert.Equal(index.Manifests.Count + 2, proxy.ManifestPuts.Count);
+        Assert.Equal((0, blobs.Count + index.Manifests.Count), (again.BlobsUploaded, again.BlobsSkipped));
     }
 
     [Fact]
@@ -158,8 +219,7 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         await using var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store"))));
         await using var source = await RegistryImageSource.OpenAsync(client, RegistryReference.Parse($"{proxy.Host}/app:v1"), null, default);
 
-        var e = await Assert.ThrowsAsync<S3loException>(() =>
-            new ImagePusher(store).PushAsync(source, ImageReference.Create(store.Location, "app", "v1", null), false, null, default));
+        var e = await Assert.ThrowsAsync<S3loException>(() => Transfers.PushAsync(source, store, "app", "v1"));
         Assert.Equal(ErrorIds.DigestMismatch, e.ErrorId);
         Assert.False(await store.BlobExistsAsync(layer.Digest, default));
         Assert.Null(await store.TryGetTagAsync("app", "v1", default));
@@ -184,12 +244,11 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
     {
         var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("upload-store"))));
         await using (var layout = await ImageSources.OpenAsync(fixture.Images.Layout, "v1", default))
-            await new ImagePusher(store).PushAsync(layout, ImageReference.Create(store.Location, "app", "v1", null), force: false, null, default);
+            await Transfers.PushAsync(layout, store, "app", "v1");
         using var proxy = new RegistryProxy(fixture.Anonymous.Host) { FailBlobUploads = 2 };
         using var client = new RegistryClient(proxy.Host, Anonymous);
         var destination = RegistryReference.Parse($"{proxy.Host}/retried/app:v1");
-        var source = await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, "app", "v1", null), null, default);
-        var result = await RegistryPusher.PushAsync(client, destination, source, null, default);
+        var result = await PushToRegistryAsync(store, "app", "v1", client, destination);
 
         Assert.Equal(2, proxy.FailedUploads);
         Assert.Equal(result.BytesTotal, result.BytesUploaded);
@@ -205,14 +264,28 @@ public sealed class RegistryTests(RegistryFixture fixture) : IDisposable
         Assert.Equal(ErrorIds.RegistryUnreachable, e.ErrorId);
     }
 
-    private async Task<(ImageStore Store, PushResult Result)> PullAsync(RegistryClient client, string reference, Platform? platform)
+    private async Task<(ImageStore Store, TransferResult Result)> PullAsync(RegistryClient client, string reference, Platform? platform)
     {
         var parsed = RegistryReference.Parse(reference);
         var store = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("store-" + Guid.NewGuid().ToString("N")[..8]))));
         await using var source = await RegistryImageSource.OpenAsync(client, parsed, platform, default);
-        var result = await new ImagePusher(store).PushAsync(source, ImageReference.Create(store.Location, parsed.Repository, parsed.Tag, null),
-            force: false, null, default);
+        var result = await Transfers.PushAsync(source, store, parsed.Repository, parsed.Tag!);
         return (store, result);
+    }
+
+    private static async Task<TransferResult> PushToRegistryAsync(ImageStore store, string name, string tag, RegistryClient client, RegistryReference destination)
+    {
+        await using var source = await StoreImageSource.OpenAsync(store, ImageReference.Create(store.Location, name, tag, null), null, default);
+        await using var target = new RegistryDestination(client, destination);
+        return await ImageTransfer.CopyAsync(source, target, null, null, default);
+    }
+
+    private static async Task<TransferResult> CopyBetweenRegistriesAsync(RegistryClient sourceClient, RegistryReference source,
+        RegistryClient destinationClient, RegistryReference destination)
+    {
+        await using var image = await RegistryImageSource.OpenAsync(sourceClient, source, null, default);
+        await using var target = new RegistryDestination(destinationClient, destination);
+        return await ImageTransfer.CopyAsync(image, target, null, null, default);
     }
 
     /// <summary>Every blob the manifest names is in the store (read back through its verifying stream) with the bytes

@@ -108,11 +108,8 @@ public abstract class ChunkedLayerTests : IAsyncLifetime
 
     private static ImageReference Reference(ImageStore store, string tag) => ImageReference.Create(store.Location, "app", tag, null);
 
-    private static async Task SaveAsync(ImageStore store, string layout)
-    {
-        await using var writer = ImageWriters.Create(ImageFormat.OciLayout, layout, "app:v1", overwrite: false);
-        await new ImageSaver(store).SaveAsync(Reference(store, "v1"), null, writer, layout, ImageFormat.OciLayout, null, default);
-    }
+    private static Task SaveAsync(ImageStore store, string layout)
+        => Transfers.SaveAsync(store, Reference(store, "v1"), ImageFormat.OciLayout, layout, "app:v1");
 
     /// <summary>A one-layer image whose layer (a tar of one 3.5 MiB file) is stored as three chunks and a recipe, with no blob.</summary>
     private async Task PutChunkedImageAsync(ImageStore store, string name, string tag)

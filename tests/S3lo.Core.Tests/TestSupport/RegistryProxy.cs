@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 
 namespace S3lo.Core.Tests.TestSupport;
@@ -6,7 +7,7 @@ namespace S3lo.Core.Tests.TestSupport;
 /// A reverse proxy on 127.0.0.1 in front of a test registry that misbehaves on purpose: it answers 429 to the first
 /// blob requests, drops a blob's connection halfway once, or flips a byte of one blob. With <see cref="BearerCredentials"/>
 /// set it stands for a registry with a token service: it challenges for a Bearer token, which it issues at /token
-/// to those credentials only.
+/// to those credentials only. It also counts what the registry accepted through it: blob uploads and manifest PUTs.
 /// </summary>
 public sealed class RegistryProxy : IDisposable
 {
@@ -45,6 +46,10 @@ public sealed class RegistryProxy : IDisposable
     /// which the Distribution registry 2.8 does not do: it answers every tag at once.</summary>
     public bool PageTags { get; set; }
     public int TagPagesServed;
+    /// <summary>Blob uploads (the PUT that completes one) the registry accepted.</summary>
+    public int BlobUploads;
+    /// <summary>The paths of the manifest PUTs the registry accepted, in order.</summary>
+    public ConcurrentQueue<string> ManifestPuts { get; } = new();
 
     private async Task LoopAsync()
     {
@@ -108,6 +113,8 @@ public sealed class RegistryProxy : IDisposable
                 return;
             }
             using var response = await _http.SendAsync(request);
+            if (response.IsSuccessStatusCode && isUploadPut) Interlocked.Increment(ref BlobUploads);
+            if (response.IsSuccessStatusCode && context.Request.HttpMethod == "PUT" && path.Contains("/manifests/")) ManifestPuts.Enqueue(path);
             var body = await response.Content.ReadAsByteArrayAsync();
             context.Response.StatusCode = (int)response.StatusCode;
             foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))

@@ -1,0 +1,61 @@
+using S3lo.Core.IO;
+using S3lo.Core.Oci;
+using S3lo.Core.Transfer;
+
+namespace S3lo.Core.Registry;
+
+/// <summary>
+/// A registry repository as the destination of a transfer, in the order the registry needs to accept each step: the
+/// blobs it lacks (asked with HEAD first), an index's child manifests by digest, and the root manifest under the
+/// reference's tag (or digest) last, so the tag only appears once everything it names is there.
+/// </summary>
+public sealed class RegistryDestination(RegistryClient client, RegistryReference reference) : IImageDestination
+{
+    private const int MaxUploadAttempts = 4;
+
+    public string Description => reference.ToString();
+
+    /// <summary>A registry keeps manifests apart from blobs, so an index child is asked for at the manifests endpoint.</summary>
+    public Task<bool> ContainsAsync(Descriptor descriptor, CancellationToken cancellationToken)
+        => MediaTypes.IsManifest(descriptor.MediaType)
+            ? client.ManifestExistsAsync(reference.Repository, descriptor.Digest, cancellationToken)
+            : client.BlobExistsAsync(reference.Repository, descriptor.Digest, cancellationToken);
+
+    /// <summary>The client cannot replay an upload it streams, so a failed one starts over here, from the source.</summary>
+    public async Task PutBlobAsync(Descriptor descriptor, Func<CancellationToken, Task<Stream>> open, Action<long> progress,
+        CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            long sent = 0;
+            try
+            {
+                var content = await open(cancellationToken).ConfigureAwait(false);
+                await using var counted = new CountingReadStream(content, n =>
+                {
+                    sent += n;
+                    progress(n);
+                });
+                await client.UploadBlobAsync(reference.Repository, descriptor, counted, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (S3loException e) when (attempt < MaxUploadAttempts && e.ErrorId is ErrorIds.RegistryError or ErrorIds.RegistryUnreachable)
+            {
+                progress(-sent);
+                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public Task PutManifestAsync(Descriptor entry, Manifest manifest, CancellationToken cancellationToken)
+        => client.PutManifestAsync(reference.Repository, manifest.Digest.ToString(), manifest, cancellationToken);
+
+    public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
+    {
+        await client.PutManifestAsync(reference.Repository, reference.Tag ?? reference.ManifestReference, root, cancellationToken).ConfigureAwait(false);
+        return result with { Reference = Description };
+    }
+
+    /// <summary>The client belongs to the caller, who may share it with a source.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

@@ -1,0 +1,52 @@
+using S3lo.Core.Oci;
+
+namespace S3lo.Core.Transfer;
+
+/// <summary>
+/// Where <see cref="ImageTransfer"/> moves an image to: a store tag, a registry, a file format, the Docker daemon.
+/// The engine asks which blobs the destination already has, puts the others (each verified as it is read from the
+/// source), then an index's child manifests deepest first, and publishes the root last, so the image appears whole
+/// or not at all. Disposing a destination that was not published discards what it holds for the image, where it can.
+/// </summary>
+public interface IImageDestination : IAsyncDisposable
+{
+    /// <summary>How messages and results name the destination, e.g. the tag or the path written.</summary>
+    string Description { get; }
+
+    /// <summary>Whether the destination already holds this blob or index child manifest, so it need not be sent.</summary>
+    Task<bool> ContainsAsync(Descriptor descriptor, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores one blob (a config or a layer). <paramref name="open"/> gives a stream of the source's bytes that throws
+    /// <c>DigestMismatch</c> or <c>SizeMismatch</c> at its end if they are not the descriptor's, so the destination must
+    /// read to the end before it accepts them; a destination that starts a failed attempt over calls it again. The engine
+    /// owns the streams and disposes them. <paramref name="progress"/> takes the bytes stored as they are, and a failed
+    /// attempt's count back (negative) when it starts over.
+    /// </summary>
+    Task PutBlobAsync(Descriptor descriptor, Func<CancellationToken, Task<Stream>> open, Action<long> progress, CancellationToken cancellationToken);
+
+    /// <summary>Stores a child manifest of an index, whose bytes the engine read and verified; called after every blob
+    /// and deepest first, so each manifest arrives after everything it names.</summary>
+    Task PutManifestAsync(Descriptor entry, Manifest manifest, CancellationToken cancellationToken);
+
+    /// <summary>Publishes the root manifest, last: the tag, the finished file, the loaded image. Returns
+    /// <paramref name="result"/> with what the destination adds to it (the reference written, the path, the names loaded).</summary>
+    Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A destination that a garbage collection may sweep while an image moves into it (a store): a collection that judged
+/// a blob unreferenced before the publish may delete it after. The engine refreshes every blob once the root is
+/// published and sends again those already gone.
+/// </summary>
+public interface IGcProtectingDestination : IImageDestination
+{
+    /// <summary>Makes the blob count as new to any collection that missed the publish; false when it is already gone.</summary>
+    Task<bool> RefreshAsync(Descriptor descriptor, CancellationToken cancellationToken);
+}
+
+/// <summary>A destination that takes fewer blobs at once than the engine would send (a tar file is one stream).</summary>
+public interface IConcurrencyLimitedDestination : IImageDestination
+{
+    int MaxConcurrentBlobWrites { get; }
+}

@@ -1,0 +1,72 @@
+using System.Collections.Concurrent;
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+
+namespace S3lo.Core.Tests.TestSupport;
+
+/// <summary>
+/// A real object store with its writes counted: every <see cref="IObjectStore.PutVerifiedAsync"/> and
+/// <see cref="IObjectStore.PutBytesAsync(string, ReadOnlyMemory{byte}, ObjectClass, CancellationToken)"/> that reached it,
+/// by key and bytes, so tests can assert what a destination actually received rather than what a transfer reports.
+/// Everything else passes straight through.
+/// </summary>
+public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
+{
+    private readonly ConcurrentQueue<(string Key, long Bytes)> _writes = new();
+
+    public StoreLocation Location => inner.Location;
+
+    /// <summary>The keys written since the last <see cref="Reset"/> (a key written twice is listed twice).</summary>
+    public IReadOnlyList<string> Keys => _writes.Select(w => w.Key).ToList();
+
+    /// <summary>How many writes reached keys starting with <paramref name="prefix"/>, e.g. <c>blobs/</c>.</summary>
+    public int WritesUnder(string prefix) => _writes.Count(w => w.Key.StartsWith(prefix, StringComparison.Ordinal));
+
+    /// <summary>How many bytes were written under <paramref name="prefix"/>.</summary>
+    public long BytesUnder(string prefix) => _writes.Where(w => w.Key.StartsWith(prefix, StringComparison.Ordinal)).Sum(w => w.Bytes);
+
+    /// <summary>The digests of the blobs written, in no particular order.</summary>
+    public IReadOnlySet<string> BlobsWritten
+        => _writes.Where(w => w.Key.StartsWith(StoreLayout.BlobsPrefix, StringComparison.Ordinal))
+            .Select(w => "sha256:" + w.Key[(w.Key.LastIndexOf('/') + 1)..]).ToHashSet();
+
+    public void Reset() => _writes.Clear();
+
+    public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
+    {
+        _writes.Enqueue((key, data.Length));
+        return inner.PutBytesAsync(key, data, objectClass, cancellationToken);
+    }
+
+    public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        _writes.Enqueue((key, data.Length));
+        return inner.PutBytesAsync(key, data, objectClass, condition, cancellationToken);
+    }
+
+    public Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass, Action<long>? progress,
+        CancellationToken cancellationToken)
+    {
+        _writes.Enqueue((key, size));
+        return inner.PutVerifiedAsync(key, content, digest, size, objectClass, progress, cancellationToken);
+    }
+
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+    public Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken) => inner.GetBytesAsync(key, maxBytes, cancellationToken);
+
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
+
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
+
+    public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => inner.DeleteAsync(keys, cancellationToken);
+
+    public Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken)
+        => inner.DeleteOlderThanAsync(keys, cutoff, cancellationToken);
+
+    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => inner.TouchAsync(key, cancellationToken);
+
+    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => inner.GetClockAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+}
