@@ -53,6 +53,9 @@ public sealed record ImageReference
         return Tag is null && Digest is null ? RequireTag(action) : this;
     }
 
+    /// <summary>The same image at another tag.</summary>
+    public ImageReference WithTag(string tag) => Create(Store, RequireName("name a tag").Name, tag, null);
+
     public static ImageReference Create(StoreLocation store, string? name, string? tag, string? digest)
     {
         if (name is null)

@@ -54,6 +54,13 @@ public sealed partial record RegistryReference
     /// backslashes, or an archive name). A bare word such as <c>alpine</c> is a registry reference; callers
     /// that also accept paths should check for an existing file first.
     /// </summary>
+    /// <summary>The same repository at another tag (a mirror lists the tags of a repository and copies them one by one).</summary>
+    public RegistryReference WithTag(string tag)
+    {
+        ImageName.ValidateTag(tag);
+        return new RegistryReference(Registry, Repository, tag, null);
+    }
+
     public static bool IsRegistryReference(string? text)
     {
         if (string.IsNullOrWhiteSpace(text) || text.Contains("://", StringComparison.Ordinal)) return false;

@@ -141,3 +141,19 @@ public sealed class StoreMirrorSide(ImageStore store, string name) : IMirrorDest
         await store.DeleteTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
     }
 }
+
+/// <summary>What Sync-S3loImage did with one tag.</summary>
+public sealed record MirrorResult
+{
+    public required string Tag { get; init; }
+    public required MirrorAction Action { get; init; }
+    /// <summary>The source tag's reference; null for a tag removed because the source no longer has it.</summary>
+    public string? Source { get; init; }
+    public required string Destination { get; init; }
+    /// <summary>The digest the destination tag holds now (for a removed tag, the one it held).</summary>
+    public required string Digest { get; init; }
+    /// <summary>The digest the destination tag held before a copy moved it; null for a new tag and an unchanged one.</summary>
+    public string? PreviousDigest { get; init; }
+    public int BlobsUploaded { get; init; }
+    public long BytesUploaded { get; init; }
+}

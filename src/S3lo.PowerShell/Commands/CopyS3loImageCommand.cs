@@ -16,7 +16,7 @@ namespace S3lo.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Copy, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(TransferResult))]
-public sealed class CopyS3loImageCommand : StoreCmdlet
+public sealed class CopyS3loImageCommand : StoreWriteCmdlet
 {
     private const int ProgressActivityId = 5313;
 

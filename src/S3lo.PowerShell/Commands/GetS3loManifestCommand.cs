@@ -9,31 +9,8 @@ namespace S3lo.PowerShell.Commands;
 /// <summary>Shows the manifest of an image or index: config, layers, platforms, annotations and raw JSON.</summary>
 [Cmdlet(VerbsCommon.Get, "S3loManifest", DefaultParameterSetName = ReferenceSet)]
 [OutputType(typeof(ManifestInfo))]
-public sealed class GetS3loManifestCommand : StoreCmdlet
+public sealed class GetS3loManifestCommand : ImageTargetCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipeline = true)]
-    [ValidateNotNullOrEmpty]
-    public string[] Reference { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Store { get; set; } = "";
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Name { get; set; } = "";
-
-    [Parameter(ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string? Tag { get; set; }
-
-    [Parameter(ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string? Digest { get; set; }
-
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
-    public ImageInfo[] InputObject { get; set; } = [];
-
     /// <summary>For an index, show the manifest of this platform (such as linux/arm64) instead of the index.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -42,7 +19,7 @@ public sealed class GetS3loManifestCommand : StoreCmdlet
     protected override void ProcessRecord()
     {
         var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
-        var references = ResolveImages("show a manifest", InputObject, Reference, () => FromParts(Store, Name, Tag, Digest));
+        var references = ResolveTargets("show a manifest");
 
         Run(async ct =>
         {

@@ -11,7 +11,7 @@ namespace S3lo.PowerShell.Commands;
 /// <summary>Pushes an image from a docker-save archive, an OCI layout, an oci-archive or the Docker daemon into a store.</summary>
 [Cmdlet(VerbsCommon.Push, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(TransferResult))]
-public sealed class PushS3loImageCommand : StoreCmdlet
+public sealed class PushS3loImageCommand : StoreWriteCmdlet
 {
     private const int ProgressActivityId = 5310;
     private const string DaemonReferenceSet = "DaemonReference";

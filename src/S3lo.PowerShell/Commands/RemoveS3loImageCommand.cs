@@ -9,27 +9,8 @@ namespace S3lo.PowerShell.Commands;
 /// <summary>Deletes tags from a store: exactly each tag's own objects; blobs stay for garbage collection.</summary>
 [Cmdlet(VerbsCommon.Remove, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
 [OutputType(typeof(ImageInfo))]
-public sealed class RemoveS3loImageCommand : StoreCmdlet
+public sealed class RemoveS3loImageCommand : ImageTargetCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipeline = true)]
-    [ValidateNotNullOrEmpty]
-    public string[] Reference { get; set; } = [];
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Store { get; set; } = "";
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Name { get; set; } = "";
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Tag { get; set; } = "";
-
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
-    public ImageInfo[] InputObject { get; set; } = [];
-
     /// <summary>Write each removed image to the pipeline.</summary>
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -47,7 +28,7 @@ public sealed class RemoveS3loImageCommand : StoreCmdlet
             return;
         }
 
-        foreach (var reference in ResolveImages("remove an image", InputObject, Reference, () => FromParts(Store, Name, Tag)))
+        foreach (var reference in ResolveTargets("remove an image"))
         {
             IReadOnlyList<ImageInfo> tags = [];
             Run(ct => PerItemAsync(reference, async () =>

@@ -12,28 +12,9 @@ namespace S3lo.PowerShell.Commands;
 /// <summary>Saves one platform of an image from a store as an OCI layout, an oci-archive or a docker-archive, or loads it into the Docker daemon.</summary>
 [Cmdlet(VerbsData.Save, "S3loImage", DefaultParameterSetName = ReferenceSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(TransferResult))]
-public sealed class SaveS3loImageCommand : StoreCmdlet
+public sealed class SaveS3loImageCommand : ImageTargetCmdlet
 {
     private const int ProgressActivityId = 5311;
-
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipeline = true)]
-    [ValidateNotNullOrEmpty]
-    public string Reference { get; set; } = "";
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Store { get; set; } = "";
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Name { get; set; } = "";
-
-    [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
-    [ValidateNotNullOrEmpty]
-    public string Tag { get; set; } = "";
-
-    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = InputObjectSet)]
-    public ImageInfo? InputObject { get; set; }
 
     /// <summary>The directory (OciLayout) or file (archives) to write; it must not exist unless -Force. Not with -Docker.</summary>
     [Parameter(Position = 1)]
@@ -67,7 +48,11 @@ public sealed class SaveS3loImageCommand : StoreCmdlet
 
     protected override void ProcessRecord()
     {
-        var reference = ResolveImages("save an image", InputObject is null ? [] : [InputObject], [Reference], () => FromParts(Store, Name, Tag))[0];
+        var references = ResolveTargets("save an image");
+        if (references.Count != 1)
+            ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
+                $"Save-S3loImage writes one image at a time to -Path; {references.Count} were given.", references[0].ToString()), references);
+        var reference = references[0];
         var platform = Platform is null ? null : OrTerminate(() => Core.Oci.Platform.Parse(Platform), Platform);
         if (Docker.IsPresent == (Path is not null))
             ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,

@@ -11,7 +11,7 @@ namespace S3lo.PowerShell.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Set, "S3loPolicy", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(PolicyEntry))]
-public sealed class SetS3loPolicyCommand : StoreCmdlet
+public sealed class SetS3loPolicyCommand : StoreWriteCmdlet
 {
     /// <summary>The store (s3://bucket/, local://./images/, or a directory path).</summary>
     [Parameter(Mandatory = true, Position = 0)]

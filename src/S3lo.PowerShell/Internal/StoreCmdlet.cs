@@ -10,8 +10,9 @@ using S3lo.Core.Storage.S3;
 namespace S3lo.PowerShell.Internal;
 
 /// <summary>
-/// Base of every cmdlet that reaches a store: the AWS connection parameters (named as in AWS.Tools),
-/// turning references and -Store/-Name/-Tag into store locations, and the stores opened for one run.
+/// Base of every cmdlet that reaches a store: the connection parameters of each store provider (S3's named as in
+/// AWS.Tools), turning references and -Store/-Name/-Tag into store locations, and the stores opened for one run.
+/// Cmdlets that write a store derive from <see cref="StoreWriteCmdlet"/>, which adds the storage classes.
 /// </summary>
 public abstract class StoreCmdlet : AsyncCmdlet
 {
@@ -42,27 +43,14 @@ public abstract class StoreCmdlet : AsyncCmdlet
     [Credential]
     public PSCredential? Credential { get; set; }
 
-    /// <summary>The S3 storage class for blobs; default INTELLIGENT_TIERING on AWS, none on a custom endpoint.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(StorageClassCompleter))]
-    public string? BlobStorageClass { get; set; }
-
-    /// <summary>The S3 storage class for manifests and metadata; default STANDARD on AWS, none on a custom endpoint.</summary>
-    [Parameter]
-    [ValidateNotNullOrEmpty]
-    [ArgumentCompleter(typeof(StorageClassCompleter))]
-    public string? ManifestStorageClass { get; set; }
-
-    private S3ConnectionOptions S3Connection => new()
+    /// <summary>The S3 settings the connection parameters give; a cmdlet that writes adds its storage classes.</summary>
+    private protected virtual S3ConnectionOptions S3Connection => new()
     {
         ProfileName = ProfileName,
         Region = Region,
         EndpointUrl = EndpointUrl ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3")) ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")),
         AccessKey = Credential?.UserName,
         SecretKey = Credential?.GetNetworkCredential().Password,
-        BlobStorageClass = BlobStorageClass,
-        ManifestStorageClass = ManifestStorageClass,
     };
 
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
