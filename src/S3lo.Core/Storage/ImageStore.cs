@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 using S3lo.Core.Policy;
+using S3lo.Core.Storage.Azure;
 
 namespace S3lo.Core.Storage;
 
@@ -23,9 +24,13 @@ public sealed class ImageStore : IAsyncDisposable
     public StoreLocation Location => Objects.Location;
 
     public static async Task<ImageStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
-        => new(location.Kind == StoreKind.S3
-            ? await S3ObjectStore.OpenAsync(location, cancellationToken).ConfigureAwait(false)
-            : new LocalObjectStore(location));
+        => new(location.Kind switch
+        {
+            StoreKind.S3 => await S3ObjectStore.OpenAsync(location, cancellationToken).ConfigureAwait(false),
+            StoreKind.Azure => await AzureObjectStore.OpenAsync(location, location.AzureConnection ?? new AzureConnectionOptions(), cancellationToken)
+                .ConfigureAwait(false),
+            _ => new LocalObjectStore(location),
+        });
 
     /// <summary>Every tag whose image name starts with <paramref name="namePrefix"/> (all when empty), as listing pages arrive.</summary>
     public async IAsyncEnumerable<TagEntry> ListTagsAsync(string namePrefix, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -1,9 +1,12 @@
+using S3lo.Core.Storage.Azure;
+
 namespace S3lo.Core.Storage;
 
 public enum StoreKind
 {
     Local,
     S3,
+    Azure,
 }
 
 /// <summary>How to reach S3: all optional; what is not given comes from the standard AWS chain.</summary>
@@ -45,10 +48,18 @@ public sealed record StoreLocation
 
     public S3ConnectionOptions? Connection { get; init; }
 
+    public AzureConnectionOptions? AzureConnection { get; init; }
+
     public static StoreLocation S3(string bucket, S3ConnectionOptions? connection = null)
     {
         ValidateBucket(bucket);
         return new StoreLocation(StoreKind.S3, bucket, connection ?? new S3ConnectionOptions());
+    }
+
+    public static StoreLocation Azure(string container, AzureConnectionOptions? options)
+    {
+        ValidateContainer(container);
+        return new StoreLocation(StoreKind.Azure, container, null) { AzureConnection = options ?? new AzureConnectionOptions() };
     }
 
     public static StoreLocation Local(string absolutePath)
@@ -60,10 +71,13 @@ public sealed record StoreLocation
         return new StoreLocation(StoreKind.Local, trimmed.Length == 0 ? full : trimmed, null);
     }
 
-    /// <summary>The store as a reference prefix: <c>s3://bucket/</c>, <c>local:///abs/path/</c> or <c>local://C:/path/</c>.</summary>
-    public override string ToString() => Kind == StoreKind.S3
-        ? $"s3://{Root}/"
-        : "local://" + Root.Replace('\\', '/').TrimEnd('/') + "/";
+    /// <summary>The store as a reference prefix: <c>s3://bucket/</c>, <c>az://container/</c>, <c>local:///abs/path/</c> or <c>local://C:/path/</c>.</summary>
+    public override string ToString() => Kind switch
+    {
+        StoreKind.S3 => $"s3://{Root}/",
+        StoreKind.Azure => $"az://{Root}/",
+        _ => "local://" + Root.Replace('\\', '/').TrimEnd('/') + "/",
+    };
 
     /// <summary>
     /// A local directory counts as an existing store once it holds <c>blobs/sha256</c> (every pushed tag puts
@@ -80,5 +94,17 @@ public sealed record StoreLocation
         if (!ok)
             throw new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
                 $"'{bucket}' is not a valid bucket name: 3 to 63 lowercase letters, digits, '.' and '-'.", bucket);
+    }
+
+    private static void ValidateContainer(string container)
+    {
+        var ok = container.Length is >= 3 and <= 63
+                 && container.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-')
+                 && char.IsAsciiLetterOrDigit(container[0]) && char.IsAsciiLetterOrDigit(container[^1])
+                 && !container.Contains("--", StringComparison.Ordinal);
+        if (!ok)
+            throw new S3loException(ErrorIds.InvalidReference, S3loErrorKind.InvalidArgument,
+                $"'{container}' is not a valid container name: 3 to 63 lowercase letters, digits and single '-', starting and ending with a letter or digit.",
+                container);
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using S3lo.Core.Formats;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
+using S3lo.Core.Storage.Azure;
 using S3lo.Core.Tests.TestSupport;
 using S3lo.Core.Transfer;
 
@@ -179,4 +180,11 @@ public sealed class S3ChunkedLayerTests(RgwServer server) : ChunkedLayerTests
 {
     protected override async Task<ImageStore> CreateStoreAsync()
         => new(await S3ObjectStore.OpenAsync(StoreLocation.S3(server.NewBucket(), server.Connection(null, null)), default));
+}
+
+[Collection(AzuriteCollection.Name)]
+public sealed class AzureChunkedLayerTests(AzuriteServer server) : ChunkedLayerTests
+{
+    protected override async Task<ImageStore> CreateStoreAsync()
+        => new(await AzureObjectStore.OpenAsync(StoreLocation.Azure(server.NewContainer(), server.Connection()), server.Connection(), default));
 }
