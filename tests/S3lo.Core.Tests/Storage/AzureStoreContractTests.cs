@@ -233,6 +233,14 @@ public sealed class AzureStoreContractTests(AzuriteServer server) : StoreContrac
     }
 
     [Fact]
+    public async Task AnIdentitySignInIsRefusedOverPlainHttpBeforeAnythingIsSent()
+    {
+        var options = new AzureConnectionOptions { AccountName = null, ConnectionString = null, EndpointUrl = server.EndpointUrl };
+        var e = await Assert.ThrowsAnyAsync<S3loException>(() => OpenAsync("container", options));
+        Assert.Equal(ErrorIds.CredentialsNotFound, e.ErrorId);
+    }
+
+    [Fact]
     public async Task WithoutAnAccountTheErrorSaysSo()
     {
         var options = new AzureConnectionOptions { AccountName = null, ConnectionString = null };

@@ -104,6 +104,11 @@ public sealed class AzureObjectStore : IObjectStore
         }
         if (!string.IsNullOrEmpty(options.SasToken))
             return new BlobContainerClient(containerUri, new AzureSasCredential(options.SasToken.TrimStart('?')), clientOptions);
+        // The SDK refuses to send a bearer token in clear text, but only on the first request and with an error that names no option.
+        if (endpoint.Scheme != Uri.UriSchemeHttps)
+            throw new S3loException(ErrorIds.CredentialsNotFound, S3loErrorKind.InvalidArgument,
+                $"Signing in with an Azure identity needs an https endpoint, not {endpoint}: give an account key, a SAS token or a connection string.",
+                endpoint.ToString());
         return new BlobContainerClient(containerUri, new DefaultAzureCredential(), clientOptions);
     }
 
@@ -425,7 +430,9 @@ public sealed class AzureObjectStore : IObjectStore
     /// <summary>
     /// Sets the blob's metadata to what it already is: any write of metadata gives the blob a new Last-Modified and
     /// ETag and leaves its bytes and tier alone. The write is conditional on the ETag just read, so metadata set by
-    /// someone in between is not overwritten; a blob changed in between was just modified, which is what a touch wants.
+    /// someone in between is not overwritten. Its failure (412) means the blob changed since the read: rewritten,
+    /// which is as good as a touch, or deleted (a collection's delete may land there), which the service answers
+    /// with the same 412 rather than a 404; only a second look tells them apart.
     /// </summary>
     public async Task<bool> TouchAsync(string key, CancellationToken cancellationToken)
     {
@@ -443,7 +450,7 @@ public sealed class AzureObjectStore : IObjectStore
         }
         catch (RequestFailedException e) when (e.Status == 412)
         {
-            return true;
+            return await HeadAsync(key, cancellationToken).ConfigureAwait(false) is not null;
         }
         catch (Exception e) when (Translate(e, key) is { } translated)
         {
