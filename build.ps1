@@ -6,7 +6,7 @@ Builds, tests and demonstrates S3lo.
 Tasks (run in the order given):
   Build  compile the solution and assemble the module in out/S3lo (manifest, format file,
          dependencies/ for the module's own load context, en-US MAML help from docs/help)
-  Test   install missing test prerequisites, Build, run xunit and Pester (Pester in a fresh pwsh
+  Test   install missing test prerequisites (apt packages, Azurite from npm), Build, run xunit and Pester (Pester in a fresh pwsh
          against the built module); the last line is "N passed, N failed"
   Demo   Build, then run demo/Demo.ps1 in a fresh pwsh with the built module
   Bench  Build, then run bench/Invoke-Benchmark.ps1 in a fresh pwsh, if it exists
@@ -159,6 +159,7 @@ function Get-MissingPrerequisites([string[]] $Commands = @($Prerequisites.Keys))
 }
 
 function Assert-Prerequisites {
+    Install-Azurite
     $missing = @(Get-MissingPrerequisites)
     if (-not $missing) { return }
     $packages = @($missing | ForEach-Object { $Prerequisites[$_] } | Select-Object -Unique)
@@ -172,6 +173,15 @@ function Assert-Prerequisites {
     Invoke-Native apt-get install -y -q --no-install-recommends @PrerequisitePackages
     $still = @(Get-MissingPrerequisites $missing)
     if ($still) { throw "still missing after apt-get install: $($still -join ', ')" }
+}
+
+function Install-Azurite {
+    # The Azure Blob Storage emulator, from npm into tests/work/azurite (never globally). start-azurite.sh installs
+    # it on first use anyway; doing it here keeps the download out of the first test's time limit.
+    if (-not (Get-Command node -CommandType Application -ErrorAction Ignore) -or -not (Get-Command npm -CommandType Application -ErrorAction Ignore)) {
+        throw 'the Azure tests need Node.js 20 or later with npm (for Azurite); install them, e.g. from https://nodejs.org or your distribution'
+    }
+    Invoke-Native bash (Join-Path $Root 'tests/servers/start-azurite.sh') --install-only
 }
 
 function Invoke-XunitTests {

@@ -61,6 +61,7 @@ public static class ErrorIds
     public const string StoreNotFound = "StoreNotFound";
     public const string StoreAccessDenied = "StoreAccessDenied";
     public const string CredentialsNotFound = "CredentialsNotFound";
+    public const string StorageAccountRequired = "StorageAccountRequired";
     public const string StoreUnreachable = "StoreUnreachable";
     public const string StoreError = "StoreError";
     public const string ObjectNotFound = "ObjectNotFound";

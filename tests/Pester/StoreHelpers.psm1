@@ -1,25 +1,32 @@
 <#
-Stores for the cmdlet tests: the same behaviour tests run against a fresh local directory and a
-fresh bucket on the test S3 server, through one description of "a store" (its reference prefix, the
-parameters that reach it, and a way to look at its objects without going through S3lo).
+Stores for the cmdlet tests: the same behaviour tests run against a fresh local directory, a fresh
+bucket on the test S3 server and (once the cmdlets take Azure parameters) a fresh container on the test
+Azurite, through one description of "a store" (its reference prefix, the parameters that reach it, and
+a way to look at its objects without going through S3lo).
 #>
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
 
 $script:Buckets = 0
+$script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).ProviderPath
+$script:ServerScripts = Join-Path $script:RepoRoot 'tests/servers'
+# Azurite's one account and its well-known key (the same in every emulator install).
+$script:AzuriteAccount = 'devstoreaccount1'
+$script:AzuriteKey = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
 function Initialize-TestSuite {
     <#
     .SYNOPSIS
     What every cmdlet test file starts with: the built module and the test helpers imported for the whole
-    session, a fresh work directory, and with -S3 a running S3 server. Returns Work and Server.
+    session, a fresh work directory, with -S3 a running S3 server and with -Azure a running Azurite.
+    Returns Work, Server (the S3 server) and AzureServer.
     #>
     [CmdletBinding()]
-    param([Parameter(Mandatory)] [string] $Name, [switch] $S3)
+    param([Parameter(Mandatory)] [string] $Name, [switch] $S3, [switch] $Azure)
     Import-Module $env:S3LO_MODULE_PATH -Global -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Global -Force
     $work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-$Name-$([guid]::NewGuid().ToString('N'))")).FullName
-    [pscustomobject]@{ Work = $work; Server = if ($S3) { Start-TestS3Server } }
+    [pscustomobject]@{ Work = $work; Server = if ($S3) { Start-TestS3Server }; AzureServer = if ($Azure) { Start-TestAzureServer } }
 }
 
 function Complete-TestSuite {
@@ -28,20 +35,112 @@ function Complete-TestSuite {
     param([AllowNull()] $Suite)
     if (-not $Suite) { return }
     if ($Suite.Server) { Stop-TestS3Server $Suite.Server }
+    if ($Suite.AzureServer) { Stop-TestAzureServer $Suite.AzureServer }
     Remove-Item -LiteralPath $Suite.Work -Recurse -Force -ErrorAction Ignore
+}
+
+function Start-TestAzureServer {
+    <#
+    .SYNOPSIS
+    Starts a throwaway Azurite (blob service, in memory) on a free port of 127.0.0.1 and returns how to reach it;
+    tests/servers/start-azurite.sh installs Azurite into tests/work on first use.
+    .OUTPUTS
+    An object with EndpointUrl (the blob endpoint, account in the path), AccountName, AccountKey, Base (the
+    server's directory) and Port.
+    #>
+    [CmdletBinding()]
+    param()
+    # Port 0 lets the kernel pick an unused port; it is released at once for the server to take.
+    $listener = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0)
+    try { $listener.Start(); $port = $listener.LocalEndpoint.Port } finally { $listener.Stop() }
+    $server = [pscustomobject]@{
+        PSTypeName  = 'S3lo.Tests.AzureServer'
+        EndpointUrl = "http://127.0.0.1:$port/$script:AzuriteAccount"
+        AccountName = $script:AzuriteAccount
+        AccountKey  = $script:AzuriteKey
+        Base        = Join-Path $script:RepoRoot "out/azurite/$port"
+        Port        = $port
+    }
+    Invoke-AzuriteScript $server 'start-azurite.sh' | Write-Verbose
+    $server
+}
+
+function Stop-TestAzureServer {
+    <# .SYNOPSIS Stops a server from Start-TestAzureServer (by its saved PID) and deletes its directory. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory, ValueFromPipeline)] [AllowNull()] $Server)
+    process {
+        if (-not $Server) { return }
+        Invoke-AzuriteScript $Server 'stop-azurite.sh' '--purge' | Write-Verbose
+    }
+}
+
+function Invoke-AzuriteScript($Server, [string] $Name, [string[]] $ArgumentList = @()) {
+    $environment = @{ AZURITE_BASE = $Server.Base; AZURITE_PORT = "$($Server.Port)" }
+    $saved = @{}
+    foreach ($variable in $environment.Keys) {
+        $saved[$variable] = [Environment]::GetEnvironmentVariable($variable)
+        [Environment]::SetEnvironmentVariable($variable, $environment[$variable])
+    }
+    try { Invoke-TestProgram bash (@((Join-Path $script:ServerScripts $Name)) + $ArgumentList) }
+    finally { foreach ($variable in $saved.Keys) { [Environment]::SetEnvironmentVariable($variable, $saved[$variable]) } }
+}
+
+function Import-TestAzureSdk {
+    # The Azure.Storage.Blobs client the built module ships in dependencies/, loaded into this session (not into the
+    # module's load context) only when a test looks at an Azure store: an independent view of what S3lo wrote.
+    if ('Azure.Storage.Blobs.BlobContainerClient' -as [type]) { return }
+    if (-not $env:S3LO_MODULE_PATH) { throw 'S3LO_MODULE_PATH is not set: the Azure helpers load the SDK from the built module' }
+    $dependencies = Join-Path (Split-Path -Parent $env:S3LO_MODULE_PATH) 'dependencies'
+    foreach ($name in 'Azure.Core', 'Azure.Storage.Common', 'Azure.Storage.Blobs') {
+        $null = [System.Reflection.Assembly]::LoadFrom((Join-Path $dependencies "$name.dll"))
+    }
+}
+
+function Get-TestAzureContainerClient {
+    <# .SYNOPSIS The SDK's client for one container of a test Azurite, signed with the account key. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Server, [Parameter(Mandatory)] [string] $Container)
+    Import-TestAzureSdk
+    $credential = [Azure.Storage.StorageSharedKeyCredential]::new($Server.AccountName, $Server.AccountKey)
+    [Azure.Storage.Blobs.BlobContainerClient]::new([uri]"$($Server.EndpointUrl)/$Container", $credential, [Azure.Storage.Blobs.BlobClientOptions]::new())
+}
+
+function New-TestAzureContainer {
+    <# .SYNOPSIS Creates a container (3-63 lowercase letters, digits and '-') on a test Azurite. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Server, [Parameter(Mandatory)] [string] $Name)
+    $null = (Get-TestAzureContainerClient -Server $Server -Container $Name).Create()
+}
+
+function Get-TestAzureBlobProperty {
+    <# .SYNOPSIS What the service says about one blob: AccessTier, ContentLength, LastModified and ETag; throws if it is missing. #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory)] $Server, [Parameter(Mandatory)] [string] $Container, [Parameter(Mandatory)] [string] $Key)
+    $properties = (Get-TestAzureContainerClient -Server $Server -Container $Container).GetBlobClient($Key).GetProperties($null, [Threading.CancellationToken]::None).Value
+    [pscustomobject]@{
+        AccessTier    = $properties.AccessTier
+        ContentLength = $properties.ContentLength
+        LastModified  = $properties.LastModified
+        ETag          = $properties.ETag.ToString()
+    }
 }
 
 function New-TestStore {
     <#
     .SYNOPSIS
-    A fresh empty store: -Kind local is a new directory under -Root; -Kind s3 a new bucket on -Server.
+    A fresh empty store: -Kind local is a new directory under -Root; -Kind s3 a new bucket on -Server (from
+    Start-TestS3Server); -Kind az a new container on -Server (from Start-TestAzureServer).
     .OUTPUTS
-    Kind, Uri (reference prefix such as s3://bucket/), Root (directory or bucket), Params (a hashtable
-    to splat onto any S3lo cmdlet) and Server.
+    Kind, Uri (reference prefix such as s3://bucket/), Root (directory, bucket or container), Params (a
+    hashtable to splat onto any S3lo cmdlet) and Server.
+    .NOTES
+    The az Params assume the Azure parameters the cmdlets are to get: -StorageAccountName, -StorageAccountKey
+    (the key as text, as New-AzStorageContext takes it) and -EndpointUrl (the blob endpoint).
     #>
     [CmdletBinding()]
     param(
-        [Parameter(Mandatory)] [ValidateSet('local', 's3')] [string] $Kind,
+        [Parameter(Mandatory)] [ValidateSet('local', 's3', 'az')] [string] $Kind,
         [Parameter(Mandatory)] [string] $Root,
         $Server
     )
@@ -49,6 +148,17 @@ function New-TestStore {
     if ($Kind -eq 'local') {
         $dir = New-TestLocalStore (Join-Path $Root "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 6))")
         return [pscustomobject]@{ Kind = 'local'; Uri = "local://$dir/"; Root = $dir; Params = @{}; Server = $null }
+    }
+    if ($Kind -eq 'az') {
+        $container = "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 10))"
+        New-TestAzureContainer -Server $Server -Name $container
+        return [pscustomobject]@{
+            Kind   = 'az'
+            Uri    = "az://$container/"
+            Root   = $container
+            Params = @{ StorageAccountName = $Server.AccountName; StorageAccountKey = $Server.AccountKey; EndpointUrl = $Server.EndpointUrl }
+            Server = $Server
+        }
     }
     $bucket = "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 10))"
     New-TestBucket -Server $Server -Name $bucket
@@ -80,6 +190,11 @@ function Get-TestStoreKey {
     [CmdletBinding()]
     param([Parameter(Mandatory)] $Store, [string] $Prefix = '')
     if ($Store.Kind -eq 's3') { return @(Get-TestS3ObjectList -Server $Store.Server -Bucket $Store.Root -Prefix $Prefix) }
+    if ($Store.Kind -eq 'az') {
+        $client = Get-TestAzureContainerClient -Server $Store.Server -Container $Store.Root
+        return @($client.GetBlobs([Azure.Storage.Blobs.Models.BlobTraits]::None, [Azure.Storage.Blobs.Models.BlobStates]::None,
+                $(if ($Prefix) { $Prefix } else { $null }), [Threading.CancellationToken]::None) | ForEach-Object Name | Sort-Object)
+    }
     if (-not (Test-Path -LiteralPath $Store.Root)) { return @() }
     @(Get-ChildItem -LiteralPath $Store.Root -Recurse -File | ForEach-Object {
             [IO.Path]::GetRelativePath($Store.Root, $_.FullName).Replace('\', '/')
@@ -91,6 +206,12 @@ function Get-TestStoreObject {
     [CmdletBinding()]
     param([Parameter(Mandatory)] $Store, [Parameter(Mandatory)] [string] $Key)
     if ($Store.Kind -eq 'local') { return [IO.File]::ReadAllBytes((Join-Path $Store.Root $Key)) }
+    if ($Store.Kind -eq 'az') {
+        $blob = (Get-TestAzureContainerClient -Server $Store.Server -Container $Store.Root).GetBlobClient($Key)
+        $buffer = [IO.MemoryStream]::new()
+        $null = $blob.DownloadTo([IO.Stream]$buffer)
+        return $buffer.ToArray()
+    }
     $file = [IO.Path]::GetTempFileName()
     try {
         $null = Invoke-TestProgram curl @('-sSf', '-o', $file, '--aws-sigv4', "aws:amz:$($Store.Server.Region):s3",
@@ -108,6 +229,11 @@ function Set-TestStoreObject {
         $path = Join-Path $Store.Root $Key
         $null = New-Item -ItemType Directory -Force -Path (Split-Path -Parent $path)
         [IO.File]::WriteAllBytes($path, $Bytes)
+        return
+    }
+    if ($Store.Kind -eq 'az') {
+        $blob = (Get-TestAzureContainerClient -Server $Store.Server -Container $Store.Root).GetBlobClient($Key)
+        $null = $blob.Upload([IO.Stream][IO.MemoryStream]::new($Bytes), $true, [Threading.CancellationToken]::None)
         return
     }
     $file = [IO.Path]::GetTempFileName()
@@ -241,4 +367,5 @@ function Set-TestChunkedImage {
     [pscustomobject]@{ Digest = (Get-TestSha256 $bytes); Layers = @($layers | ForEach-Object { $_.digest }) }
 }
 
-Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, New-TestStore, New-TestLocalStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, Get-TestSha256, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage
+Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, Start-TestAzureServer, Stop-TestAzureServer, New-TestAzureContainer,
+    Get-TestAzureContainerClient, Get-TestAzureBlobProperty, New-TestStore, New-TestLocalStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, Get-TestSha256, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage

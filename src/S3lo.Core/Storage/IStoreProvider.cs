@@ -51,7 +51,7 @@ public sealed class StoreContext
 /// <summary>Every storage backend S3lo has, registered once.</summary>
 public static class StoreProviders
 {
-    private static readonly IStoreProvider[] All = [S3.S3StoreProvider.Instance, Local.LocalStoreProvider.Instance];
+    private static readonly IStoreProvider[] All = [S3.S3StoreProvider.Instance, Azure.AzureStoreProvider.Instance, Local.LocalStoreProvider.Instance];
 
     /// <summary>The schemes, with <c>://</c>, as a reference starts: <c>s3://</c>, <c>az://</c>, <c>local://</c>.</summary>
     public static IReadOnlyList<string> Prefixes { get; } = All.Select(p => p.Scheme + "://").ToArray();

@@ -4,6 +4,7 @@ using S3lo.Core;
 using S3lo.Core.Gc;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
+using S3lo.Core.Storage.Azure;
 using S3lo.Core.Storage.Local;
 using S3lo.Core.Storage.S3;
 
@@ -23,6 +24,8 @@ public abstract class StoreCmdlet : AsyncCmdlet
     private readonly Dictionary<StoreLocation, Task<Core.Storage.ImageStore>> _stores = new();
     private readonly object _storesLock = new();
 
+    // S3 (s3://): named as in AWS.Tools.
+
     /// <summary>An AWS profile from the shared credentials or config file.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -33,7 +36,7 @@ public abstract class StoreCmdlet : AsyncCmdlet
     [ValidateNotNullOrEmpty]
     public string? Region { get; set; }
 
-    /// <summary>The URL of an S3-compatible service (MinIO, Ceph, R2, …).</summary>
+    /// <summary>The URL of an S3-compatible service (MinIO, Ceph, R2, …), or of the Azure blob service (Azurite, sovereign clouds).</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? EndpointUrl { get; set; }
@@ -42,6 +45,46 @@ public abstract class StoreCmdlet : AsyncCmdlet
     [Parameter]
     [Credential]
     public PSCredential? Credential { get; set; }
+
+    // Azure Blob Storage (az://): named as in Az.Storage.
+
+    /// <summary>The storage account of az:// stores; default AZURE_STORAGE_ACCOUNT.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? StorageAccountName { get; set; }
+
+    /// <summary>The account's access key, for az:// stores.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? StorageAccountKey { get; set; }
+
+    /// <summary>A shared access signature for az:// stores.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? SasToken { get; set; }
+
+    /// <summary>A storage connection string for az:// stores; default AZURE_STORAGE_CONNECTION_STRING.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The Azure settings the connection parameters give. An account key or SAS given here wins over a connection string
+    /// from the environment; without any, DefaultAzureCredential signs. A cmdlet that writes adds its access tiers.</summary>
+    private protected virtual AzureConnectionOptions AzureConnection
+    {
+        get
+        {
+            var defaults = new AzureConnectionOptions();
+            return defaults with
+            {
+                AccountName = StorageAccountName ?? defaults.AccountName,
+                ConnectionString = ConnectionString ?? (StorageAccountKey is null && SasToken is null ? defaults.ConnectionString : null),
+                AccountKey = StorageAccountKey,
+                SasToken = SasToken,
+                EndpointUrl = EndpointUrl,
+            };
+        }
+    }
 
     /// <summary>The S3 settings the connection parameters give; a cmdlet that writes adds its storage classes.</summary>
     private protected virtual S3ConnectionOptions S3Connection => new()
@@ -56,7 +99,7 @@ public abstract class StoreCmdlet : AsyncCmdlet
     private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
 
     /// <summary>What parsing a reference needs: local paths resolved against the PowerShell location, and each provider's settings.</summary>
-    private StoreContext Context => new(ResolvePath, S3Connection);
+    private StoreContext Context => new(ResolvePath, S3Connection, AzureConnection);
 
     /// <summary>Parses an s3lo reference; a local path is resolved against the current PowerShell location.</summary>
     protected ImageReference ParseReference(string text)

@@ -4,6 +4,7 @@ using System.Text;
 using S3lo.Core.Formats;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
+using S3lo.Core.Storage.Azure;
 using S3lo.Core.Tests.TestSupport;
 using S3lo.Core.Transfer;
 
@@ -176,4 +177,11 @@ public sealed class S3ChunkedLayerTests(RgwServer server) : ChunkedLayerTests
 {
     protected override async Task<ImageStore> CreateStoreAsync()
         => new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection(null, null)), default));
+}
+
+[Collection(AzuriteCollection.Name)]
+public sealed class AzureChunkedLayerTests(AzuriteServer server) : ChunkedLayerTests
+{
+    protected override async Task<ImageStore> CreateStoreAsync()
+        => new(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(server.NewContainer(), server.Connection()), server.Connection(), default));
 }
