@@ -1,7 +1,7 @@
 # Copy-S3loImage between the Distribution registry and the stores, and from registry to registry, anonymous and behind basic auth.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name copyreg -S3
+    $script:Suite = Initialize-TestSuite -Name copyreg -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Open = Start-TestRegistry
@@ -20,7 +20,7 @@ AfterAll {
 }
 
 Describe 'Copy-S3loImage from a registry' {
-    It 'copies every platform of an index into <Kind> store, verbatim' -ForEach @(@{ Kind = 'local' }, @{ Kind = 's3' }) {
+    It 'copies every platform of an index into <Kind> store, verbatim' -ForEach @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' }) {
         $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
         $p = $store.Params
         $result = Copy-S3loImage "$($Open.Host)/team/app:multi" "$($store.Uri)app:multi" @p
@@ -69,6 +69,19 @@ Describe 'Copy-S3loImage to a registry behind basic auth' {
         $wrong = [pscredential]::new($Locked.User, (ConvertTo-SecureString 'nope' -AsPlainText -Force))
         { Copy-S3loImage "$($store.Uri)app:multi" "$($Locked.Host)/pushed/app:x" -RegistryCredential $wrong @p -ErrorAction Stop } |
             Should -Throw -ErrorId 'RegistryAccessDenied,S3lo.PowerShell.Commands.CopyS3loImageCommand'
+    }
+}
+
+Describe 'Copy-S3loImage from an Azure store to a registry' {
+    It 'pushes the stored index and every platform, and skopeo copies it back with the same digest' {
+        $store = New-TestStore -Kind az -Root $Work
+        $p = $store.Params
+        $null = Push-S3loImage $Layout "$($store.Uri)app:multi" -SourceTag multi @p
+        $result = Copy-S3loImage "$($store.Uri)app:multi" "$($Open.Host)/from-az/app:multi" @p
+        $result.Digest | Should -Be $IndexDigest
+        $layout = Join-Path $Work 'from-az-layout'
+        $null = Invoke-TestProgram skopeo @('--insecure-policy', 'copy', '--quiet', '--all', '--src-tls-verify=false', "docker://$($Open.Host)/from-az/app:multi", "oci:${layout}:v1")
+        (Get-Content -Raw (Join-Path $layout 'index.json') | ConvertFrom-Json).manifests[0].digest | Should -Be $IndexDigest
     }
 }
 

@@ -1,7 +1,7 @@
 # Copy-S3loImage between stores, and multi-platform pushes with -Platform.
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name copy -S3
+    $script:Suite = Initialize-TestSuite -Name copy -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 100KB -Tag amd
@@ -72,6 +72,28 @@ Describe 'Copy-S3loImage' {
     It 'reports a missing source as ImageNotFound' {
         { Copy-S3loImage "$($local.Uri)app:none" "$($s3.Uri)app:none" @p -ErrorAction Stop } |
             Should -Throw -ErrorId 'ImageNotFound,S3lo.PowerShell.Commands.CopyS3loImageCommand'
+    }
+}
+
+Describe 'Copy-S3loImage from a <From> store to a <To> store' -ForEach @(
+    @{ From = 'local'; To = 's3' }, @{ From = 's3'; To = 'az' }, @{ From = 'az'; To = 'local' },
+    @{ From = 'local'; To = 'az' }, @{ From = 'az'; To = 's3' }, @{ From = 's3'; To = 'local' }) {
+    It 'copies a multi-platform image that keeps its digest, and skopeo reads the result' {
+        $source = New-TestStore -Kind $From -Root $Work -Server $Server
+        $target = New-TestStore -Kind $To -Root $Work -Server $Server
+        $sp = $source.Params
+        $tp = $target.Params
+        $null = Push-S3loImage $Layout "$($source.Uri)app:multi" -SourceTag multi @sp
+        # Each side takes its own connection: the source image is piped with its store, the destination gets its parameters.
+        $result = Get-S3loImage "$($source.Uri)app:multi" @sp | Copy-S3loImage -Destination "$($target.Uri)team/app:multi" @tp
+        $result.Digest | Should -Be $IndexDigest
+        $result.BlobsUploaded | Should -BeGreaterThan 0
+        (Get-S3loManifest "$($target.Uri)team/app:multi" @tp).Json | Should -Be (Get-S3loManifest "$($source.Uri)app:multi" @sp).Json
+        $out = Join-Path $Work "saved-$From-$To-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
+        $null = Save-S3loImage "$($target.Uri)team/app:multi" -Platform linux/arm64 -Path $out -Format OciLayout @tp
+        $raw = Invoke-TestProgram skopeo @('inspect', '--raw', "oci:$out") | Out-String
+        $raw.Trim() | Should -Be $ArmManifest.Trim()
+        (Get-S3loImage "$($target.Uri)team/app:multi" @tp | Copy-S3loImage -Destination "$($target.Uri)team/app:again" @tp).BlobsUploaded | Should -Be 0
     }
 }
 

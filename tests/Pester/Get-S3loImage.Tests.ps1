@@ -1,11 +1,11 @@
 # Get-S3loImage and Get-S3loManifest: listing and inspecting tags of a local store and an S3 store.
 BeforeDiscovery {
-    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name get -S3
+    $script:Suite = Initialize-TestSuite -Name get -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 2 -LayerSize 100KB -Tag amd

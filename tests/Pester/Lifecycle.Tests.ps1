@@ -1,12 +1,12 @@
 # Lifecycle pruning (Get-S3loLifecyclePlan, Invoke-S3loLifecycle) and blob garbage collection
 # (Remove-S3loStaleBlob), against a local store and the S3 server.
 BeforeDiscovery {
-    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name lifecycle -S3
+    $script:Suite = Initialize-TestSuite -Name lifecycle -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Layout = Join-Path $Work 'layout'

@@ -1,11 +1,11 @@
 # Multi-platform images made with podman manifest: pushed whole, listed, inspected and saved per platform.
 BeforeDiscovery {
-    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name multi -S3
+    $script:Suite = Initialize-TestSuite -Name multi -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $images = New-TestImage -Path (Join-Path $Work 'images') -Layers 1 -LayerSize 30KB -Tag amd

@@ -1,11 +1,11 @@
 # Get-S3loPolicy / Set-S3loPolicy and immutable tags, against a local store and the S3 server.
 BeforeDiscovery {
-    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name policy -S3
+    $script:Suite = Initialize-TestSuite -Name policy -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 1 -LayerSize 20KB -Tag one

@@ -1,11 +1,11 @@
 # Push-S3loImage against a local store and a real S3 server (Ceph RGW), from real images made with umoci and skopeo.
 BeforeDiscovery {
-    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name push -S3
+    $script:Suite = Initialize-TestSuite -Name push -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 3 -LayerSize 300KB -Tag v1

@@ -1,11 +1,11 @@
 # Remove-S3loImage: deletes exactly a tag's own objects, by reference or from the pipeline.
 BeforeDiscovery {
-    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name remove -S3
+    $script:Suite = Initialize-TestSuite -Name remove -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 1 -LayerSize 50KB -Tag v1

@@ -1,7 +1,6 @@
 <#
 Stores for the cmdlet tests: the same behaviour tests run against a fresh local directory, a fresh
-bucket on the test S3 server and (once the cmdlets take Azure parameters) a fresh container on the test
-Azurite, through one description of "a store" (its reference prefix, the parameters that reach it, and
+bucket on the test S3 server and a fresh container on the test Azurite, through one description of "a store" (its reference prefix, the parameters that reach it, and
 a way to look at its objects without going through S3lo).
 #>
 Set-StrictMode -Version 3.0
@@ -26,7 +25,10 @@ function Initialize-TestSuite {
     Import-Module $env:S3LO_MODULE_PATH -Global -Force
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Global -Force
     $work = (New-Item -ItemType Directory -Path (Join-Path ([IO.Path]::GetTempPath()) "s3lo-$Name-$([guid]::NewGuid().ToString('N'))")).FullName
-    [pscustomobject]@{ Work = $work; Server = if ($S3) { Start-TestS3Server }; AzureServer = if ($Azure) { Start-TestAzureServer } }
+    $suite = [pscustomobject]@{ Work = $work; Server = if ($S3) { Start-TestS3Server }; AzureServer = if ($Azure) { Start-TestAzureServer } }
+    # New-TestStore -Kind az finds Azurite here, so the per-kind tests pass the S3 server alone.
+    $script:SuiteAzureServer = $suite.AzureServer
+    $suite
 }
 
 function Complete-TestSuite {
@@ -130,13 +132,11 @@ function New-TestStore {
     <#
     .SYNOPSIS
     A fresh empty store: -Kind local is a new directory under -Root; -Kind s3 a new bucket on -Server (from
-    Start-TestS3Server); -Kind az a new container on -Server (from Start-TestAzureServer).
+    Start-TestS3Server); -Kind az a new container on -Server (from Start-TestAzureServer), by default the
+    Azurite that Initialize-TestSuite -Azure started.
     .OUTPUTS
     Kind, Uri (reference prefix such as s3://bucket/), Root (directory, bucket or container), Params (a
     hashtable to splat onto any S3lo cmdlet) and Server.
-    .NOTES
-    The az Params assume the Azure parameters the cmdlets are to get: -StorageAccountName, -StorageAccountKey
-    (the key as text, as New-AzStorageContext takes it) and -EndpointUrl (the blob endpoint).
     #>
     [CmdletBinding()]
     param(
@@ -145,6 +145,7 @@ function New-TestStore {
         $Server
     )
     $script:Buckets++
+    if ($Kind -eq 'az' -and -not ($Server -and $Server.PSObject.Properties['AccountName'])) { $Server = $script:SuiteAzureServer }
     if ($Kind -eq 'local') {
         $dir = New-TestLocalStore (Join-Path $Root "store$script:Buckets-$([guid]::NewGuid().ToString('N').Substring(0, 6))")
         return [pscustomobject]@{ Kind = 'local'; Uri = "local://$dir/"; Root = $dir; Params = @{}; Server = $null }

@@ -1,11 +1,11 @@
 # Sync-S3loImage: mirroring a Distribution registry repository into stores and a store image into a registry.
 BeforeDiscovery {
-    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' })
+    $script:StoreKinds = @(@{ Kind = 'local' }, @{ Kind = 's3' }, @{ Kind = 'az' })
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'StoreHelpers.psm1') -Force
-    $script:Suite = Initialize-TestSuite -Name sync -S3
+    $script:Suite = Initialize-TestSuite -Name sync -S3 -Azure
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     $script:Registry = Start-TestRegistry
@@ -53,6 +53,7 @@ Describe 'Sync-S3loImage from a registry into a <Kind> store' -ForEach $StoreKin
             $r.Digest | Should -Be (Get-TestRegistryDigest "${source}:$($r.Tag)")
             (Get-S3loManifest "${target}:$($r.Tag)" @p).Digest | Should -Be $r.Digest
             $r.BlobsUploaded | Should -BeGreaterThan 0
+            $r.PreviousDigest | Should -BeNullOrEmpty
         }
         @(Get-S3loImage $store.Uri -Name mirror/app @p).Tag | Should -Be @('v1', 'v2')
     }

@@ -59,7 +59,7 @@ public static class ImageMirror
         var destinationTags = await DigestsAsync(destination, include, cancellationToken).ConfigureAwait(false);
         var steps = sourceTags.Select(t =>
         {
-            var held = destinationTags.GetValueOrDefault(t.Key);
+            Digest? held = destinationTags.TryGetValue(t.Key, out var digest) ? digest : null;
             return new MirrorStep(t.Key, held == t.Value ? MirrorAction.Unchanged : MirrorAction.Copied, t.Value, held);
         }).ToList();
         if (prune)

@@ -161,3 +161,10 @@ public sealed class S3StoreTransferTests(RgwServer server, ImageFixture images) 
     protected override async Task<IObjectStore> CreateObjectStoreAsync()
         => await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection()), default);
 }
+
+[Collection(AzuriteCollection.Name)]
+public sealed class AzureStoreTransferTests(AzuriteServer server, ImageFixture images) : StoreTransferTests(images), IClassFixture<ImageFixture>
+{
+    protected override async Task<IObjectStore> CreateObjectStoreAsync()
+        => await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(server.NewContainer(), server.Connection()), server.Connection(), default);
+}
