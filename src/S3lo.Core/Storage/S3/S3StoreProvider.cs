@@ -1,9 +1,7 @@
-using S3lo.Core.Oci;
-
 namespace S3lo.Core.Storage.S3;
 
 /// <summary><c>s3://bucket/name:tag</c>: a bucket on AWS or an S3-compatible service.</summary>
-public sealed class S3StoreProvider : IStoreProvider
+public sealed class S3StoreProvider : NamedRootProvider<S3ConnectionOptions>
 {
     public static S3StoreProvider Instance { get; } = new();
 
@@ -11,35 +9,15 @@ public sealed class S3StoreProvider : IStoreProvider
     {
     }
 
-    public string Scheme => "s3";
+    public override string Scheme => "s3";
 
     /// <summary>The bucket as a store location; <paramref name="connection"/> null means the standard AWS chain.</summary>
-    public static StoreLocation Location(string bucket, S3ConnectionOptions? connection = null)
-    {
-        ValidateBucket(bucket);
-        return new StoreLocation(Instance, bucket, connection ?? new S3ConnectionOptions());
-    }
+    public static StoreLocation Location(string bucket, S3ConnectionOptions? connection = null) => Instance.CreateLocation(bucket, connection);
 
-    public (StoreLocation Store, string? Image) ParseReference(string text, string rest, StoreContext context)
-    {
-        var slash = rest.IndexOf('/');
-        var store = Location(slash < 0 ? rest : rest[..slash], context.Get<S3ConnectionOptions>());
-        var image = slash < 0 ? "" : rest[(slash + 1)..];
-        return (store, image.Length == 0 ? null : image);
-    }
-
-    public StoreLocation ParseStore(string text, string rest, StoreContext context)
-    {
-        var (store, image) = ParseReference(text, rest, context);
-        return image is null ? store : throw ImageReference.NotAStore(text);
-    }
-
-    public string FormatRoot(string root) => root;
-
-    public async Task<IObjectStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
+    public override async Task<IObjectStore> OpenAsync(StoreLocation location, CancellationToken cancellationToken)
         => await S3ObjectStore.OpenAsync(location, cancellationToken).ConfigureAwait(false);
 
-    private static void ValidateBucket(string bucket)
+    protected override void ValidateRoot(string bucket)
     {
         var ok = bucket.Length is >= 3 and <= 63
                  && bucket.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '-')
