@@ -55,6 +55,7 @@ $Prerequisites = [ordered]@{
     '/usr/bin/time'           = 'time'
     'htpasswd'                = 'apache2-utils'
     'zstd'                    = 'zstd'
+    'strace'                  = 'strace'
 }
 # One apt-get install takes them all at once, so their order does not matter.
 $PrerequisitePackages = @($Prerequisites.Values | Select-Object -Unique)

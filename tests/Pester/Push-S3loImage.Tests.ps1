@@ -202,3 +202,34 @@ Describe 'Push-S3loImage to a local reference whose store does not exist yet' {
         @(Get-ChildItem -LiteralPath $dir -Recurse -Force).Count | Should -Be 0
     }
 }
+
+Describe 'Push-S3loImage durability on a local store' {
+    It 'flushes every file to disk before it gets its name, and syncs the directory after' {
+        $store = New-TestStore -Kind local -Root $Work
+        $trace = Join-Path $Work "strace-$([guid]::NewGuid().ToString('N').Substring(0, 8)).log"
+        $pwshPath = (Get-Process -Id $PID).Path
+        $pwshArgs = @('-NoLogo', '-NoProfile', '-NonInteractive', '-Command', "Import-Module '$env:S3LO_MODULE_PATH'; `$null = Push-S3loImage '$DockerArchive' '$($store.Uri)app:v1'")
+        if ([IO.Path]::GetFileNameWithoutExtension($pwshPath) -eq 'dotnet') { $pwshArgs = @((Join-Path $PSHOME 'pwsh.dll')) + $pwshArgs }
+        $null = Invoke-TestProgram strace (@('-f', '-y', '-qq', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2,link,linkat', '-o', $trace, $pwshPath) + $pwshArgs)
+
+        $synced = [Collections.Generic.HashSet[string]]::new()
+        $published = [Collections.Generic.List[string]]::new()
+        $dirSyncedAfter = @{}
+        foreach ($line in Get-Content -LiteralPath $trace) {
+            if ($line -match 'f(?:data)?sync\(\d+<([^>]+)>') {
+                $null = $synced.Add($Matches[1])
+                foreach ($name in @($dirSyncedAfter.Keys)) { if ($Matches[1] -eq (Split-Path -Parent $name)) { $dirSyncedAfter[$name] = $true } }
+            }
+            elseif ($line -match '(?:rename|link)(?:at2?)?\(.*?"([^"]*\.s3lo-tmp-[0-9a-f]{32})".*?"([^"]+)"' -and $Matches[2].StartsWith($store.Root)) {
+                $Matches[1] | Should -BeIn $synced -Because "$($Matches[2]) must be on disk before it is named"
+                $published.Add($Matches[2])
+                $dirSyncedAfter[$Matches[2]] = $false
+            }
+        }
+        $manifest = Join-Path $store.Root 'manifests/app/v1/manifest.json'
+        $published | Should -Contain $manifest
+        @($published | Where-Object { $_ -like (Join-Path $store.Root 'blobs/sha256/*') }).Count | Should -Be 4
+        $published.IndexOf($manifest) | Should -Be ($published.Count - 1) -Because 'the tag is named last'
+        foreach ($name in $published) { $dirSyncedAfter[$name] | Should -BeTrue -Because "the directory of $name is synced after it is named" }
+    }
+}

@@ -6,8 +6,10 @@ using S3lo.Core.Oci;
 namespace S3lo.Core.Storage.Local;
 
 /// <summary>
-/// A store in a local directory. Every write goes to a temporary file in the target directory and is
-/// renamed into place, so a partial file never sits under its final name.
+/// A store in a local directory. Every write goes to a temporary file in the target directory, is flushed to disk
+/// (fsync) and renamed into place, and the directory is synced after the rename: a partial file never sits under its
+/// final name, and a name that survives a power loss has its whole content (a tag's blobs are written before its
+/// manifest.json, so a tag that exists after a crash is whole).
 /// </summary>
 public sealed class LocalObjectStore : IObjectStore
 {
@@ -121,6 +123,46 @@ public sealed class LocalObjectStore : IObjectStore
     }
 
     private const int EEXIST = 17;
+    private const int O_RDONLY = 0;
+
+    /// <summary>
+    /// Creates <paramref name="directory"/> and any missing parents; returns the parents whose entries changed (the parent of
+    /// each directory created, deepest first), which must be synced too for the new names to survive a crash.
+    /// </summary>
+    private static List<string> CreateDirectories(string directory)
+    {
+        var changed = new List<string>();
+        for (var dir = directory; !Directory.Exists(dir) && Path.GetDirectoryName(dir) is { } parent; dir = parent)
+            changed.Add(parent);
+        Directory.CreateDirectory(directory);
+        return changed;
+    }
+
+    /// <summary>Flushes a directory's entries to disk (fsync on the directory), as a rename is durable only then. Windows
+    /// (NTFS journals its metadata) and a directory that cannot be opened are left as they are.</summary>
+    private static void SyncDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var fd = open(directory, O_RDONLY);
+        if (fd < 0) return;
+        try
+        {
+            fsync(fd);
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int open(string path, int flags);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int fsync(int fd);
+
+    [DllImport("libc")]
+    private static extern int close(int fd);
 
     [DllImport("libc", SetLastError = true)]
     private static extern int link(string oldPath, string newPath);
@@ -170,14 +212,18 @@ public sealed class LocalObjectStore : IObjectStore
         var temp = Path.Combine(directory, TempMarker + Guid.NewGuid().ToString("N"));
         try
         {
-            Directory.CreateDirectory(directory);
+            var created = CreateDirectories(directory);
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
             {
                 await write(file).ConfigureAwait(false);
+                // The bytes reach the disk before the name does, so a name that survives a crash has its whole content.
+                file.Flush(flushToDisk: true);
             }
             cancellationToken.ThrowIfCancellationRequested();
             if (publish is null) File.Move(temp, path, overwrite: true);
             else publish(temp);
+            SyncDirectory(directory);
+            foreach (var parent in created) SyncDirectory(parent);
         }
         catch (Exception e)
         {
