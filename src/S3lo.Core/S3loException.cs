@@ -71,6 +71,9 @@ public static class ErrorIds
     public const string TagImmutable = "TagImmutable";
     public const string TagChanged = "TagChanged";
     public const string UnsupportedChunkFormat = "UnsupportedChunkFormat";
+    public const string FileNotFound = "FileNotFound";
+    public const string IsADirectory = "IsADirectory";
+    public const string SymlinkLoop = "SymlinkLoop";
     public const string InvalidDockerHost = "InvalidDockerHost";
     public const string DockerUnreachable = "DockerUnreachable";
     public const string DockerError = "DockerError";

@@ -36,16 +36,17 @@ public sealed class VerifyingReadStream : ReadOnlyStream
     public override long Length => _expectedSize >= 0 ? _expectedSize : throw new NotSupportedException();
     public override long Position { get => _read; set => throw new NotSupportedException(); }
 
+    // An empty buffer reads nothing and says nothing about the end (tar readers ask for 0 bytes at the end of an entry).
     public override int Read(Span<byte> buffer)
     {
-        if (_verified) return 0;
+        if (_verified || buffer.IsEmpty) return 0;
         var n = _inner.Read(buffer);
         return Account(buffer[..n]);
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_verified) return 0;
+        if (_verified || buffer.IsEmpty) return 0;
         var n = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         return Account(buffer.Span[..n]);
     }

@@ -7,12 +7,14 @@ namespace S3lo.Core.Tests.TestSupport;
 /// <summary>
 /// A real object store with its writes counted: every <see cref="IObjectStore.PutVerifiedAsync"/> and
 /// <see cref="IObjectStore.PutBytesAsync(string, ReadOnlyMemory{byte}, ObjectClass, CancellationToken)"/> that reached it,
-/// by key and bytes, so tests can assert what a destination actually received rather than what a transfer reports.
-/// Everything else passes straight through.
+/// by key and bytes, so tests can assert what a destination actually received rather than what a transfer reports; and
+/// its reads (<see cref="IObjectStore.GetBytesAsync"/>, <see cref="IObjectStore.OpenReadAsync"/>) by key, so they can assert
+/// what a reader fetched. Everything else passes straight through.
 /// </summary>
 public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
 {
     private readonly ConcurrentQueue<(string Key, long Bytes)> _writes = new();
+    private readonly ConcurrentQueue<string> _reads = new();
 
     public StoreLocation Location => inner.Location;
 
@@ -30,7 +32,17 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
         => _writes.Where(w => w.Key.StartsWith(StoreLayout.BlobsPrefix, StringComparison.Ordinal))
             .Select(w => "sha256:" + w.Key[(w.Key.LastIndexOf('/') + 1)..]).ToHashSet();
 
-    public void Reset() => _writes.Clear();
+    /// <summary>The keys read since the last <see cref="Reset"/>, found or not (a key read twice is listed twice).</summary>
+    public IReadOnlyList<string> KeysRead => _reads.ToList();
+
+    /// <summary>The keys read under <paramref name="prefix"/>, e.g. <c>chunks/</c>.</summary>
+    public IReadOnlyList<string> ReadsUnder(string prefix) => _reads.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).ToList();
+
+    public void Reset()
+    {
+        _writes.Clear();
+        _reads.Clear();
+    }
 
     public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
     {
@@ -53,9 +65,17 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
 
     public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
 
-    public Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken) => inner.GetBytesAsync(key, maxBytes, cancellationToken);
+    public Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
+    {
+        _reads.Enqueue(key);
+        return inner.GetBytesAsync(key, maxBytes, cancellationToken);
+    }
 
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    {
+        _reads.Enqueue(key);
+        return inner.OpenReadAsync(key, cancellationToken);
+    }
 
     public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
 
