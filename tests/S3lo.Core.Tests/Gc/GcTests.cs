@@ -188,6 +188,44 @@ public abstract class GcTests : IAsyncLifetime
         Console.WriteLine($"{GetType().Name}: {RaceRounds} rounds, {removed} blobs collected while pushes ran, {restored} restored by the pushes");
     }
 
+    /// <summary>
+    /// The interleaving the race above only hits by chance, forced: the collection has judged the reused blobs old and is
+    /// held before its delete while a whole push (touch, upload, publish, touch again) runs; then the delete goes on. The
+    /// push found every blob present, so only a delete conditional on the judged version can keep its tag whole.
+    /// </summary>
+    [Fact]
+    public async Task APushBetweenTheCollectorsJudgementAndItsDeleteKeepsItsBlobs()
+    {
+        var image = TestImage.Index();
+        await image.StoreBlobsAsync(Store);
+        await AgeAsync();
+        var paused = new PausingObjectStore(Store.Objects);
+        var judged = new TaskCompletionSource<IReadOnlyCollection<ObjectInfo>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        paused.BeforeDeleteIfUnchanged = async candidates =>
+        {
+            judged.TrySetResult(candidates);
+            await release.Task;
+        };
+        var collection = Task.Run(async () =>
+        {
+            var swept = new List<SweptBlob>();
+            await foreach (var blob in new GarbageCollector(new ImageStore(paused)).CollectAsync(new GcOptions { GracePeriod = AgedGrace }, null, default))
+                swept.Add(blob);
+            return swept;
+        });
+
+        var candidates = await judged.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(image.Blobs.Keys.Select(StoreLayout.BlobKey).Order(), candidates.Select(c => c.Key).Order());
+        var push = await Transfers.PushAsync(image, Store, "race", "r1");
+        release.SetResult();
+        var swept = await collection;
+
+        Assert.Equal(0, push.BlobsRestored);
+        Assert.Empty(swept);
+        await AssertCompleteAsync("race", "r1");
+    }
+
     private async Task<List<SweptBlob>> CollectAsync(GcOptions options)
     {
         var swept = new List<SweptBlob>();

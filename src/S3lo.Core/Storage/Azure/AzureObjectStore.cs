@@ -396,30 +396,29 @@ public sealed class AzureObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// Judges each object by a HEAD, then deletes it only if it still has the ETag judged (If-Match): a touch or a
-    /// rewrite changes the ETag, so one that lands between the two saves the object. Exact, like the local store.
+    /// Deletes each blob only if it still has the ETag judged (If-Match): a touch or a rewrite changes the ETag, so one that
+    /// lands between the judgement and the delete saves the blob. Exact, like the local store.
     /// </summary>
-    public async Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff,
-        CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
     {
-        var deleted = new ObjectInfo?[keys.Count];
-        await Parallel.ForEachAsync(keys.Select((key, i) => (key, i)),
+        var deleted = new ObjectInfo?[judged.Count];
+        await Parallel.ForEachAsync(judged.Select((info, i) => (info, i)),
             new ParallelOptions { MaxDegreeOfParallelism = MaxParallelDeletes, CancellationToken = cancellationToken },
             async (item, ct) =>
             {
-                var current = await HeadAsync(item.key, ct).ConfigureAwait(false);
-                if (current is not { ETag: { } etag } || current.LastModified >= cutoff) return;
+                // Without an ETag there is nothing to make the delete conditional on, so it is not made.
+                if (item.info.ETag is not { } etag) return;
                 try
                 {
-                    await Blob(item.key).DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, new BlobRequestConditions { IfMatch = new ETag(etag) }, ct)
+                    await Blob(item.info.Key).DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, new BlobRequestConditions { IfMatch = new ETag(etag) }, ct)
                         .ConfigureAwait(false);
-                    deleted[item.i] = current;
+                    deleted[item.i] = item.info;
                 }
                 catch (RequestFailedException e) when (e.Status == 412 || IsMissingBlob(e))
                 {
-                    // Touched, rewritten or deleted since the HEAD: not ours to delete.
+                    // Touched, rewritten or deleted since the judgement: not ours to delete.
                 }
-                catch (Exception e) when (Translate(e, item.key) is { } translated)
+                catch (Exception e) when (Translate(e, item.info.Key) is { } translated)
                 {
                     throw translated;
                 }

@@ -307,16 +307,16 @@ public sealed class LocalObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// Moves each file aside first, so a touch either happened before (and the age check sees it, and the
-    /// file goes back) or finds the file gone (and its pusher uploads it again).
+    /// Moves each file aside first and compares it there, so a touch either happened before the move (the file's time
+    /// differs from the one judged, and it goes back) or finds the file gone (and its pusher uploads it again).
     /// </summary>
-    public Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
     {
         var deleted = new List<ObjectInfo>();
-        foreach (var key in keys)
+        foreach (var expected in judged)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var path = PathOf(key);
+            var path = PathOf(expected.Key);
             var directory = Path.GetDirectoryName(path)!;
             var aside = Path.Combine(directory, TempMarker + Guid.NewGuid().ToString("N"));
             try
@@ -327,8 +327,8 @@ public sealed class LocalObjectStore : IObjectStore
             {
                 continue;
             }
-            var info = Info(key, new FileInfo(aside));
-            if (info.LastModified < cutoff)
+            var info = Info(expected.Key, new FileInfo(aside));
+            if (info.LastModified == expected.LastModified && info.Size == expected.Size)
             {
                 File.Delete(aside);
                 deleted.Add(info);
