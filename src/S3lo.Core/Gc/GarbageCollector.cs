@@ -7,7 +7,8 @@ namespace S3lo.Core.Gc;
 /// Removes the objects no tag reaches (docs/format.md, "Garbage collection"). Mark: every tag's
 /// <c>manifest.json</c>, the index children under it, each manifest's config and layers, and for a
 /// chunked layer its recipe, file index and chunks. Sweep: unmarked objects under <c>blobs/</c>,
-/// <c>recipes/</c>, <c>indexes/</c> and <c>chunks/</c> older than the grace period by the store's clock.
+/// <c>recipes/</c>, <c>indexes/</c> and <c>chunks/</c> older than the grace period by the store's clock, then the
+/// unfinished writes (<see cref="IIncompleteWrites"/>) older than it.
 /// A tag whose manifests cannot be read stops the collection, since what it references is unknown.
 /// Memory grows with the number of referenced digests and tags, never with the listing.
 /// </summary>
@@ -50,6 +51,17 @@ public sealed class GarbageCollector(ImageStore store)
             }
         }
         await foreach (var blob in FlushAsync().ConfigureAwait(false)) yield return blob;
+        if (store.Objects is IIncompleteWrites incomplete)
+        {
+            await foreach (var write in incomplete.ListIncompleteWritesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (write.Started >= cutoff) continue;
+                if (!options.WhatIf && !await incomplete.AbortIncompleteWriteAsync(write, cancellationToken).ConfigureAwait(false)) continue;
+                swept++;
+                bytes += write.Size;
+                yield return new SweptBlob(write.Key, DigestIn(write.Key), write.Size, write.Started, !options.WhatIf, SweptKind.IncompleteWrite);
+            }
+        }
         progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes, recent));
 
         // Sweeps the batch and empties it, counting what went.
@@ -88,7 +100,13 @@ public sealed class GarbageCollector(ImageStore store)
             var judged = current.OfType<ObjectInfo>().Where(o => o.LastModified < cutoff).ToList();
             gone = judged.Count == 0 ? [] : await store.Objects.DeleteIfUnchangedAsync(judged, cancellationToken).ConfigureAwait(false);
         }
-        return gone.Select(o => new SweptBlob(o.Key, "sha256:" + o.Key[(o.Key.LastIndexOf('/') + 1)..], o.Size, o.LastModified, !whatIf));
+        return gone.Select(o => new SweptBlob(o.Key, DigestIn(o.Key), o.Size, o.LastModified, !whatIf));
+    }
+
+    private static string DigestIn(string key)
+    {
+        var prefix = SweptPrefixes.FirstOrDefault(p => key.StartsWith(p, StringComparison.Ordinal));
+        return prefix is not null && IsContentKey(key, prefix) ? "sha256:" + key[prefix.Length..] : "";
     }
 
     private const int ParallelJudgements = 16;

@@ -1,4 +1,5 @@
 using System.Text;
+using Azure.Storage.Blobs.Specialized;
 using S3lo.Core.Gc;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
@@ -19,6 +20,9 @@ public abstract class GcTests : IAsyncLifetime
     protected abstract Task AgeAsync();
 
     protected abstract TimeSpan AgedGrace { get; }
+
+    /// <summary>Leaves what a push killed mid-blob leaves (a temporary file, a multipart upload, staged blocks); returns its key.</summary>
+    protected abstract Task<string> LeaveUnfinishedWriteAsync();
 
     protected abstract int RaceRounds { get; }
 
@@ -226,6 +230,38 @@ public abstract class GcTests : IAsyncLifetime
         await AssertCompleteAsync("race", "r1");
     }
 
+    [Fact]
+    public async Task UnfinishedWritesOlderThanTheGracePeriodAreReportedAndRemoved()
+    {
+        await TestImage.Single().PublishAsync(Store, "app", "v1");
+        var unfinished = await LeaveUnfinishedWriteAsync();
+        await AgeAsync();
+
+        var wouldGo = await CollectAsync(new GcOptions { GracePeriod = AgedGrace, WhatIf = true });
+        Assert.Equal([(unfinished, false)], wouldGo.Where(s => s.Kind == SweptKind.IncompleteWrite).Select(s => (s.Key, s.Removed)));
+        Assert.Single(await IncompleteWritesAsync());
+
+        var gone = await CollectAsync(new GcOptions { GracePeriod = AgedGrace });
+        Assert.Equal([(unfinished, true)], gone.Where(s => s.Kind == SweptKind.IncompleteWrite).Select(s => (s.Key, s.Removed)));
+        Assert.Empty(await IncompleteWritesAsync());
+        await AssertCompleteAsync("app", "v1");
+    }
+
+    [Fact]
+    public async Task UnfinishedWritesYoungerThanTheGracePeriodAreKept()
+    {
+        await LeaveUnfinishedWriteAsync();
+        Assert.DoesNotContain(await CollectAsync(new GcOptions { GracePeriod = TimeSpan.FromHours(1) }), s => s.Kind == SweptKind.IncompleteWrite);
+        Assert.Single(await IncompleteWritesAsync());
+    }
+
+    private async Task<List<IncompleteWrite>> IncompleteWritesAsync()
+    {
+        var writes = new List<IncompleteWrite>();
+        await foreach (var write in ((IIncompleteWrites)Store.Objects).ListIncompleteWritesAsync(default)) writes.Add(write);
+        return writes;
+    }
+
     private async Task<List<SweptBlob>> CollectAsync(GcOptions options)
     {
         var swept = new List<SweptBlob>();
@@ -293,6 +329,14 @@ public sealed class LocalGcTests : GcTests, IDisposable
 
     protected override TimeSpan AgedGrace => TimeSpan.FromHours(1);
 
+    protected override Task<string> LeaveUnfinishedWriteAsync()
+    {
+        var directory = Path.Combine(_dir, "blobs", "sha256");
+        Directory.CreateDirectory(directory);
+        File.WriteAllBytes(Path.Combine(directory, ".s3lo-tmp-0123456789abcdef"), TestImage.RandomBytes(1000));
+        return Task.FromResult("blobs/sha256/.s3lo-tmp-0123456789abcdef");
+    }
+
     protected override int RaceRounds => 30;
 
     protected override int RaceJitterMilliseconds => 80;
@@ -304,8 +348,30 @@ public sealed class LocalGcTests : GcTests, IDisposable
 [Collection(RgwCollection.Name)]
 public sealed class S3GcTests(RgwServer server) : GcTests
 {
+    private string _bucket = "";
+
     protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection("INTELLIGENT_TIERING", "STANDARD")), default));
+    {
+        _bucket = server.NewBucket();
+        return new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(_bucket, server.Connection("INTELLIGENT_TIERING", "STANDARD")), default));
+    }
+
+    protected override async Task<string> LeaveUnfinishedWriteAsync()
+    {
+        var key = StoreLayout.BlobKey(Digest.Compute(TestImage.RandomBytes(10)));
+        using var client = new Amazon.S3.AmazonS3Client(RgwServer.AccessKey, RgwServer.SecretKey,
+            new Amazon.S3.AmazonS3Config
+            {
+                ServiceURL = server.EndpointUrl, ForcePathStyle = true, AuthenticationRegion = "us-east-1",
+                RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
+            });
+        var upload = await client.InitiateMultipartUploadAsync(_bucket, key);
+        await client.UploadPartAsync(new Amazon.S3.Model.UploadPartRequest
+        {
+            BucketName = _bucket, Key = key, UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream(TestImage.RandomBytes(1000)),
+        });
+        return key;
+    }
 
     protected override Task AgeAsync() => Task.Delay(TimeSpan.FromSeconds(1.1));
 
@@ -320,8 +386,21 @@ public sealed class S3GcTests(RgwServer server) : GcTests
 [Collection(AzuriteCollection.Name)]
 public sealed class AzureGcTests(AzuriteServer server) : GcTests
 {
+    private string _container = "";
+
     protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(server.NewContainer(), server.Connection()), server.Connection(), default));
+    {
+        _container = server.NewContainer();
+        return new(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(_container, server.Connection()), server.Connection(), default));
+    }
+
+    protected override async Task<string> LeaveUnfinishedWriteAsync()
+    {
+        var key = StoreLayout.BlobKey(Digest.Compute(TestImage.RandomBytes(10)));
+        var blob = server.Client(_container).GetBlockBlobClient(key);
+        await blob.StageBlockAsync(Convert.ToBase64String(new byte[20]), new MemoryStream(TestImage.RandomBytes(1000)));
+        return key;
+    }
 
     protected override Task AgeAsync() => Task.Delay(TimeSpan.FromSeconds(1.1));
 

@@ -20,7 +20,7 @@ namespace S3lo.Core.Storage.Azure;
 /// blob never becomes visible (its staged blocks stay uncommitted and expire). No blob is ever held whole
 /// in memory: at most <see cref="MaxBufferedBlocks"/> block buffers exist per store.
 /// </summary>
-public sealed class AzureObjectStore : IObjectStore
+public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
 {
     public const int BlockSize = 8 << 20;
     private const int MaxBufferedBlocks = 8;
@@ -424,6 +424,58 @@ public sealed class AzureObjectStore : IObjectStore
                 }
             }).ConfigureAwait(false);
         return deleted.OfType<ObjectInfo>().ToList();
+    }
+
+    /// <summary>
+    /// The blobs that have staged blocks and nothing committed (a push killed before its commit), which ordinary listings
+    /// do not show: a listing that includes uncommitted blobs names them, and their block list, which has no committed
+    /// block, tells them from committed blobs. The service would drop such blocks after a week by itself.
+    /// </summary>
+    public async IAsyncEnumerable<IncompleteWrite> ListIncompleteWritesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var pages = _container.GetBlobsAsync(new GetBlobsOptions { States = BlobStates.Uncommitted }, cancellationToken)
+            .AsPages().GetAsyncEnumerator(cancellationToken);
+        await using (pages.ConfigureAwait(false))
+        {
+            while (await Call("", () => pages.MoveNextAsync().AsTask()).ConfigureAwait(false))
+            {
+                foreach (var item in pages.Current.Values)
+                {
+                    // A committed blob with content is whole; only an empty one can be an upload's placeholder.
+                    if (item.Properties.ContentLength is > 0) continue;
+                    BlockList blocks = await Call(item.Name, () => BlockBlob(item.Name).GetBlockListAsync(BlockListTypes.All, null, null, cancellationToken))
+                        .ConfigureAwait(false);
+                    if (blocks.CommittedBlocks.Any() || !blocks.UncommittedBlocks.Any()) continue;
+                    yield return new IncompleteWrite(item.Name, item.Name, blocks.UncommittedBlocks.Sum(b => b.SizeLong),
+                        item.Properties.LastModified ?? item.Properties.CreatedOn ?? DateTimeOffset.MinValue);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Uncommitted blocks cannot be deleted on their own: committing an empty block list discards them, and is made only
+    /// if no blob was committed meanwhile (If-None-Match: *); the empty blob it leaves is then deleted by its ETag.
+    /// </summary>
+    public async Task<bool> AbortIncompleteWriteAsync(IncompleteWrite write, CancellationToken cancellationToken)
+    {
+        var blob = BlockBlob(write.Key);
+        try
+        {
+            BlobContentInfo empty = await blob.CommitBlockListAsync([], new CommitBlockListOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } },
+                cancellationToken).ConfigureAwait(false);
+            await blob.DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, new BlobRequestConditions { IfMatch = empty.ETag }, cancellationToken)
+                .ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException e) when (IsConditionFailure(e) || IsMissingBlob(e))
+        {
+            return false;
+        }
+        catch (Exception e) when (Translate(e, write.Key) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     /// <summary>

@@ -20,7 +20,7 @@ namespace S3lo.Core.Storage.S3;
 /// blob never becomes visible. No blob is ever held whole in memory: at most
 /// <see cref="MaxBufferedParts"/> part buffers exist per store.
 /// </summary>
-public sealed class S3ObjectStore : IObjectStore
+public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
 {
     public const int PartSize = 8 << 20;
     private const int MaxBufferedParts = 8;
@@ -450,6 +450,39 @@ public sealed class S3ObjectStore : IObjectStore
     {
         if (e is WebServiceRequestEventArgs request && request.Request is { } original && _deleteConditions.TryGetValue(original, out var since))
             request.Headers["x-amz-delete-if-unmodified-since"] = since;
+    }
+
+    /// <summary>Every multipart upload started in the bucket and neither completed nor aborted (a push killed mid-blob).</summary>
+    public async IAsyncEnumerable<IncompleteWrite> ListIncompleteWritesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        string? keyMarker = null, uploadIdMarker = null;
+        do
+        {
+            var request = new ListMultipartUploadsRequest { BucketName = _bucket, KeyMarker = keyMarker, UploadIdMarker = uploadIdMarker };
+            var page = await Call(Location, "", () => _client.ListMultipartUploadsAsync(request, cancellationToken)).ConfigureAwait(false);
+            foreach (var upload in page.MultipartUploads ?? [])
+                yield return new IncompleteWrite(upload.Key, upload.UploadId, 0, ToOffset(upload.Initiated));
+            (keyMarker, uploadIdMarker) = page.IsTruncated == true ? (page.NextKeyMarker, page.NextUploadIdMarker) : (null, null);
+        } while (keyMarker is not null);
+    }
+
+    /// <summary>Aborts the multipart upload; one already completed or aborted is not an error, and reports false.</summary>
+    public async Task<bool> AbortIncompleteWriteAsync(IncompleteWrite write, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _bucket, Key = write.Key, UploadId = write.Id },
+                cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload" || e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+        {
+            return false;
+        }
+        catch (Exception e) when (Translate(e, write.Key) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     /// <summary>
