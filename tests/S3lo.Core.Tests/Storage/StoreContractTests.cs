@@ -279,6 +279,25 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal(winner.Digest, (await images.GetTagAsync("app", "v1", default)).Manifest.Digest);
     }
 
+    /// <summary>
+    /// Deleting app:v1 removes exactly its keys: not the tags of an image named app/v1 (whose keys start with app:v1's
+    /// folder), and of its signatures only those directly under signatures/, not the tags of an image app/v1/signatures.
+    /// </summary>
+    [Fact]
+    public async Task DeletingATagRemovesExactlyItsOwnKeys()
+    {
+        var images = new ImageStore(Store);
+        string[] own = [StoreLayout.ManifestKey("app", "v1"), StoreLayout.OciLayoutKey("app", "v1"), StoreLayout.SignaturesPrefix("app", "v1") + "sig-1",
+            StoreLayout.TagPrefix("app", "v1") + "history.json"];
+        string[] others = [StoreLayout.ManifestKey("app/v1", "v2"), StoreLayout.OciLayoutKey("app/v1", "v2"),
+            StoreLayout.ManifestKey("app/v1/signatures", "v3"), StoreLayout.SignaturesPrefix("app/v1", "v2") + "sig-2", StoreLayout.ManifestKey("app", "v10")];
+        foreach (var key in own.Concat(others)) await Store.PutBytesAsync(key, "{}"u8.ToArray(), ObjectClass.Metadata, default);
+
+        await images.DeleteTagAsync("app", "v1", default);
+
+        Assert.Equal(others.Order(StringComparer.Ordinal), (await ListAsync("manifests/")).Order(StringComparer.Ordinal));
+    }
+
     protected async Task<List<string>> ListAsync(string prefix)
     {
         var keys = new List<string>();
