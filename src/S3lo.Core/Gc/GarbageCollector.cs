@@ -7,7 +7,8 @@ namespace S3lo.Core.Gc;
 /// Removes the objects no tag reaches (docs/format.md, "Garbage collection"). Mark: every tag's
 /// <c>manifest.json</c>, the index children under it, each manifest's config and layers, and for a
 /// chunked layer its recipe, file index and chunks. Sweep: unmarked objects under <c>blobs/</c>,
-/// <c>recipes/</c>, <c>indexes/</c> and <c>chunks/</c> older than the grace period by the store's clock.
+/// <c>recipes/</c>, <c>indexes/</c> and <c>chunks/</c> older than the grace period by the store's clock, then the
+/// unfinished writes (<see cref="IIncompleteWrites"/>) older than it.
 /// A tag whose manifests cannot be read stops the collection, since what it references is unknown.
 /// Memory grows with the number of referenced digests and tags, never with the listing.
 /// </summary>
@@ -50,6 +51,17 @@ public sealed class GarbageCollector(ImageStore store)
             }
         }
         await foreach (var blob in FlushAsync().ConfigureAwait(false)) yield return blob;
+        if (store.Objects is IIncompleteWrites incomplete)
+        {
+            await foreach (var write in incomplete.ListIncompleteWritesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (write.Started >= cutoff) continue;
+                if (!options.WhatIf && !await incomplete.AbortIncompleteWriteAsync(write, cancellationToken).ConfigureAwait(false)) continue;
+                swept++;
+                bytes += write.Size;
+                yield return new SweptBlob(write.Key, DigestIn(write.Key), write.Size, write.Started, !options.WhatIf, SweptKind.IncompleteWrite);
+            }
+        }
         progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes, recent));
 
         // Sweeps the batch and empties it, counting what went.
@@ -66,10 +78,11 @@ public sealed class GarbageCollector(ImageStore store)
     }
 
     /// <summary>
-    /// Deletes one batch of candidates after checking them once more, as late as possible, because a push
-    /// may have reused one since the listing: the tags published since the mark are marked, then the store
-    /// deletes only what is still older than the cutoff, which spares a blob a push has touched (pushes
-    /// touch their blobs again after publishing, so a push this marking missed is caught there).
+    /// Deletes one batch of candidates after judging them once more, as late as possible, because a push may have reused
+    /// one since the listing: the tags published since the mark are marked, each remaining candidate is looked at again
+    /// (HEAD), and the store deletes those still older than the cutoff only if they are still the version judged, which
+    /// spares a blob a push touches in between (pushes touch their blobs again after publishing, so a push this marking
+    /// missed is caught there).
     /// </summary>
     private async Task<IEnumerable<SweptBlob>> SweepAsync(List<ObjectInfo> batch, MarkSet marks, DateTimeOffset cutoff, bool whatIf,
         CancellationToken cancellationToken)
@@ -77,11 +90,26 @@ public sealed class GarbageCollector(ImageStore store)
         if (batch.Count == 0) return [];
         await marks.MarkNewTagsAsync(cancellationToken).ConfigureAwait(false);
         var unmarked = batch.Where(o => !marks.IsMarked(o.Key)).ToList();
-        var gone = whatIf || unmarked.Count == 0
-            ? unmarked
-            : await store.Objects.DeleteOlderThanAsync(unmarked.Select(o => o.Key).ToList(), cutoff, cancellationToken).ConfigureAwait(false);
-        return gone.Select(o => new SweptBlob(o.Key, "sha256:" + o.Key[(o.Key.LastIndexOf('/') + 1)..], o.Size, o.LastModified, !whatIf));
+        IReadOnlyList<ObjectInfo> gone = unmarked;
+        if (!whatIf && unmarked.Count > 0)
+        {
+            var current = new ObjectInfo?[unmarked.Count];
+            await Parallel.ForEachAsync(unmarked.Select((o, i) => (o.Key, i)),
+                new ParallelOptions { MaxDegreeOfParallelism = ParallelJudgements, CancellationToken = cancellationToken },
+                async (item, ct) => current[item.i] = await store.Objects.HeadAsync(item.Key, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            var judged = current.OfType<ObjectInfo>().Where(o => o.LastModified < cutoff).ToList();
+            gone = judged.Count == 0 ? [] : await store.Objects.DeleteIfUnchangedAsync(judged, cancellationToken).ConfigureAwait(false);
+        }
+        return gone.Select(o => new SweptBlob(o.Key, DigestIn(o.Key), o.Size, o.LastModified, !whatIf));
     }
+
+    private static string DigestIn(string key)
+    {
+        var prefix = SweptPrefixes.FirstOrDefault(p => key.StartsWith(p, StringComparison.Ordinal));
+        return prefix is not null && IsContentKey(key, prefix) ? "sha256:" + key[prefix.Length..] : "";
+    }
+
+    private const int ParallelJudgements = 16;
 
     /// <summary>Only keys of the form <c>&lt;prefix&gt;&lt;64 lowercase hex&gt;</c> are content; anything else is not ours to judge.</summary>
     private static bool IsContentKey(string key, string prefix)

@@ -17,9 +17,20 @@ public sealed record GcOptions
 }
 
 /// <summary>One object the collection removed (or, with WhatIf, would remove).</summary>
-/// <param name="Key">The object's key: under <c>blobs/</c>, or <c>recipes/</c>, <c>indexes/</c>, <c>chunks/</c> for chunked layers.</param>
-/// <param name="Digest">The digest in the key (a recipe or file index is keyed by its layer's digest).</param>
-public sealed record SweptBlob(string Key, string Digest, long Size, DateTimeOffset LastModified, bool Removed);
+/// <param name="Key">The object's key: under <c>blobs/</c>, or <c>recipes/</c>, <c>indexes/</c>, <c>chunks/</c> for chunked layers;
+/// for an unfinished write, the key it was for (a local temporary file: its own path under the store).</param>
+/// <param name="Digest">The digest in the key (a recipe or file index is keyed by its layer's digest); empty when the key has none.</param>
+/// <param name="Kind">An unreferenced object, or the remains of a write that never finished.</param>
+public sealed record SweptBlob(string Key, string Digest, long Size, DateTimeOffset LastModified, bool Removed, SweptKind Kind = SweptKind.Object);
+
+public enum SweptKind
+{
+    /// <summary>A stored object no tag references.</summary>
+    Object,
+
+    /// <summary>A temporary file, an S3 multipart upload or an Azure blob with only uncommitted blocks, left by a push that never finished.</summary>
+    IncompleteWrite,
+}
 
 public enum GcPhase
 {

@@ -57,12 +57,14 @@ public interface IObjectStore : IAsyncDisposable
     Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Deletes those of <paramref name="keys"/> whose LastModified is still before <paramref name="cutoff"/>
-    /// when they are deleted, and returns what they were. A touch that lands first saves an object; the
-    /// local store makes that exact, S3 (which has no such conditional delete) checks each object by HEAD
-    /// just before the batch delete.
+    /// Deletes each of <paramref name="judged"/> only if it is still the version described (its LastModified and, where
+    /// the store has them, its ETag, as a HEAD or listing reported them), and returns those deleted. A touch or a rewrite
+    /// that lands after the judgement saves the object: the local store moves the file aside and compares it there, Azure
+    /// deletes with If-Match, S3 with If-Match and RGW's x-amz-delete-if-unmodified-since (AWS honours neither for a touch:
+    /// see docs/format.md, "Garbage collection"). An object already gone is skipped, except on S3, where a DELETE of a
+    /// missing key succeeds and the object is reported as deleted.
     /// </summary>
-    Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken);
+    Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken);
 
     /// <summary>
     /// Sets an object's LastModified to now without changing its bytes, so that a garbage collection

@@ -1,4 +1,5 @@
 using System.Text;
+using Azure.Storage.Blobs.Specialized;
 using S3lo.Core.Gc;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
@@ -19,6 +20,9 @@ public abstract class GcTests : IAsyncLifetime
     protected abstract Task AgeAsync();
 
     protected abstract TimeSpan AgedGrace { get; }
+
+    /// <summary>Leaves what a push killed mid-blob leaves (a temporary file, a multipart upload, staged blocks); returns its key.</summary>
+    protected abstract Task<string> LeaveUnfinishedWriteAsync();
 
     protected abstract int RaceRounds { get; }
 
@@ -188,6 +192,76 @@ public abstract class GcTests : IAsyncLifetime
         Console.WriteLine($"{GetType().Name}: {RaceRounds} rounds, {removed} blobs collected while pushes ran, {restored} restored by the pushes");
     }
 
+    /// <summary>
+    /// The interleaving the race above only hits by chance, forced: the collection has judged the reused blobs old and is
+    /// held before its delete while a whole push (touch, upload, publish, touch again) runs; then the delete goes on. The
+    /// push found every blob present, so only a delete conditional on the judged version can keep its tag whole.
+    /// </summary>
+    [Fact]
+    public async Task APushBetweenTheCollectorsJudgementAndItsDeleteKeepsItsBlobs()
+    {
+        var image = TestImage.Index();
+        await image.StoreBlobsAsync(Store);
+        await AgeAsync();
+        var paused = new PausingObjectStore(Store.Objects);
+        var judged = new TaskCompletionSource<IReadOnlyCollection<ObjectInfo>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        paused.BeforeDeleteIfUnchanged = async candidates =>
+        {
+            judged.TrySetResult(candidates);
+            await release.Task;
+        };
+        var collection = Task.Run(async () =>
+        {
+            var swept = new List<SweptBlob>();
+            await foreach (var blob in new GarbageCollector(new ImageStore(paused)).CollectAsync(new GcOptions { GracePeriod = AgedGrace }, null, default))
+                swept.Add(blob);
+            return swept;
+        });
+
+        var candidates = await judged.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(image.Blobs.Keys.Select(StoreLayout.BlobKey).Order(), candidates.Select(c => c.Key).Order());
+        var push = await Transfers.PushAsync(image, Store, "race", "r1");
+        release.SetResult();
+        var swept = await collection;
+
+        Assert.Equal(0, push.BlobsRestored);
+        Assert.Empty(swept);
+        await AssertCompleteAsync("race", "r1");
+    }
+
+    [Fact]
+    public async Task UnfinishedWritesOlderThanTheGracePeriodAreReportedAndRemoved()
+    {
+        await TestImage.Single().PublishAsync(Store, "app", "v1");
+        var unfinished = await LeaveUnfinishedWriteAsync();
+        await AgeAsync();
+
+        var wouldGo = await CollectAsync(new GcOptions { GracePeriod = AgedGrace, WhatIf = true });
+        Assert.Equal([(unfinished, false)], wouldGo.Where(s => s.Kind == SweptKind.IncompleteWrite).Select(s => (s.Key, s.Removed)));
+        Assert.Single(await IncompleteWritesAsync());
+
+        var gone = await CollectAsync(new GcOptions { GracePeriod = AgedGrace });
+        Assert.Equal([(unfinished, true)], gone.Where(s => s.Kind == SweptKind.IncompleteWrite).Select(s => (s.Key, s.Removed)));
+        Assert.Empty(await IncompleteWritesAsync());
+        await AssertCompleteAsync("app", "v1");
+    }
+
+    [Fact]
+    public async Task UnfinishedWritesYoungerThanTheGracePeriodAreKept()
+    {
+        await LeaveUnfinishedWriteAsync();
+        Assert.DoesNotContain(await CollectAsync(new GcOptions { GracePeriod = TimeSpan.FromHours(1) }), s => s.Kind == SweptKind.IncompleteWrite);
+        Assert.Single(await IncompleteWritesAsync());
+    }
+
+    private async Task<List<IncompleteWrite>> IncompleteWritesAsync()
+    {
+        var writes = new List<IncompleteWrite>();
+        await foreach (var write in ((IIncompleteWrites)Store.Objects).ListIncompleteWritesAsync(default)) writes.Add(write);
+        return writes;
+    }
+
     private async Task<List<SweptBlob>> CollectAsync(GcOptions options)
     {
         var swept = new List<SweptBlob>();
@@ -255,6 +329,14 @@ public sealed class LocalGcTests : GcTests, IDisposable
 
     protected override TimeSpan AgedGrace => TimeSpan.FromHours(1);
 
+    protected override Task<string> LeaveUnfinishedWriteAsync()
+    {
+        var directory = Path.Combine(_dir, "blobs", "sha256");
+        Directory.CreateDirectory(directory);
+        File.WriteAllBytes(Path.Combine(directory, ".s3lo-tmp-0123456789abcdef"), TestImage.RandomBytes(1000));
+        return Task.FromResult("blobs/sha256/.s3lo-tmp-0123456789abcdef");
+    }
+
     protected override int RaceRounds => 30;
 
     protected override int RaceJitterMilliseconds => 80;
@@ -266,8 +348,30 @@ public sealed class LocalGcTests : GcTests, IDisposable
 [Collection(RgwCollection.Name)]
 public sealed class S3GcTests(RgwServer server) : GcTests
 {
+    private string _bucket = "";
+
     protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection("INTELLIGENT_TIERING", "STANDARD")), default));
+    {
+        _bucket = server.NewBucket();
+        return new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(_bucket, server.Connection("INTELLIGENT_TIERING", "STANDARD")), default));
+    }
+
+    protected override async Task<string> LeaveUnfinishedWriteAsync()
+    {
+        var key = StoreLayout.BlobKey(Digest.Compute(TestImage.RandomBytes(10)));
+        using var client = new Amazon.S3.AmazonS3Client(RgwServer.AccessKey, RgwServer.SecretKey,
+            new Amazon.S3.AmazonS3Config
+            {
+                ServiceURL = server.EndpointUrl, ForcePathStyle = true, AuthenticationRegion = "us-east-1",
+                RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
+            });
+        var upload = await client.InitiateMultipartUploadAsync(_bucket, key);
+        await client.UploadPartAsync(new Amazon.S3.Model.UploadPartRequest
+        {
+            BucketName = _bucket, Key = key, UploadId = upload.UploadId, PartNumber = 1, InputStream = new MemoryStream(TestImage.RandomBytes(1000)),
+        });
+        return key;
+    }
 
     protected override Task AgeAsync() => Task.Delay(TimeSpan.FromSeconds(1.1));
 
@@ -282,8 +386,21 @@ public sealed class S3GcTests(RgwServer server) : GcTests
 [Collection(AzuriteCollection.Name)]
 public sealed class AzureGcTests(AzuriteServer server) : GcTests
 {
+    private string _container = "";
+
     protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(server.NewContainer(), server.Connection()), server.Connection(), default));
+    {
+        _container = server.NewContainer();
+        return new(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(_container, server.Connection()), server.Connection(), default));
+    }
+
+    protected override async Task<string> LeaveUnfinishedWriteAsync()
+    {
+        var key = StoreLayout.BlobKey(Digest.Compute(TestImage.RandomBytes(10)));
+        var blob = server.Client(_container).GetBlockBlobClient(key);
+        await blob.StageBlockAsync(Convert.ToBase64String(new byte[20]), new MemoryStream(TestImage.RandomBytes(1000)));
+        return key;
+    }
 
     protected override Task AgeAsync() => Task.Delay(TimeSpan.FromSeconds(1.1));
 

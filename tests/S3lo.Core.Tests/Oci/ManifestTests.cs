@@ -23,6 +23,21 @@ public class ManifestTests
         Assert.Equal(107, m.ContentSize);
     }
 
+    /// <summary>Two entries that differ only by variant: each is chosen by its own, and v7 is not taken for the v6 listed first.</summary>
+    [Fact]
+    public void EntriesThatDifferOnlyByVariantAreToldApart()
+    {
+        var json = $$"""
+            {"schemaVersion":2,"mediaType":"{{MediaTypes.OciIndex}}","manifests":[
+            {"mediaType":"{{MediaTypes.OciManifest}}","digest":"{{D1}}","size":10,"platform":{"os":"linux","architecture":"arm","variant":"v6"} },
+            {"mediaType":"{{MediaTypes.OciManifest}}","digest":"{{D2}}","size":10,"platform":{"os":"linux","architecture":"arm","variant":"v7"} }]}
+            """;
+        var m = Manifest.Parse(Encoding.UTF8.GetBytes(json));
+        Assert.Equal(D1, m.SelectPlatform(Platform.Parse("linux/arm/v6")).Digest.ToString());
+        Assert.Equal(D2, m.SelectPlatform(Platform.Parse("linux/arm/v7")).Digest.ToString());
+        Assert.Equal(ErrorIds.PlatformNotFound, Assert.Throws<S3loException>(() => m.SelectPlatform(Platform.Parse("linux/arm/v8"))).ErrorId);
+    }
+
     [Fact]
     public void ADocumentWithoutMediaTypeButWithManifestsIsAnIndex()
     {

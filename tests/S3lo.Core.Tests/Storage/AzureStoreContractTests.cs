@@ -141,24 +141,6 @@ public sealed class AzureStoreContractTests(AzuriteServer server) : StoreContrac
     }
 
     [Fact]
-    public async Task DeleteOlderThanSparesWhatWasTouchedAfterTheCutoff()
-    {
-        var old = await PutBlobAsync(10);
-        var touched = await PutBlobAsync(11);
-        var young = StoreLayout.BlobKey(Digest.Compute(RandomBytes(12)));
-        await Task.Delay(TimeSpan.FromSeconds(1.1));
-        var cutoff = await Store.GetClockAsync(default);
-        await Task.Delay(TimeSpan.FromSeconds(1.1));
-        Assert.True(await Store.TouchAsync(StoreLayout.BlobKey(touched), default));
-        await Store.PutBytesAsync(young, "y"u8.ToArray(), ObjectClass.Blob, default);
-
-        var deleted = await Store.DeleteOlderThanAsync([StoreLayout.BlobKey(old), StoreLayout.BlobKey(touched), young, "blobs/sha256/missing"], cutoff, default);
-
-        Assert.Equal([(StoreLayout.BlobKey(old), 10L)], deleted.Select(d => (d.Key, d.Size)));
-        Assert.Equal([StoreLayout.BlobKey(touched), young], (await ListAsync("")).Order(StringComparer.Ordinal));
-    }
-
-    [Fact]
     public async Task TheClockIsTheServicesDateHeader()
     {
         var clock = await Store.GetClockAsync(default);

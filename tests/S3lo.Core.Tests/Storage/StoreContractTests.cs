@@ -210,6 +210,94 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal("24", Encoding.UTF8.GetString((await Store.GetBytesAsync("counter", 100, default))!.Bytes));
     }
 
+    /// <summary>
+    /// The collector judges, then deletes; a touch between the two must save the object. The wait puts the touch in a
+    /// later second than the judged LastModified, as S3 and Azure keep whole seconds.
+    /// </summary>
+    [Fact]
+    public async Task DeleteIfUnchangedSparesWhatWasTouchedAfterTheJudgement()
+    {
+        var old = await PutContentAsync(10);
+        var touched = await PutContentAsync(11);
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        var judged = new List<ObjectInfo>();
+        foreach (var key in new[] { old, touched }) judged.Add((await Store.HeadAsync(key, default))!);
+
+        Assert.True(await Store.TouchAsync(touched, default));
+        var deleted = await Store.DeleteIfUnchangedAsync(judged, default);
+
+        Assert.Equal([(old, 10L)], deleted.Select(d => (d.Key, d.Size)));
+        Assert.Equal([touched], await ListAsync("blobs/"));
+    }
+
+    private async Task<string> PutContentAsync(int length)
+    {
+        var data = RandomBytes(length);
+        var digest = Digest.Compute(data);
+        await Store.PutVerifiedAsync(StoreLayout.BlobKey(digest), new MemoryStream(data), digest, length, ObjectClass.Blob, null, default);
+        return StoreLayout.BlobKey(digest);
+    }
+
+    /// <summary>
+    /// Two publishes of different manifests to one tag of an immutable image, both held at their manifest write until both
+    /// have got there, so each has made whatever check it makes before writing. A publish that checked for the tag and then
+    /// wrote unconditionally would let both succeed; the create-only write lets exactly one.
+    /// </summary>
+    [Fact]
+    public async Task OfTwoImmutablePublishesThatBothCheckedExactlyOneWins()
+    {
+        await Store.PutBytesAsync("s3lo.yaml", "default: { immutable: true }\n"u8.ToArray(), ObjectClass.Metadata, default);
+        var paused = new PausingObjectStore(Store);
+        var manifestKey = StoreLayout.ManifestKey("app", "v1");
+        var arrived = 0;
+        var bothArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        paused.BeforePutBytes = async key =>
+        {
+            if (key != manifestKey) return;
+            if (Interlocked.Increment(ref arrived) == 2) bothArrived.SetResult();
+            await bothArrived.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        };
+        var images = new ImageStore(paused);
+        Manifest[] manifests = [Gc.TestImage.Single().Root, Gc.TestImage.Single().Root];
+
+        var outcomes = await Task.WhenAll(manifests.Select(m => Task.Run(async () =>
+        {
+            try
+            {
+                await images.PublishTagAsync("app", "v1", m, force: false, default);
+                return null;
+            }
+            catch (S3loException e)
+            {
+                return e.ErrorId;
+            }
+        })));
+
+        Assert.Equal(2, arrived);
+        Assert.Equal(new string?[] { null, ErrorIds.TagImmutable }, outcomes.Order());
+        var winner = manifests[Array.IndexOf(outcomes, null)];
+        Assert.Equal(winner.Digest, (await images.GetTagAsync("app", "v1", default)).Manifest.Digest);
+    }
+
+    /// <summary>
+    /// Deleting app:v1 removes exactly its keys: not the tags of an image named app/v1 (whose keys start with app:v1's
+    /// folder), and of its signatures only those directly under signatures/, not the tags of an image app/v1/signatures.
+    /// </summary>
+    [Fact]
+    public async Task DeletingATagRemovesExactlyItsOwnKeys()
+    {
+        var images = new ImageStore(Store);
+        string[] own = [StoreLayout.ManifestKey("app", "v1"), StoreLayout.OciLayoutKey("app", "v1"), StoreLayout.SignaturesPrefix("app", "v1") + "sig-1",
+            StoreLayout.TagPrefix("app", "v1") + "history.json"];
+        string[] others = [StoreLayout.ManifestKey("app/v1", "v2"), StoreLayout.OciLayoutKey("app/v1", "v2"),
+            StoreLayout.ManifestKey("app/v1/signatures", "v3"), StoreLayout.SignaturesPrefix("app/v1", "v2") + "sig-2", StoreLayout.ManifestKey("app", "v10")];
+        foreach (var key in own.Concat(others)) await Store.PutBytesAsync(key, "{}"u8.ToArray(), ObjectClass.Metadata, default);
+
+        await images.DeleteTagAsync("app", "v1", default);
+
+        Assert.Equal(others.Order(StringComparer.Ordinal), (await ListAsync("manifests/")).Order(StringComparer.Ordinal));
+    }
+
     protected async Task<List<string>> ListAsync(string prefix)
     {
         var keys = new List<string>();

@@ -81,8 +81,8 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
 
     public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => inner.DeleteAsync(keys, cancellationToken);
 
-    public Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken)
-        => inner.DeleteOlderThanAsync(keys, cutoff, cancellationToken);
+    public Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
+        => inner.DeleteIfUnchangedAsync(judged, cancellationToken);
 
     public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => inner.TouchAsync(key, cancellationToken);
 

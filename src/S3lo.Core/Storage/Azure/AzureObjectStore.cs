@@ -20,7 +20,7 @@ namespace S3lo.Core.Storage.Azure;
 /// blob never becomes visible (its staged blocks stay uncommitted and expire). No blob is ever held whole
 /// in memory: at most <see cref="MaxBufferedBlocks"/> block buffers exist per store.
 /// </summary>
-public sealed class AzureObjectStore : IObjectStore
+public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
 {
     public const int BlockSize = 8 << 20;
     private const int MaxBufferedBlocks = 8;
@@ -396,35 +396,86 @@ public sealed class AzureObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// Judges each object by a HEAD, then deletes it only if it still has the ETag judged (If-Match): a touch or a
-    /// rewrite changes the ETag, so one that lands between the two saves the object. Exact, like the local store.
+    /// Deletes each blob only if it still has the ETag judged (If-Match): a touch or a rewrite changes the ETag, so one that
+    /// lands between the judgement and the delete saves the blob. Exact, like the local store.
     /// </summary>
-    public async Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff,
-        CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
     {
-        var deleted = new ObjectInfo?[keys.Count];
-        await Parallel.ForEachAsync(keys.Select((key, i) => (key, i)),
+        var deleted = new ObjectInfo?[judged.Count];
+        await Parallel.ForEachAsync(judged.Select((info, i) => (info, i)),
             new ParallelOptions { MaxDegreeOfParallelism = MaxParallelDeletes, CancellationToken = cancellationToken },
             async (item, ct) =>
             {
-                var current = await HeadAsync(item.key, ct).ConfigureAwait(false);
-                if (current is not { ETag: { } etag } || current.LastModified >= cutoff) return;
+                // Without an ETag there is nothing to make the delete conditional on, so it is not made.
+                if (item.info.ETag is not { } etag) return;
                 try
                 {
-                    await Blob(item.key).DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, new BlobRequestConditions { IfMatch = new ETag(etag) }, ct)
+                    await Blob(item.info.Key).DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, new BlobRequestConditions { IfMatch = new ETag(etag) }, ct)
                         .ConfigureAwait(false);
-                    deleted[item.i] = current;
+                    deleted[item.i] = item.info;
                 }
                 catch (RequestFailedException e) when (e.Status == 412 || IsMissingBlob(e))
                 {
-                    // Touched, rewritten or deleted since the HEAD: not ours to delete.
+                    // Touched, rewritten or deleted since the judgement: not ours to delete.
                 }
-                catch (Exception e) when (Translate(e, item.key) is { } translated)
+                catch (Exception e) when (Translate(e, item.info.Key) is { } translated)
                 {
                     throw translated;
                 }
             }).ConfigureAwait(false);
         return deleted.OfType<ObjectInfo>().ToList();
+    }
+
+    /// <summary>
+    /// The blobs that have staged blocks and nothing committed (a push killed before its commit), which ordinary listings
+    /// do not show: a listing that includes uncommitted blobs names them, and their block list, which has no committed
+    /// block, tells them from committed blobs. The service would drop such blocks after a week by itself.
+    /// </summary>
+    public async IAsyncEnumerable<IncompleteWrite> ListIncompleteWritesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var pages = _container.GetBlobsAsync(new GetBlobsOptions { States = BlobStates.Uncommitted }, cancellationToken)
+            .AsPages().GetAsyncEnumerator(cancellationToken);
+        await using (pages.ConfigureAwait(false))
+        {
+            while (await Call("", () => pages.MoveNextAsync().AsTask()).ConfigureAwait(false))
+            {
+                foreach (var item in pages.Current.Values)
+                {
+                    // A committed blob with content is whole; only an empty one can be an upload's placeholder.
+                    if (item.Properties.ContentLength is > 0) continue;
+                    BlockList blocks = await Call(item.Name, () => BlockBlob(item.Name).GetBlockListAsync(BlockListTypes.All, null, null, cancellationToken))
+                        .ConfigureAwait(false);
+                    if (blocks.CommittedBlocks.Any() || !blocks.UncommittedBlocks.Any()) continue;
+                    yield return new IncompleteWrite(item.Name, item.Name, blocks.UncommittedBlocks.Sum(b => b.SizeLong),
+                        item.Properties.LastModified ?? item.Properties.CreatedOn ?? DateTimeOffset.MinValue);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Uncommitted blocks cannot be deleted on their own: committing an empty block list discards them, and is made only
+    /// if no blob was committed meanwhile (If-None-Match: *); the empty blob it leaves is then deleted by its ETag.
+    /// </summary>
+    public async Task<bool> AbortIncompleteWriteAsync(IncompleteWrite write, CancellationToken cancellationToken)
+    {
+        var blob = BlockBlob(write.Key);
+        try
+        {
+            BlobContentInfo empty = await blob.CommitBlockListAsync([], new CommitBlockListOptions { Conditions = new BlobRequestConditions { IfNoneMatch = ETag.All } },
+                cancellationToken).ConfigureAwait(false);
+            await blob.DeleteAsync(DeleteSnapshotsOption.IncludeSnapshots, new BlobRequestConditions { IfMatch = empty.ETag }, cancellationToken)
+                .ConfigureAwait(false);
+            return true;
+        }
+        catch (RequestFailedException e) when (IsConditionFailure(e) || IsMissingBlob(e))
+        {
+            return false;
+        }
+        catch (Exception e) when (Translate(e, write.Key) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     /// <summary>

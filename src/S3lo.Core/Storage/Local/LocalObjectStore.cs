@@ -11,7 +11,7 @@ namespace S3lo.Core.Storage.Local;
 /// final name, and a name that survives a power loss has its whole content (a tag's blobs are written before its
 /// manifest.json, so a tag that exists after a crash is whole).
 /// </summary>
-public sealed class LocalObjectStore : IObjectStore
+public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
 {
     private const string TempMarker = ".s3lo-tmp-";
     private const int BufferSize = 1 << 20;
@@ -307,16 +307,16 @@ public sealed class LocalObjectStore : IObjectStore
     }
 
     /// <summary>
-    /// Moves each file aside first, so a touch either happened before (and the age check sees it, and the
-    /// file goes back) or finds the file gone (and its pusher uploads it again).
+    /// Moves each file aside first and compares it there, so a touch either happened before the move (the file's time
+    /// differs from the one judged, and it goes back) or finds the file gone (and its pusher uploads it again).
     /// </summary>
-    public Task<IReadOnlyList<ObjectInfo>> DeleteOlderThanAsync(IReadOnlyCollection<string> keys, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
     {
         var deleted = new List<ObjectInfo>();
-        foreach (var key in keys)
+        foreach (var expected in judged)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var path = PathOf(key);
+            var path = PathOf(expected.Key);
             var directory = Path.GetDirectoryName(path)!;
             var aside = Path.Combine(directory, TempMarker + Guid.NewGuid().ToString("N"));
             try
@@ -327,8 +327,8 @@ public sealed class LocalObjectStore : IObjectStore
             {
                 continue;
             }
-            var info = Info(key, new FileInfo(aside));
-            if (info.LastModified < cutoff)
+            var info = Info(expected.Key, new FileInfo(aside));
+            if (info.LastModified == expected.LastModified && info.Size == expected.Size)
             {
                 File.Delete(aside);
                 deleted.Add(info);
@@ -346,6 +346,38 @@ public sealed class LocalObjectStore : IObjectStore
             }
         }
         return Task.FromResult<IReadOnlyList<ObjectInfo>>(deleted);
+    }
+
+    /// <summary>
+    /// The temporary files of writes that never finished (a process killed before its rename) and of deletes killed
+    /// with the file aside, anywhere in the store. Lock files are left: one may be held, and they hold no data.
+    /// </summary>
+    public async IAsyncEnumerable<IncompleteWrite> ListIncompleteWritesAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(Location.Root)) yield break;
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0 };
+        foreach (var path in Directory.EnumerateFiles(Location.Root, TempMarker + "*", options))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var file = new FileInfo(path);
+            if (file.Name.StartsWith(TempMarker + "lock-", StringComparison.Ordinal) || !file.Exists) continue;
+            var key = Path.GetRelativePath(Location.Root, path).Replace(Path.DirectorySeparatorChar, '/');
+            yield return new IncompleteWrite(key, file.Name, file.Length, new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero));
+        }
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes the temporary file if nothing has written to it since it was listed.</summary>
+    public Task<bool> AbortIncompleteWriteAsync(IncompleteWrite write, CancellationToken cancellationToken)
+    {
+        var path = Path.Combine(Location.Root, write.Key.Replace('/', Path.DirectorySeparatorChar));
+        var file = new FileInfo(path);
+        if (!file.Name.StartsWith(TempMarker, StringComparison.Ordinal) || !file.Exists
+            || new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero) != write.Started)
+            return Task.FromResult(false);
+        TryDelete(path);
+        RemoveEmptyDirectories(file.DirectoryName!);
+        return Task.FromResult(!File.Exists(path));
     }
 
     public Task<bool> TouchAsync(string key, CancellationToken cancellationToken)

@@ -1,0 +1,59 @@
+using S3lo.Core.Oci;
+using S3lo.Core.Storage;
+
+namespace S3lo.Core.Tests.TestSupport;
+
+/// <summary>
+/// A real object store with hooks the tests await before chosen calls reach it, to force an interleaving of two
+/// operations deterministically (a collection paused between its judgement and its delete, two publishes held at their
+/// write until both have checked). Everything else passes straight through.
+/// </summary>
+public sealed class PausingObjectStore(IObjectStore inner) : IObjectStore
+{
+    /// <summary>Awaited before each <see cref="IObjectStore.DeleteIfUnchangedAsync"/>, with the objects judged.</summary>
+    public Func<IReadOnlyCollection<ObjectInfo>, Task>? BeforeDeleteIfUnchanged { get; set; }
+
+    /// <summary>Awaited before each write of a small object (either overload of PutBytesAsync), with its key.</summary>
+    public Func<string, Task>? BeforePutBytes { get; set; }
+
+    public StoreLocation Location => inner.Location;
+
+    public async Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
+    {
+        if (BeforeDeleteIfUnchanged is { } hook) await hook(judged);
+        return await inner.DeleteIfUnchangedAsync(judged, cancellationToken);
+    }
+
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
+    {
+        if (BeforePutBytes is { } hook) await hook(key);
+        await inner.PutBytesAsync(key, data, objectClass, cancellationToken);
+    }
+
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition, CancellationToken cancellationToken)
+    {
+        if (BeforePutBytes is { } hook) await hook(key);
+        await inner.PutBytesAsync(key, data, objectClass, condition, cancellationToken);
+    }
+
+    public Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass, Action<long>? progress,
+        CancellationToken cancellationToken)
+        => inner.PutVerifiedAsync(key, content, digest, size, objectClass, progress, cancellationToken);
+
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+
+    public Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken) => inner.GetBytesAsync(key, maxBytes, cancellationToken);
+
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => inner.OpenReadAsync(key, cancellationToken);
+
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
+
+    public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => inner.DeleteAsync(keys, cancellationToken);
+
+    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => inner.TouchAsync(key, cancellationToken);
+
+    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => inner.GetClockAsync(cancellationToken);
+
+    /// <summary>The inner store belongs to the test, which disposes it.</summary>
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
