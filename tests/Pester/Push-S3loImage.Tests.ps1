@@ -114,9 +114,13 @@ Describe 'Push-S3loImage to a <Kind> store' -ForEach $StoreKinds {
 
     It 'refuses an archive with a <Entry> entry and writes nothing' -ForEach @(@{ Entry = '../escape.json' }, @{ Entry = '/etc/escape.json' }) {
         $tar = New-TestTar -Path (Join-Path $Work "bad-$([guid]::NewGuid().ToString('N')).tar") -Entries ([ordered]@{ 'manifest.json' = '[]'; $Entry = '{}' })
+        $around = @(Get-ChildItem -LiteralPath $Work -Recurse -Force | ForEach-Object FullName | Sort-Object)
         { Push-S3loImage $tar "$($store.Uri)app:v1" @p -ErrorAction Stop } | Should -Throw -ErrorId 'UnsafeArchivePath,S3lo.PowerShell.Commands.PushS3loImageCommand'
         Get-TestStoreKey $store | Should -BeNullOrEmpty
-        Test-Path (Join-Path (Split-Path $Work) 'escape.json') | Should -BeFalse
+        # Nothing appeared anywhere the entry could point: beside the archive, above it, or at the absolute path it names.
+        @(Get-ChildItem -LiteralPath $Work -Recurse -Force | ForEach-Object FullName | Sort-Object) | Should -Be $around
+        Test-Path -LiteralPath (Join-Path (Split-Path -Parent $Work) 'escape.json') | Should -BeFalse
+        Test-Path -LiteralPath '/etc/escape.json' | Should -BeFalse
     }
 
     It 'refuses a truncated archive and leaves no tag' {

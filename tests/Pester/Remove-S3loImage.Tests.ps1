@@ -66,6 +66,7 @@ Describe 'Remove-S3loImage on a <Kind> store' -ForEach $StoreKinds {
 
     It 'emits nothing without -PassThru' {
         Remove-S3loImage "$($store.Uri)app:v2" -Confirm:$false @p | Should -BeNullOrEmpty
+        (Get-S3loImage $store.Uri -Name app @p).Tag | Should -Not -Contain 'v2' -Because 'the tag is removed all the same'
     }
 
     It 'removes every tag of an image that has a given digest' {
