@@ -64,6 +64,8 @@ public static class ErrorIds
     public const string StorageAccountRequired = "StorageAccountRequired";
     public const string StoreUnreachable = "StoreUnreachable";
     public const string StoreError = "StoreError";
+    /// <summary>A read kept being cut off (connection reset, body ended early) until its retries were spent.</summary>
+    public const string TransferInterrupted = "TransferInterrupted";
     public const string ObjectNotFound = "ObjectNotFound";
     public const string ObjectTooLarge = "ObjectTooLarge";
     public const string PreconditionFailed = "PreconditionFailed";

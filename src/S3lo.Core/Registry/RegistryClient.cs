@@ -18,7 +18,8 @@ public sealed record RegistryClientOptions
     public string? DockerConfigPath { get; init; }
     /// <summary>Speak plain HTTP to a registry that is not on the loopback address (loopback registries always get HTTP).</summary>
     public bool Insecure { get; init; }
-    /// <summary>Attempts per request, the first included, for throttling, gateway errors and dropped connections.</summary>
+    /// <summary>Requests per operation, the first included, for throttling, gateway errors and dropped connections: every
+    /// retry of the operation (a resend, a resumed blob read, a restarted upload) draws on the same count.</summary>
     public int MaxAttempts { get; init; } = 5;
     /// <summary>The first retry's delay; each further retry doubles it, up to <see cref="MaxRetryDelay"/>.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
@@ -68,14 +69,15 @@ public sealed partial class RegistryClient : IDisposable
     public async Task<Manifest> GetManifestAsync(string repository, string tagOrDigest, CancellationToken cancellationToken)
     {
         var what = $"manifest {Registry}/{repository}:{tagOrDigest}";
-        for (var attempt = 1; ; attempt++)
+        var budget = NewBudget();
+        while (true)
         {
             using var response = await SendAsync(() =>
             {
                 var request = new HttpRequestMessage(HttpMethod.Get, ApiUri(repository, "manifests", tagOrDigest));
                 foreach (var type in ManifestAccept) request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
                 return request;
-            }, PullScope(repository), what, cancellationToken).ConfigureAwait(false);
+            }, PullScope(repository), what, cancellationToken, budget: budget).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotFound)
                 throw new S3loException(ErrorIds.ImageNotFound, S3loErrorKind.NotFound, $"The registry has no {what}.", $"{Registry}/{repository}:{tagOrDigest}");
             await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
@@ -85,9 +87,10 @@ public sealed partial class RegistryClient : IDisposable
             {
                 bytes = await ReadLimitedAsync(response.Content, Manifest.MaxBytes, what, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsConnectionFailure(e, cancellationToken) && attempt < _options.MaxAttempts)
+            catch (Exception e) when (IsConnectionFailure(e, cancellationToken))
             {
-                await DelayAsync(attempt, null, cancellationToken).ConfigureAwait(false);
+                if (!budget.CanRetry) throw Interrupted(what, budget, e);
+                await budget.DelayAsync(cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -108,8 +111,12 @@ public sealed partial class RegistryClient : IDisposable
     public async Task<Stream> OpenBlobAsync(string repository, Descriptor descriptor, CancellationToken cancellationToken)
     {
         var what = $"blob {descriptor.Digest} of {Registry}/{repository}";
-        var first = await GetBlobResponseAsync(repository, descriptor, 0, what, cancellationToken).ConfigureAwait(false);
-        var resuming = new ResumingBlobStream(this, repository, descriptor, what, first);
+        var budget = NewBudget();
+        var first = await OpenBlobFromAsync(repository, descriptor, 0, what, budget, cancellationToken).ConfigureAwait(false);
+        var resuming = new ResumingReadStream(first, descriptor.Size,
+            (offset, ct) => OpenBlobFromAsync(repository, descriptor, offset, what, budget, ct),
+            (e, ct) => IsConnectionFailure(e, ct) || e is S3loException { ErrorId: ErrorIds.RegistryUnreachable }, _ => null, budget, what,
+            descriptor.Digest.ToString());
         return new VerifyingReadStream(resuming, descriptor.Digest, descriptor.Size, what);
     }
 
@@ -139,34 +146,70 @@ public sealed partial class RegistryClient : IDisposable
         return true;
     }
 
-    /// <summary>Uploads a blob in one request (POST for an upload session, then PUT with the digest). A seekable
-    /// <paramref name="content"/> is rewound and sent again when the PUT must be retried; any other is sent once.</summary>
-    public async Task UploadBlobAsync(string repository, Descriptor descriptor, Stream content, CancellationToken cancellationToken)
+    /// <summary>
+    /// Uploads a blob in one request (POST for an upload session, then PUT with the digest of the content
+    /// <paramref name="open"/> gives). A PUT that fails transiently (429, 5xx, a dropped connection) starts over with a new
+    /// session and the content opened again, within the operation's attempts; any other answer is final.
+    /// <paramref name="progress"/> hears the bytes sent, and their negation when an attempt is given up.
+    /// </summary>
+    public async Task UploadBlobAsync(string repository, Descriptor descriptor, Func<CancellationToken, Task<Stream>> open, Action<long> progress,
+        CancellationToken cancellationToken)
     {
         var what = $"blob {descriptor.Digest} to {Registry}/{repository}";
         var scope = PushScope(repository);
-        Uri location;
-        using (var started = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, ApiUri(repository, "blobs", "uploads/")),
-                   scope, what, cancellationToken).ConfigureAwait(false))
+        var budget = NewBudget();
+        while (true)
         {
-            await EnsureSuccessAsync(started, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
-            location = started.Headers.Location
-                       ?? throw new S3loException(ErrorIds.RegistryError, S3loErrorKind.WriteError,
-                           $"The registry started an upload of {what} without saying where to send it (no Location header).", Registry);
-        }
-        if (!location.IsAbsoluteUri) location = new Uri(BaseUri, location);
-        var target = new Uri(location + (location.Query.Length > 0 ? "&" : "?") + "digest=" + System.Uri.EscapeDataString(descriptor.Digest.ToString()));
+            Uri location;
+            using (var started = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, ApiUri(repository, "blobs", "uploads/")),
+                       scope, what, cancellationToken, budget: budget).ConfigureAwait(false))
+            {
+                await EnsureSuccessAsync(started, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+                location = started.Headers.Location
+                           ?? throw new S3loException(ErrorIds.RegistryError, S3loErrorKind.WriteError,
+                               $"The registry started an upload of {what} without saying where to send it (no Location header).", Registry);
+            }
+            if (!location.IsAbsoluteUri) location = new Uri(BaseUri, location);
+            var target = new Uri(location + (location.Query.Length > 0 ? "&" : "?") + "digest=" + System.Uri.EscapeDataString(descriptor.Digest.ToString()));
 
-        var start = content.CanSeek ? content.Position : 0;
-        using var response = await SendAsync(() =>
-        {
-            if (content.CanSeek) content.Position = start;
-            var body = new StreamContent(new NonClosingStream(content));
-            body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            body.Headers.ContentLength = descriptor.Size;
-            return new HttpRequestMessage(HttpMethod.Put, target) { Content = body };
-        }, scope, what, cancellationToken, replayable: content.CanSeek).ConfigureAwait(false);
-        await EnsureSuccessAsync(response, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+            long sent = 0;
+            HttpResponseMessage response;
+            await using (var content = await open(cancellationToken).ConfigureAwait(false))
+            {
+                var counted = new CountingReadStream(content, n =>
+                {
+                    sent += n;
+                    progress(n);
+                });
+                try
+                {
+                    response = await SendAsync(() =>
+                    {
+                        var body = new StreamContent(counted);
+                        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                        body.Headers.ContentLength = descriptor.Size;
+                        return new HttpRequestMessage(HttpMethod.Put, target) { Content = body };
+                    }, scope, what, cancellationToken, replayable: false, budget: budget).ConfigureAwait(false);
+                }
+                catch (S3loException e) when (e.ErrorId == ErrorIds.RegistryUnreachable && budget.CanRetry)
+                {
+                    progress(-sent);
+                    await budget.DelayAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+            }
+            using (response)
+            {
+                if (IsTransient(response.StatusCode) && budget.CanRetry)
+                {
+                    progress(-sent);
+                    await budget.DelayAsync(cancellationToken, RetryAfter(response)).ConfigureAwait(false);
+                    continue;
+                }
+                await EnsureSuccessAsync(response, what, S3loErrorKind.WriteError, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
     }
 
     /// <summary>Stores a manifest's exact bytes under a tag or its digest.</summary>
@@ -213,11 +256,9 @@ public sealed partial class RegistryClient : IDisposable
         while (next is not null && seen.Add(next))
         {
             var page = next;
-            using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, page), PullScope(repository), what, cancellationToken)
-                .ConfigureAwait(false);
-            if (response.StatusCode == HttpStatusCode.NotFound) yield break;
-            await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
-            var bytes = await ReadLimitedAsync(response.Content, Manifest.MaxBytes, what, cancellationToken).ConfigureAwait(false);
+            var (response, bytes) = await GetPageAsync(page, repository, what, cancellationToken).ConfigureAwait(false);
+            if (response is null) yield break;
+            using var answered = response;
             List<string> tags;
             try
             {
@@ -232,6 +273,38 @@ public sealed partial class RegistryClient : IDisposable
             }
             foreach (var tag in tags) yield return tag;
             next = NextPage(response, page);
+        }
+    }
+
+    /// <summary>One page of a listing, its body read whole and asked for again when it breaks off; no response for a 404.</summary>
+    private async Task<(HttpResponseMessage? Response, byte[] Bytes)> GetPageAsync(Uri page, string repository, string what, CancellationToken cancellationToken)
+    {
+        var budget = NewBudget();
+        while (true)
+        {
+            var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Get, page), PullScope(repository), what, cancellationToken, budget: budget)
+                .ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                response.Dispose();
+                return (null, []);
+            }
+            await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return (response, await ReadLimitedAsync(response.Content, Manifest.MaxBytes, what, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception e) when (IsConnectionFailure(e, cancellationToken))
+            {
+                response.Dispose();
+                if (!budget.CanRetry) throw Interrupted(what, budget, e);
+                await budget.DelayAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
+            }
         }
     }
 
@@ -274,7 +347,9 @@ public sealed partial class RegistryClient : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    private async Task<HttpResponseMessage> GetBlobResponseAsync(string repository, Descriptor descriptor, long offset, string what,
+    /// <summary>The body of a blob from <paramref name="offset"/> on: a registry that answers the range (206) starts there,
+    /// one that sends the whole blob (200) has its first bytes skipped.</summary>
+    private async Task<Stream> OpenBlobFromAsync(string repository, Descriptor descriptor, long offset, string what, AttemptBudget budget,
         CancellationToken cancellationToken)
     {
         var response = await SendAsync(() =>
@@ -282,27 +357,47 @@ public sealed partial class RegistryClient : IDisposable
             var request = new HttpRequestMessage(HttpMethod.Get, ApiUri(repository, "blobs", descriptor.Digest.ToString()));
             if (offset > 0) request.Headers.Range = new RangeHeaderValue(offset, null);
             return request;
-        }, PullScope(repository), what, cancellationToken).ConfigureAwait(false);
+        }, PullScope(repository), what, cancellationToken, budget: budget).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             response.Dispose();
             throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound, $"The registry has no {what}.", descriptor.Digest.ToString());
         }
         await EnsureSuccessAsync(response, what, S3loErrorKind.ReadError, cancellationToken).ConfigureAwait(false);
-        return response;
+        var body = new ResponseBodyStream(response, await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+        if (offset == 0 || response.StatusCode == HttpStatusCode.PartialContent) return body;
+        try
+        {
+            var skip = new byte[81920];
+            for (var left = offset; left > 0;)
+            {
+                var n = await body.ReadAsync(skip.AsMemory(0, (int)Math.Min(skip.Length, left)), cancellationToken).ConfigureAwait(false);
+                if (n == 0) throw new IOException($"The {what} ended before the {offset} bytes already read.");
+                left -= n;
+            }
+            return body;
+        }
+        catch
+        {
+            await body.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>
     /// Sends a request, made afresh by <paramref name="create"/> for each attempt: answers a 401 challenge once
-    /// (Basic or Bearer) and resends; waits and resends on 429/502/503/504 and on connection failures. Returns any
-    /// other response for the caller to judge. A request that is not <paramref name="replayable"/> is sent once.
+    /// (Basic or Bearer) and resends; waits and resends on 429/5xx and on connection failures, while the operation's
+    /// <paramref name="budget"/> (a fresh one when none is given) has attempts left. Returns any other response, a 4xx
+    /// among them, for the caller to judge. A request that is not <paramref name="replayable"/> is sent once.
     /// </summary>
     private async Task<HttpResponseMessage> SendAsync(Func<HttpRequestMessage> create, string scope, string what, CancellationToken cancellationToken,
-        bool replayable = true)
+        bool replayable = true, AttemptBudget? budget = null)
     {
+        budget ??= NewBudget();
         var challenged = false;
-        for (var attempt = 1; ; attempt++)
+        while (true)
         {
+            budget.Take();
             var request = create();
             Authorize(request, scope);
             HttpResponseMessage response;
@@ -318,9 +413,9 @@ public sealed partial class RegistryClient : IDisposable
             }
             catch (Exception e) when (IsConnectionFailure(e, cancellationToken))
             {
-                if (replayable && attempt < _options.MaxAttempts)
+                if (replayable && budget.CanRetry)
                 {
-                    await DelayAsync(attempt, null, cancellationToken).ConfigureAwait(false);
+                    await budget.DelayAsync(cancellationToken).ConfigureAwait(false);
                     continue;
                 }
                 throw new S3loException(ErrorIds.RegistryUnreachable, S3loErrorKind.ConnectionError,
@@ -334,7 +429,7 @@ public sealed partial class RegistryClient : IDisposable
                 response.Dispose();
                 if (!await AuthenticateAsync(challenge, scope, what, cancellationToken).ConfigureAwait(false))
                     throw AccessDenied(what, _credentials is null ? "it asks for credentials and none were given or found in the Docker config" : "the credentials were refused");
-                attempt--;
+                budget.Forgive();
                 continue;
             }
             if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
@@ -342,11 +437,11 @@ public sealed partial class RegistryClient : IDisposable
                 response.Dispose();
                 throw AccessDenied(what, _credentials is null ? "no credentials were given or found in the Docker config" : "the credentials were refused");
             }
-            if (IsTransient(response.StatusCode) && replayable && attempt < _options.MaxAttempts)
+            if (IsTransient(response.StatusCode) && replayable && budget.CanRetry)
             {
                 var retryAfter = RetryAfter(response);
                 response.Dispose();
-                await DelayAsync(attempt, retryAfter, cancellationToken).ConfigureAwait(false);
+                await budget.DelayAsync(cancellationToken, retryAfter).ConfigureAwait(false);
                 continue;
             }
             return response;
@@ -394,13 +489,31 @@ public sealed partial class RegistryClient : IDisposable
         using (response)
         {
             if (!response.IsSuccessStatusCode) return false;
-            using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+            using var document = await ReadTokenAnswerAsync(response, tokenUri, what, cancellationToken).ConfigureAwait(false);
             var token = document.RootElement.TryGetProperty("token", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()
                 : document.RootElement.TryGetProperty("access_token", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()
                 : null;
             if (string.IsNullOrEmpty(token)) return false;
             _tokens[scope] = token;
             return true;
+        }
+    }
+
+    private async Task<JsonDocument> ReadTokenAnswerAsync(HttpResponseMessage response, Uri tokenUri, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception e) when (IsConnectionFailure(e, cancellationToken))
+        {
+            throw new S3loException(ErrorIds.RegistryUnreachable, S3loErrorKind.ConnectionError,
+                $"The token service {tokenUri.Host} of registry {Registry} broke off its answer for {what}: {e.Message}", Registry, e);
+        }
+        catch (JsonException e)
+        {
+            throw new S3loException(ErrorIds.RegistryError, S3loErrorKind.InvalidData,
+                $"The token service {tokenUri.Host} of registry {Registry} answered {what} with JSON it cannot read: {e.Message}", Registry, e);
         }
     }
 
@@ -425,12 +538,11 @@ public sealed partial class RegistryClient : IDisposable
     private S3loException AccessDenied(string what, string why)
         => new(ErrorIds.RegistryAccessDenied, S3loErrorKind.PermissionDenied, $"The registry {Registry} refused access to {what}: {why}.", Registry);
 
-    private async Task DelayAsync(int attempt, TimeSpan? retryAfter, CancellationToken cancellationToken)
-    {
-        var backoff = _options.RetryDelay * Math.Pow(2, attempt - 1) * (0.8 + 0.4 * Random.Shared.NextDouble());
-        var delay = retryAfter is { } r && r > backoff ? r : backoff;
-        await Task.Delay(delay > _options.MaxRetryDelay ? _options.MaxRetryDelay : delay, cancellationToken).ConfigureAwait(false);
-    }
+    private AttemptBudget NewBudget() => new(new RetrySchedule(_options.MaxAttempts, _options.RetryDelay, _options.MaxRetryDelay));
+
+    private S3loException Interrupted(string what, AttemptBudget budget, Exception cause)
+        => new(ErrorIds.TransferInterrupted, S3loErrorKind.ReadError,
+            $"Reading the {what} was cut off {budget.Used} time(s): {cause.Message}", Registry, cause);
 
     private static TimeSpan? RetryAfter(HttpResponseMessage response)
         => response.Headers.RetryAfter switch
@@ -481,69 +593,20 @@ public sealed partial class RegistryClient : IDisposable
     [GeneratedRegex("""(\w+)=(?:"([^"]*)"|([^,\s]*))""", RegexOptions.CultureInvariant)]
     private static partial Regex ChallengeParameter();
 
-    /// <summary>The body of a blob GET that, when the connection drops, asks again from the offset it reached: a
-    /// registry that answers the range (206) continues there, one that sends the whole blob (200) has its first bytes skipped.</summary>
-    private sealed class ResumingBlobStream(RegistryClient client, string repository, Descriptor descriptor, string what, HttpResponseMessage response)
-        : ReadOnlyStream
+    /// <summary>A response's body that releases the response with it.</summary>
+    private sealed class ResponseBodyStream(HttpResponseMessage response, Stream body) : ReadOnlyStream
     {
-        private HttpResponseMessage _response = response;
-        private Stream? _body;
-        private long _position;
-        private int _failures;
-
-        public override long Length => descriptor.Size;
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-        // Re-requesting is asynchronous; a synchronous reader waits for it.
-        public override int Read(Span<byte> buffer) => ReadBlocking(buffer);
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            while (true)
-            {
-                try
-                {
-                    _body ??= await _response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                    var n = await _body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                    _position += n;
-                    return n;
-                }
-                catch (Exception e) when (IsConnectionFailure(e, cancellationToken) && ++_failures < client._options.MaxAttempts)
-                {
-                    await ReopenAsync(cancellationToken).ConfigureAwait(false);
-                }
-            }
-        }
-
-        private async Task ReopenAsync(CancellationToken cancellationToken)
-        {
-            _response.Dispose();
-            _body = null;
-            await client.DelayAsync(_failures, null, cancellationToken).ConfigureAwait(false);
-            _response = await client.GetBlobResponseAsync(repository, descriptor, _position, what, cancellationToken).ConfigureAwait(false);
-            if (_response.StatusCode == HttpStatusCode.PartialContent) return;
-            _body = await _response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            var skip = new byte[81920];
-            for (var left = _position; left > 0;)
-            {
-                var n = await _body.ReadAsync(skip.AsMemory(0, (int)Math.Min(skip.Length, left)), cancellationToken).ConfigureAwait(false);
-                if (n == 0) throw new IOException($"The {what} ended before the {_position} bytes already read.");
-                left -= n;
-            }
-        }
-
+        public override int Read(Span<byte> buffer) => body.Read(buffer);
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => body.ReadAsync(buffer, cancellationToken);
+        public override long Length => throw new NotSupportedException();
         protected override void Dispose(bool disposing)
         {
-            if (disposing) _response.Dispose();
+            if (disposing)
+            {
+                body.Dispose();
+                response.Dispose();
+            }
             base.Dispose(disposing);
         }
-    }
-
-    /// <summary>Keeps HttpClient, which disposes a request's content stream, from closing a stream the caller owns.</summary>
-    private sealed class NonClosingStream(Stream inner) : ReadOnlyStream
-    {
-        public override long Length => inner.Length;
-        public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
     }
 }

@@ -1,4 +1,3 @@
-using S3lo.Core.IO;
 using S3lo.Core.Oci;
 using S3lo.Core.Transfer;
 
@@ -11,8 +10,6 @@ namespace S3lo.Core.Registry;
 /// </summary>
 public sealed class RegistryDestination(RegistryClient client, RegistryReference reference) : IImageDestination
 {
-    private const int MaxUploadAttempts = 4;
-
     public string Description => reference.ToString();
 
     /// <summary>A registry keeps manifests apart from blobs, so an index child is asked for at the manifests endpoint.</summary>
@@ -21,31 +18,10 @@ public sealed class RegistryDestination(RegistryClient client, RegistryReference
             ? client.ManifestExistsAsync(reference.Repository, descriptor.Digest, cancellationToken)
             : client.BlobExistsAsync(reference.Repository, descriptor.Digest, cancellationToken);
 
-    /// <summary>The client cannot replay an upload it streams, so a failed one starts over here, from the source.</summary>
-    public async Task PutBlobAsync(Descriptor descriptor, Func<CancellationToken, Task<Stream>> open, Action<long> progress,
+    /// <summary>The client restarts a failed upload from the source itself, within the one attempt budget of the upload.</summary>
+    public Task PutBlobAsync(Descriptor descriptor, Func<CancellationToken, Task<Stream>> open, Action<long> progress,
         CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            long sent = 0;
-            try
-            {
-                var content = await open(cancellationToken).ConfigureAwait(false);
-                await using var counted = new CountingReadStream(content, n =>
-                {
-                    sent += n;
-                    progress(n);
-                });
-                await client.UploadBlobAsync(reference.Repository, descriptor, counted, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (S3loException e) when (attempt < MaxUploadAttempts && e.ErrorId is ErrorIds.RegistryError or ErrorIds.RegistryUnreachable)
-            {
-                progress(-sent);
-                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+        => client.UploadBlobAsync(reference.Repository, descriptor, open, progress, cancellationToken);
 
     public Task PutManifestAsync(Descriptor entry, Manifest manifest, CancellationToken cancellationToken)
         => client.PutManifestAsync(reference.Repository, manifest.Digest.ToString(), manifest, cancellationToken);

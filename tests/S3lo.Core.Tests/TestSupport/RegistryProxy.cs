@@ -42,6 +42,8 @@ public sealed class RegistryProxy : IDisposable
     /// <summary>How many blob uploads (the PUT that completes one) to answer 503.</summary>
     public int FailBlobUploads { set => _uploadFailuresLeft = value; }
     public int FailedUploads;
+    /// <summary>Blob upload PUTs that reached the proxy, whatever their answer.</summary>
+    public int UploadPuts;
     /// <summary>Pages tag listings as the distribution spec describes (<c>n</c>, <c>last</c>, a <c>Link</c> to the next page),
     /// which the Distribution registry 2.8 does not do: it answers every tag at once.</summary>
     public bool PageTags { get; set; }
@@ -88,6 +90,7 @@ public sealed class RegistryProxy : IDisposable
             }
 
             var isUploadPut = context.Request.HttpMethod == "PUT" && path.Contains("/blobs/uploads/");
+            if (isUploadPut) Interlocked.Increment(ref UploadPuts);
             var requestBody = context.Request.HasEntityBody ? await ReadAllAsync(context.Request.InputStream) : null;
             if (isUploadPut && Interlocked.Decrement(ref _uploadFailuresLeft) >= 0)
             {

@@ -138,7 +138,9 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
     {
         try
         {
-            BlobProperties properties = await Blob(key).GetPropertiesAsync(null, cancellationToken).ConfigureAwait(false);
+            BlobProperties properties = await RetrySchedule.Store.RunAsync(
+                async () => (await Blob(key).GetPropertiesAsync(null, cancellationToken).ConfigureAwait(false)).Value, IsCutOff, cancellationToken)
+                .ConfigureAwait(false);
             return new ObjectInfo(key, properties.ContentLength, properties.LastModified, properties.ETag.ToString(), properties.AccessTier);
         }
         catch (RequestFailedException e) when (IsMissingBlob(e))
@@ -151,16 +153,20 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
         }
     }
 
+    /// <summary>The body is read inside the retry: one cut off beyond what the SDK resumes is asked for again, whole.</summary>
     public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
         try
         {
-            using BlobDownloadStreamingResult download = await Blob(key).DownloadStreamingAsync(null, cancellationToken).ConfigureAwait(false);
-            var details = download.Details;
-            if (details.ContentLength > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
-            var bytes = new byte[details.ContentLength];
-            await download.Content.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, details.LastModified, details.ETag.ToString(), details.AccessTier));
+            return await RetrySchedule.Store.RunAsync(async () =>
+            {
+                using BlobDownloadStreamingResult download = await Blob(key).DownloadStreamingAsync(null, cancellationToken).ConfigureAwait(false);
+                var details = download.Details;
+                if (details.ContentLength > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
+                var bytes = new byte[details.ContentLength];
+                await download.Content.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+                return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, details.LastModified, details.ETag.ToString(), details.AccessTier));
+            }, IsCutOff, cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException e) when (IsMissingBlob(e))
         {
@@ -172,12 +178,38 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
         }
     }
 
+    /// <summary>
+    /// The SDK's download stream resumes a broken body a few times itself; when it gives up, the read is resumed here with
+    /// a ranged download of the same version (If-Match its ETag) from the byte reached.
+    /// </summary>
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        var budget = new AttemptBudget(RetrySchedule.Store);
+        budget.Take();
+        var first = await OpenFromAsync(key, 0, null, cancellationToken).ConfigureAwait(false);
+        var etag = first.Download.Details.ETag;
+        return new ResumingReadStream(first, first.Download.Details.ContentLength,
+            async (offset, ct) =>
+            {
+                budget.Take();
+                return await OpenFromAsync(key, offset, etag, ct).ConfigureAwait(false);
+            },
+            // The SDK's stream re-requests on its own and lets out the error answer it got when it gives up.
+            (e, ct) => IsCutOff(e) || e is S3loException { Kind: S3loErrorKind.ConnectionError } || (e is OperationCanceledException && !ct.IsCancellationRequested)
+                       || e is RequestFailedException { Status: 0 or >= 500 },
+            e => Translate(e, key), budget, $"'{key}' in {Location}", key);
+    }
+
+    private async Task<DownloadStream> OpenFromAsync(string key, long offset, ETag? etag, CancellationToken cancellationToken)
+    {
+        var options = new BlobDownloadOptions
+        {
+            Range = offset > 0 ? new HttpRange(offset) : default,
+            Conditions = etag is { } version ? new BlobRequestConditions { IfMatch = version } : null,
+        };
         try
         {
-            BlobDownloadStreamingResult download = await Blob(key).DownloadStreamingAsync(null, cancellationToken).ConfigureAwait(false);
-            return new DownloadStream(download);
+            return new DownloadStream(await Blob(key).DownloadStreamingAsync(options, cancellationToken).ConfigureAwait(false));
         }
         catch (RequestFailedException e) when (IsMissingBlob(e))
         {
@@ -369,21 +401,32 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
     private static ValueTask<int> ReadBlockAsync(Stream content, byte[] buffer, int blockSize, CancellationToken cancellationToken)
         => content.ReadAtLeastAsync(buffer.AsMemory(0, blockSize), blockSize, throwOnEndOfStream: false, cancellationToken);
 
+    /// <summary>Page by page, each asked for by its continuation token, so a page whose answer broke off is asked for again alone.</summary>
     public async IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        string? continuation = null;
+        do
+        {
+            var page = await Call(prefix, () => RetrySchedule.Store.RunAsync(() => ListPageAsync(prefix, continuation, cancellationToken), IsCutOff,
+                cancellationToken)).ConfigureAwait(false);
+            foreach (var item in page.Values)
+            {
+                var properties = item.Properties;
+                yield return new ObjectInfo(item.Name, properties.ContentLength ?? 0, properties.LastModified ?? DateTimeOffset.MinValue,
+                    properties.ETag?.ToString(), properties.AccessTier?.ToString());
+            }
+            continuation = string.IsNullOrEmpty(page.Continuation) ? null : page.Continuation;
+        } while (continuation is not null);
+    }
+
+    private async Task<(IReadOnlyList<BlobItem> Values, string? Continuation)> ListPageAsync(string prefix, string? continuation,
+        CancellationToken cancellationToken)
+    {
         var pages = _container.GetBlobsAsync(new GetBlobsOptions { Prefix = prefix.Length == 0 ? null : prefix }, cancellationToken)
-            .AsPages().GetAsyncEnumerator(cancellationToken);
+            .AsPages(continuation).GetAsyncEnumerator(cancellationToken);
         await using (pages.ConfigureAwait(false))
         {
-            while (await Call(prefix, () => pages.MoveNextAsync().AsTask()).ConfigureAwait(false))
-            {
-                foreach (var item in pages.Current.Values)
-                {
-                    var properties = item.Properties;
-                    yield return new ObjectInfo(item.Name, properties.ContentLength ?? 0, properties.LastModified ?? DateTimeOffset.MinValue,
-                        properties.ETag?.ToString(), properties.AccessTier?.ToString());
-                }
-            }
+            return await pages.MoveNextAsync().ConfigureAwait(false) ? (pages.Current.Values, pages.Current.ContinuationToken) : ([], null);
         }
     }
 
@@ -568,10 +611,25 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
             $"Signing in to Azure for {Location} failed: {FirstLine(e.Message)}", Location.ToString(), e),
         RequestFailedException { Status: not 0 } failed => new S3loException(ErrorIds.StoreError, S3loErrorKind.ReadError,
             $"{Location} answered {failed.Status} {failed.ErrorCode} for '{key}': {FirstLine(failed.Message)}", key, e),
+        // An answer that kept breaking off after the SDK's retries and ours.
+        _ when IsCutOff(e) => new S3loException(ErrorIds.TransferInterrupted, S3loErrorKind.ReadError,
+            $"The answer of {Location} for '{key}' was cut off: {FirstLine(e.Message)}", key, e),
         // No HTTP status: the request never got an answer. After its retries the SDK reports all attempts together.
         _ when IsNoAnswer(e) => new S3loException(ErrorIds.StoreUnreachable, S3loErrorKind.ConnectionError,
             $"{Location} cannot be reached: {FirstLine(e.Message)}", Location.ToString(), e),
         _ => null,
+    };
+
+    /// <summary>
+    /// An answer that broke off where the SDK no longer retries: its download stream gave up resuming (it reports every
+    /// attempt together), or a body read after the SDK handed out the response ended early.
+    /// </summary>
+    private static bool IsCutOff(Exception e) => e switch
+    {
+        // A listing's body that breaks off before its root element comes out of the SDK as this, raw.
+        IOException or System.Xml.XmlException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(x => x is IOException),
+        _ => false,
     };
 
     private static bool IsNoAnswer(Exception e) => e switch
@@ -595,6 +653,7 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
     private sealed class DownloadStream(BlobDownloadStreamingResult download) : ReadOnlyStream
     {
         private readonly Stream _inner = download.Content;
+        public BlobDownloadStreamingResult Download => download;
         public override long Length => download.Details.ContentLength;
         public override int Read(Span<byte> buffer) => _inner.Read(buffer);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);

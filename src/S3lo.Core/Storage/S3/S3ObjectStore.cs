@@ -129,11 +129,12 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
     {
         try
         {
-            var response = await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken)
-                .ConfigureAwait(false);
+            var response = await RetrySchedule.Store.RunAsync(
+                () => _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken),
+                IsCutOff, cancellationToken).ConfigureAwait(false);
             return new ObjectInfo(key, response.ContentLength, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value);
         }
-        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        catch (AmazonServiceException e) when (IsMissingKey(e))
         {
             return null;
         }
@@ -143,18 +144,22 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         }
     }
 
+    /// <summary>The body is read inside the retry: one cut off halfway is asked for again, whole.</summary>
     public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
         try
         {
-            using var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken)
-                .ConfigureAwait(false);
-            if (response.ContentLength > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
-            var bytes = new byte[response.ContentLength];
-            await response.ResponseStream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-            return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value));
+            return await RetrySchedule.Store.RunAsync(async () =>
+            {
+                using var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken)
+                    .ConfigureAwait(false);
+                if (response.ContentLength > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
+                var bytes = new byte[response.ContentLength];
+                await response.ResponseStream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+                return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value));
+            }, IsCutOff, cancellationToken).ConfigureAwait(false);
         }
-        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        catch (AmazonServiceException e) when (IsMissingKey(e))
         {
             return null;
         }
@@ -164,15 +169,33 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         }
     }
 
+    /// <summary>A body that breaks off is resumed with a ranged GET of the same version (If-Match its ETag) from the byte reached.</summary>
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        var budget = new AttemptBudget(RetrySchedule.Store);
+        budget.Take();
+        var first = await OpenFromAsync(key, 0, null, cancellationToken).ConfigureAwait(false);
+        var etag = first.Response.ETag;
+        var length = first.Response.ContentLength;
+        return new ResumingReadStream(first, length,
+            async (offset, ct) =>
+            {
+                budget.Take();
+                return await OpenFromAsync(key, offset, etag, ct).ConfigureAwait(false);
+            },
+            (e, ct) => IsCutOff(e) || e is S3loException { Kind: S3loErrorKind.ConnectionError } || (e is OperationCanceledException && !ct.IsCancellationRequested),
+            e => Translate(e, key), budget, $"'{key}' in {Location}", key);
+    }
+
+    private async Task<ResponseStream> OpenFromAsync(string key, long offset, string? etag, CancellationToken cancellationToken)
+    {
+        var request = new GetObjectRequest { BucketName = _bucket, Key = key, EtagToMatch = etag };
+        if (offset > 0) request.ByteRange = new ByteRange($"bytes={offset}-");
         try
         {
-            var response = await _client.GetObjectAsync(new GetObjectRequest { BucketName = _bucket, Key = key }, cancellationToken)
-                .ConfigureAwait(false);
-            return new ResponseStream(response);
+            return new ResponseStream(await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false));
         }
-        catch (AmazonS3Exception e) when (IsMissingKey(e))
+        catch (AmazonServiceException e) when (IsMissingKey(e))
         {
             throw new ObjectNotFoundException(key, Location);
         }
@@ -389,7 +412,8 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         do
         {
             var request = new ListObjectsV2Request { BucketName = _bucket, Prefix = prefix, ContinuationToken = token };
-            var page = await Call(Location, prefix, () => _client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+            var page = await Call(Location, prefix,
+                () => RetrySchedule.Store.RunAsync(() => _client.ListObjectsV2Async(request, cancellationToken), IsCutOff, cancellationToken)).ConfigureAwait(false);
             foreach (var o in page.S3Objects ?? [])
                 yield return new ObjectInfo(o.Key, o.Size ?? 0, ToOffset(o.LastModified), o.ETag, o.StorageClass?.Value);
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
@@ -590,7 +614,23 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
     private static DateTimeOffset ToOffset(DateTime? value)
         => value is { } v ? new DateTimeOffset(v.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(v, DateTimeKind.Utc) : v.ToUniversalTime()) : DateTimeOffset.MinValue;
 
-    private static bool IsMissingKey(AmazonS3Exception e) => e.ErrorCode is "NoSuchKey" || (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket");
+    // A 404 whose error body was cut off arrives as AmazonUnmarshallingException, without an error code: the status decides.
+    private static bool IsMissingKey(AmazonServiceException e)
+        => e.ErrorCode is "NoSuchKey" || (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket");
+
+    /// <summary>
+    /// An answer that broke off, which the SDK does not retry once it has handed out the response or begun to parse
+    /// it: a reset or an early end of the body, or an error body that could not be parsed (other than a 404, which
+    /// says enough). A request the SDK itself retried to the end is not retried again.
+    /// </summary>
+    private static bool IsCutOff(Exception e) => e switch
+    {
+        AmazonUnmarshallingException { StatusCode: not HttpStatusCode.NotFound } => true,
+        // The SDK lets this one out raw when an error body breaks off before its root element.
+        IOException or System.Xml.XmlException => true,
+        AmazonClientException { InnerException: IOException } => true,
+        _ => false,
+    };
 
     private static async Task<T> Call<T>(StoreLocation location, string key, Func<Task<T>> call)
     {
@@ -617,6 +657,12 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         // No HTTP status: the request never got an answer.
         AmazonServiceException or AmazonClientException or HttpRequestException =>
             new S3loException(ErrorIds.StoreUnreachable, S3loErrorKind.ConnectionError, $"{location} cannot be reached: {e.Message}", location.ToString(), e),
+        // An answer that kept breaking off after its retries.
+        IOException or System.Xml.XmlException => new S3loException(ErrorIds.TransferInterrupted, S3loErrorKind.ReadError,
+            $"The answer of {location} for '{key}' was cut off: {e.Message}", key, e),
+        // A timeout, not the caller cancelling: the SDK's HttpClient reports it as a cancellation with a TimeoutException inside.
+        TimeoutException or OperationCanceledException { InnerException: TimeoutException } =>
+            new S3loException(ErrorIds.StoreUnreachable, S3loErrorKind.ConnectionError, $"{location} did not answer in time for '{key}'.", location.ToString(), e),
         _ => null,
     };
 
@@ -631,6 +677,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
     private sealed class ResponseStream(GetObjectResponse response) : ReadOnlyStream
     {
         private readonly Stream _inner = response.ResponseStream;
+        public GetObjectResponse Response => response;
         public override long Length => response.ContentLength;
         public override int Read(Span<byte> buffer) => _inner.Read(buffer);
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _inner.ReadAsync(buffer, cancellationToken);
