@@ -177,7 +177,7 @@ public abstract class StoreFaultTests(ITestOutputHelper output) : IDisposable
             ("PutVerifiedAsync", () => store.PutVerifiedAsync(StoreLayout.BlobKey(digest), new MemoryStream(data), digest, data.Length, ObjectClass.Blob, null, default)),
             ("ListAsync", async () => { await foreach (var o in store.ListAsync("", default)) { } }),
             ("DeleteAsync", () => store.DeleteAsync(["written"], default)),
-            ("DeleteOlderThanAsync", () => store.DeleteOlderThanAsync(["present"], DateTimeOffset.UtcNow.AddDays(-1), default)),
+            ("DeleteIfUnchangedAsync", () => store.DeleteIfUnchangedAsync([new ObjectInfo("present", data.Length, DateTimeOffset.UtcNow.AddDays(-1), "\"etag\"")], default)),
             ("TouchAsync", () => store.TouchAsync("present", default)),
             ("GetClockAsync", () => store.GetClockAsync(default)),
         };
