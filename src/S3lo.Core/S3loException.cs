@@ -71,6 +71,7 @@ public static class ErrorIds
     public const string TagImmutable = "TagImmutable";
     public const string TagChanged = "TagChanged";
     public const string UnsupportedChunkFormat = "UnsupportedChunkFormat";
+    public const string InvalidLayer = "InvalidLayer";
     public const string InvalidDockerHost = "InvalidDockerHost";
     public const string DockerUnreachable = "DockerUnreachable";
     public const string DockerError = "DockerError";
