@@ -120,8 +120,11 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
                 written = await new ChunkedLayerWriter(_store.Objects).WriteAsync(raw, layer.DiffId, what, StampChunkFormatAsync, cancellationToken)
                     .ConfigureAwait(false);
             }
-            catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException)
+            catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException or S3loException { ErrorId: ErrorIds.InvalidLayer })
             {
+                // Bytes that are not the layer's digest explain a failure to uncompress or read them as a tar best.
+                if (content is VerifyingReadStream verified) await verified.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
+                if (e is S3loException) throw;
                 throw new S3loException(ErrorIds.InvalidLayer, S3loErrorKind.InvalidData, $"The {what} cannot be decompressed ({blob.MediaType}): {e.Message}",
                     blob.Digest.ToString(), e);
             }
