@@ -76,6 +76,7 @@ public static class ErrorIds
     public const string FileNotFound = "FileNotFound";
     public const string IsADirectory = "IsADirectory";
     public const string SymlinkLoop = "SymlinkLoop";
+    public const string InvalidLayer = "InvalidLayer";
     public const string InvalidDockerHost = "InvalidDockerHost";
     public const string DockerUnreachable = "DockerUnreachable";
     public const string DockerError = "DockerError";

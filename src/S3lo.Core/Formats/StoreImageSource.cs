@@ -27,6 +27,9 @@ public sealed class StoreImageSource : ISelectedPlatformSource
 
     public Manifest Root { get; }
 
+    /// <summary>The store read from: a store destination takes chunked layers from it as chunks.</summary>
+    public ImageStore Store => _store;
+
     public Platform? SelectedPlatform { get; }
 
     /// <summary>Whether the root is the stored manifest itself (not one platform taken from an index).</summary>

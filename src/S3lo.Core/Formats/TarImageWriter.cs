@@ -18,6 +18,7 @@ internal sealed class TarImageWriter : IImageWriter
     private readonly TarStreamWriter _tar;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly Dictionary<Digest, long> _dataOffsets = new();
+    private readonly Dictionary<Digest, Descriptor> _uncompressedLayers = new();
     private bool _completed;
 
     public TarImageWriter(OutputTarget target, string? imageName, bool docker)
@@ -38,6 +39,11 @@ internal sealed class TarImageWriter : IImageWriter
         try
         {
             if (_dataOffsets.ContainsKey(descriptor.Digest)) return;
+            if (_docker && descriptor.MediaType == MediaTypes.OciLayerZstd)
+            {
+                await WriteUncompressedAsync(descriptor, content, cancellationToken).ConfigureAwait(false);
+                return;
+            }
             _dataOffsets[descriptor.Digest] = await _tar.WriteFileAsync(OciLayout.BlobPath(descriptor.Digest), descriptor.Size, content, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -46,11 +52,58 @@ internal sealed class TarImageWriter : IImageWriter
         }
     }
 
+    /// <summary>
+    /// <c>docker load</c> and <c>podman load</c> do not all take zstd layers (a chunked layer in a store is one): in a docker
+    /// archive such a layer is written as its tar, named by its digest, which is the config's diff_id, and the manifest
+    /// names it so (<see cref="CompleteAsync"/>). It is uncompressed to a temporary file first, since a tar member's size
+    /// comes before its data.
+    /// </summary>
+    private async Task WriteUncompressedAsync(Descriptor descriptor, Stream content, CancellationToken cancellationToken)
+    {
+        var temporary = _target.TempPath + ".layer";
+        try
+        {
+            Digest digest;
+            long size;
+            await using (var file = new FileStream(temporary, FileMode.Create, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+                await using (var raw = new ZstdSharp.DecompressionStream(content, leaveOpen: true))
+                {
+                    var buffer = new byte[1 << 16];
+                    int n;
+                    while ((n = await raw.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                    {
+                        hash.AppendData(buffer, 0, n);
+                        await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                digest = Digest.FromHash(hash.GetHashAndReset());
+                size = file.Length;
+                file.Position = 0;
+                if (!_dataOffsets.ContainsKey(digest))
+                    _dataOffsets[digest] = await _tar.WriteFileAsync(OciLayout.BlobPath(digest), size, file, cancellationToken).ConfigureAwait(false);
+            }
+            _dataOffsets[descriptor.Digest] = _dataOffsets[digest];
+            _uncompressedLayers[descriptor.Digest] = new Descriptor(MediaTypes.OciLayer, digest, size);
+        }
+        catch (ZstdSharp.ZstdException e)
+        {
+            throw new S3loException(ErrorIds.InvalidLayer, S3loErrorKind.InvalidData, $"The layer {descriptor.Digest} is not valid zstd: {e.Message}",
+                descriptor.Digest.ToString(), e);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
     public async Task CompleteAsync(Manifest manifest, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_uncompressedLayers.Count > 0) manifest = Transfer.ManifestRewriter.Rewrite(manifest, _uncompressedLayers);
             var missing = manifest.References.FirstOrDefault(d => !_dataOffsets.ContainsKey(d.Digest));
             if (missing is not null) throw NotWritten(missing, _target.FinalPath);
             byte[]? dockerManifest = null;

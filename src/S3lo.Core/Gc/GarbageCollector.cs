@@ -6,8 +6,8 @@ namespace S3lo.Core.Gc;
 /// <summary>
 /// Removes the objects no tag reaches (docs/format.md, "Garbage collection"). Mark: every tag's
 /// <c>manifest.json</c>, the index children under it, each manifest's config and layers, and for a
-/// chunked layer its recipe, file index and chunks. Sweep: unmarked objects under <c>blobs/</c>,
-/// <c>recipes/</c>, <c>indexes/</c> and <c>chunks/</c> older than the grace period by the store's clock, then the
+/// chunked layer its recipe, file index, chunks and S3lo's <c>layers/</c> entry. Sweep: unmarked objects under <c>blobs/</c>,
+/// <c>recipes/</c>, <c>indexes/</c>, <c>chunks/</c> and <c>layers/</c> older than the grace period by the store's clock, then the
 /// unfinished writes (<see cref="IIncompleteWrites"/>) older than it.
 /// A tag whose manifests cannot be read stops the collection, since what it references is unknown.
 /// Memory grows with the number of referenced digests and tags, never with the listing.
@@ -15,7 +15,7 @@ namespace S3lo.Core.Gc;
 public sealed class GarbageCollector(ImageStore store)
 {
     private static readonly string[] SweptPrefixes =
-        [StoreLayout.BlobsPrefix, StoreLayout.RecipesPrefix, StoreLayout.IndexesPrefix, StoreLayout.ChunksPrefix];
+        [StoreLayout.BlobsPrefix, StoreLayout.RecipesPrefix, StoreLayout.IndexesPrefix, StoreLayout.ChunksPrefix, StoreLayout.LayersPrefix];
 
     /// <summary>Yields each object as its batch is removed (with WhatIf: as it would be).</summary>
     public async IAsyncEnumerable<SweptBlob> CollectAsync(GcOptions options, IProgress<GcProgress>? progress,

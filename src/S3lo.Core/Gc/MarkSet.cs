@@ -12,6 +12,7 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
 {
     private readonly HashSet<string> _blobs = new(StringComparer.Ordinal);
     private readonly HashSet<string> _chunks = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _layerEntries = new(StringComparer.Ordinal);
     private readonly HashSet<string> _childManifestsRead = new(StringComparer.Ordinal);
     private readonly HashSet<string> _layersWithRecipe = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (long Size, DateTimeOffset LastModified, string? ETag)> _tags = new(StringComparer.Ordinal);
@@ -45,7 +46,8 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
     {
         var slash = key.LastIndexOf('/');
         var hex = key[(slash + 1)..];
-        return key.StartsWith(StoreLayout.ChunksPrefix, StringComparison.Ordinal) ? _chunks.Contains(hex) : _blobs.Contains(hex);
+        if (key.StartsWith(StoreLayout.ChunksPrefix, StringComparison.Ordinal)) return _chunks.Contains(hex);
+        return key.StartsWith(StoreLayout.LayersPrefix, StringComparison.Ordinal) ? _layerEntries.Contains(hex) : _blobs.Contains(hex);
     }
 
     private async Task MarkTagAsync(string name, string tag, CancellationToken cancellationToken)
@@ -111,6 +113,8 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
         try
         {
             using var document = JsonDocument.Parse(recipe.Bytes);
+            // S3lo's layers/ entry for the layer's diff_id lives as long as the recipe it points to.
+            _layerEntries.Add(Digest.FromHex(document.RootElement.GetProperty("layer").GetString() ?? "").Hex);
             foreach (var chunk in document.RootElement.GetProperty("chunks").EnumerateArray())
                 _chunks.Add(Digest.FromHex(chunk.GetProperty("digest").GetString() ?? "").Hex);
         }

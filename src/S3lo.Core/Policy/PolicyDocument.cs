@@ -65,6 +65,13 @@ public sealed class PolicyDocument
         Load(new YamlEditor(_text, _root).Set(path, ToLeaf(scope, key, value)));
     }
 
+    /// <summary>Writes <c>chunk_format</c> (a chunked push stamps the format it writes); the rest of the file stays as it was.</summary>
+    public void SetChunkFormat(int format)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(format, 1);
+        Load(new YamlEditor(_text, _root).Set([ChunkFormatKey], new YamlLeaf(format.ToString(CultureInfo.InvariantCulture))));
+    }
+
     /// <summary>
     /// Removes one key; an <c>images</c> entry or a <c>lifecycle</c> (or any section) left empty goes with it.
     /// False when the key was not set.

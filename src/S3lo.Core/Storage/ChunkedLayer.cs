@@ -55,7 +55,7 @@ public sealed record ChunkRecipe(Digest Layer, long Size, Digest CompressedDiges
 internal sealed class ChunkedLayerStream : ReadOnlyStream
 {
     // A raw chunk is at most 16 MiB; zstd adds a few bytes per 128 KiB block when it cannot compress.
-    private const long MaxStoredChunkBytes = 17L << 20;
+    internal const long MaxStoredChunkBytes = 17L << 20;
     private const int ChunksAhead = 2;
 
     private readonly IObjectStore _objects;
@@ -87,7 +87,7 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
             while (_ahead.Count < ChunksAhead && _nextToFetch < _recipe.Chunks.Count)
             {
                 var chunk = _recipe.Chunks[_nextToFetch++];
-                _ahead.Enqueue(Task.Run(() => FetchChunkAsync(chunk, _stop.Token)));
+                _ahead.Enqueue(Task.Run(() => FetchChunkAsync(_objects, _recipe, chunk, _stop.Token)));
             }
             if (_ahead.Count == 0) return 0;
             _current = await _ahead.Dequeue().WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -100,11 +100,12 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
         return n;
     }
 
-    private async Task<byte[]> FetchChunkAsync(ChunkInfo chunk, CancellationToken cancellationToken)
+    /// <summary>One chunk's stored frame, checked to decompress to the chunk's raw size and digest.</summary>
+    internal static async Task<byte[]> FetchChunkAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, CancellationToken cancellationToken)
     {
         var key = StoreLayout.ChunkKey(chunk.Digest);
-        var what = $"chunk {chunk.Digest} of the layer {_recipe.CompressedDigest} in {_objects.Location}";
-        var stored = await _objects.GetBytesAsync(key, MaxStoredChunkBytes, cancellationToken).ConfigureAwait(false)
+        var what = $"chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location}";
+        var stored = await objects.GetBytesAsync(key, MaxStoredChunkBytes, cancellationToken).ConfigureAwait(false)
                      ?? throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
                          $"The {what} is missing ({key}).", chunk.Digest.ToString());
         // The frame's bytes are what the layer digest covers; its raw content must be the chunk the recipe names.

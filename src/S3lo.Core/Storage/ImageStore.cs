@@ -60,29 +60,58 @@ public sealed class ImageStore : IAsyncDisposable
         => await Objects.HeadAsync(StoreLayout.BlobKey(digest), cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>Refreshes a blob's LastModified so a garbage collection sees it as new; false when it does not exist.
-    /// A layer stored chunked (by a client that chunks) counts as existing when its recipe and every chunk do: all of
-    /// them are refreshed, since a collection removes each on its own.</summary>
+    /// A layer stored chunked counts as existing when its recipe and every chunk do: all of them are refreshed (and its
+    /// file index), since a collection removes each on its own.</summary>
     public async Task<bool> TouchBlobAsync(Digest digest, CancellationToken cancellationToken)
     {
         if (await Objects.TouchAsync(StoreLayout.BlobKey(digest), cancellationToken).ConfigureAwait(false)) return true;
+        return await TouchChunkedLayerAsync(digest, cancellationToken).ConfigureAwait(false) is not null;
+    }
+
+    /// <summary>Refreshes a layer stored chunked (recipe, chunks, file index) and returns its recipe; null when it is not
+    /// stored chunked, or not whole (a chunk is missing), or in a chunked form this version cannot read.</summary>
+    public async Task<ChunkRecipe?> TouchChunkedLayerAsync(Digest layer, CancellationToken cancellationToken)
+    {
         ChunkRecipe? recipe;
         try
         {
-            recipe = await TryGetRecipeAsync(digest, cancellationToken).ConfigureAwait(false);
+            recipe = await TryGetRecipeAsync(layer, cancellationToken).ConfigureAwait(false);
         }
         catch (S3loException e) when (e.ErrorId is ErrorIds.UnsupportedChunkFormat or ErrorIds.InvalidManifest)
         {
             // A chunked form this version cannot read does not count: the blob is uploaded whole beside it.
-            return false;
+            return null;
         }
-        if (recipe is null) return false;
+        if (recipe is null) return null;
         var whole = true;
         await Parallel.ForEachAsync(recipe.Chunks.DistinctBy(c => c.Digest), new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
             async (chunk, ct) =>
             {
                 if (!await Objects.TouchAsync(StoreLayout.ChunkKey(chunk.Digest), ct).ConfigureAwait(false)) whole = false;
             }).ConfigureAwait(false);
-        return whole && await Objects.TouchAsync(StoreLayout.RecipeKey(digest), cancellationToken).ConfigureAwait(false);
+        if (!whole || !await Objects.TouchAsync(StoreLayout.RecipeKey(layer), cancellationToken).ConfigureAwait(false)) return null;
+        // The file index is for readers of single files; a layer lacking one is still whole.
+        await Objects.TouchAsync(StoreLayout.IndexKey(layer), cancellationToken).ConfigureAwait(false);
+        return recipe;
+    }
+
+    /// <summary>The compressed digest of the layer S3lo stored chunked for this diff_id (its <c>layers/</c> entry), or null.
+    /// Only a pointer: the caller checks the recipe is still there.</summary>
+    public async Task<Digest?> FindChunkedLayerAsync(Digest diffId, CancellationToken cancellationToken)
+    {
+        var stored = await Objects.GetBytesAsync(StoreLayout.LayerKey(diffId), 64 << 10, cancellationToken).ConfigureAwait(false);
+        if (stored is null) return null;
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(stored.Bytes);
+            var root = document.RootElement;
+            return root.GetProperty("layer").GetString() == diffId.Hex ? Digest.FromHex(root.GetProperty("compressedDigest").GetString() ?? "") : null;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or S3loException)
+        {
+            // A damaged entry only costs compressing the layer again, which writes it anew.
+            return null;
+        }
     }
 
     /// <summary>Opens a blob for reading; the stream throws <c>DigestMismatch</c> at its end if the bytes are not the digest's.</summary>

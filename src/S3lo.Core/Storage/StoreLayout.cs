@@ -10,6 +10,9 @@ public static class StoreLayout
     public const string RecipesPrefix = "recipes/sha256/";
     public const string IndexesPrefix = "indexes/sha256/";
     public const string ChunksPrefix = "chunks/sha256/";
+
+    /// <summary>S3lo's own (docs/format.md, "Layer entries"): per diff_id, the compressed digest of the layer stored chunked.</summary>
+    public const string LayersPrefix = "layers/sha256/";
     public const string ManifestFileName = "manifest.json";
     public const string OciLayoutFileName = "oci-layout";
     public static readonly byte[] OciLayoutContent = "{\"imageLayoutVersion\":\"1.0.0\"}"u8.ToArray();
@@ -21,6 +24,12 @@ public static class StoreLayout
 
     /// <summary>The recipe of a chunked layer, keyed by the layer's (compressed) digest.</summary>
     public static string RecipeKey(Digest layer) => RecipesPrefix + layer.Hex;
+
+    /// <summary>The file index of a chunked layer, keyed by the layer's (compressed) digest.</summary>
+    public static string IndexKey(Digest layer) => IndexesPrefix + layer.Hex;
+
+    /// <summary>Where S3lo finds a chunked layer by the digest of its uncompressed tar (its diff_id).</summary>
+    public static string LayerKey(Digest diffId) => LayersPrefix + diffId.Hex;
 
     /// <summary>One chunk of a chunked layer (a zstd frame), keyed by the digest of its raw bytes.</summary>
     public static string ChunkKey(Digest chunk) => ChunksPrefix + chunk.Hex;

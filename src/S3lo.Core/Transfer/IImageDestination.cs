@@ -1,3 +1,4 @@
+using S3lo.Core.Formats;
 using S3lo.Core.Oci;
 
 namespace S3lo.Core.Transfer;
@@ -50,3 +51,32 @@ public interface IConcurrencyLimitedDestination : IImageDestination
 {
     int MaxConcurrentBlobWrites { get; }
 }
+
+/// <summary>
+/// A destination that stores layers in a form of its own choosing (a store that chunks them, docs/format.md "Chunking"),
+/// which may give a layer another descriptor: the engine hands it every tar layer with its diff_id, then rewrites the
+/// manifests whose layers changed (and the indexes above them) and publishes those new documents.
+/// </summary>
+public interface ILayerStoringDestination : IImageDestination
+{
+    /// <summary>Asked once, before anything is sent: whether this transfer hands its layers to <see cref="StoreLayerAsync"/>.
+    /// A store reads its policy here, and refuses a chunk format it does not write before writing anything.</summary>
+    Task<bool> TakesLayersAsync(CancellationToken cancellationToken);
+
+    /// <summary>The layer as the destination already holds it (refreshed for a concurrent garbage collection, as
+    /// <see cref="IImageDestination.ContainsAsync"/> does), or null when it must be stored.</summary>
+    Task<StoredLayer?> FindLayerAsync(LayerToStore layer, CancellationToken cancellationToken);
+
+    /// <summary>Stores the layer from the source's bytes (<paramref name="open"/>, verified as for
+    /// <see cref="IImageDestination.PutBlobAsync"/>) and says how it is stored.</summary>
+    Task<StoredLayer> StoreLayerAsync(LayerToStore layer, Func<CancellationToken, Task<Stream>> open, Action<long> progress,
+        CancellationToken cancellationToken);
+}
+
+/// <summary>A tar layer of the image: its descriptor in the source, the digest of its uncompressed tar (the config's
+/// diff_id), and the source, which may hold it in a form the destination can take as it is.</summary>
+public sealed record LayerToStore(Descriptor Descriptor, Digest DiffId, IImageSource Source);
+
+/// <summary>How a destination holds a layer: its descriptor there (the source's, or a new one), and for a chunked layer
+/// what storing it did.</summary>
+public sealed record StoredLayer(Descriptor Descriptor, Chunking.ChunkedLayerStats Chunks, long BytesUploaded);

@@ -7,17 +7,19 @@ namespace S3lo.Core.Transfer;
 /// <summary>
 /// Copies an image between stores (or to another tag of the same store): <see cref="ImageTransfer"/> from the source
 /// store to the destination tag, so only blobs the destination lacks move, each verified; blobs already in the
-/// destination (always, within one store) are not transferred at all. Signature records follow when the manifest bytes
+/// destination (always, within one store) are not transferred at all. Layers keep their form unless asked otherwise:
+/// chunked ones move as their chunks, recipe and file index, each chunk checked (<see cref="LayerChunking.Keep"/>). Signature records follow when the manifest bytes
 /// are unchanged; they sign the manifest digest, so with one platform taken from an index they are dropped.
 /// </summary>
 public sealed class ImageCopier(ImageStore source, ImageStore destination)
 {
     public async Task<(TransferResult Result, int SignaturesCopied, bool SignaturesDropped)> CopyAsync(ImageReference from, ImageReference to,
-        Platform? platform, bool force, IProgress<TransferProgress>? progress, CancellationToken cancellationToken)
+        Platform? platform, bool force, IProgress<TransferProgress>? progress, CancellationToken cancellationToken,
+        LayerChunking chunking = LayerChunking.Keep)
     {
         to.RequireTag("copy an image to");
         await using var image = await StoreImageSource.OpenAsync(source, from, platform, cancellationToken).ConfigureAwait(false);
-        await using var target = new StoreDestination(destination, to, force);
+        await using var target = new StoreDestination(destination, to, force, chunking);
         var result = await ImageTransfer.CopyAsync(image, target, null, progress, cancellationToken).ConfigureAwait(false);
         if (image.Image.Tag is not { } tag) return (result, 0, false);
 

@@ -37,6 +37,18 @@ public sealed record TransferResult
     /// <summary>The size of every blob the image has, sent or not.</summary>
     public long BytesTotal { get; init; }
 
+    /// <summary>Chunks of chunked layers stored by this transfer (docs/format.md, "Chunking").</summary>
+    public int ChunksUploaded { get; init; }
+
+    /// <summary>Chunks of the image's chunked layers that the store already had.</summary>
+    public int ChunksReused { get; init; }
+
+    /// <summary>The uncompressed size of the layers stored chunked, the chunks reused included.</summary>
+    public long BytesBeforeCompression { get; init; }
+
+    /// <summary>The size of those layers as stored: their chunks' zstd frames.</summary>
+    public long BytesAfterCompression { get; init; }
+
     public TimeSpan Duration { get; init; }
 
     /// <summary>For a file format, the path written.</summary>

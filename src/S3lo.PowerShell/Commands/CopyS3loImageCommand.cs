@@ -48,6 +48,16 @@ public sealed class CopyS3loImageCommand : StoreWriteCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Into a store: by default layers keep their form (chunked layers move as chunks, whole ones stay whole).
+    /// -Chunked stores whole layers of 1 MiB or more chunked (when the store's policy allows), which changes the image's
+    /// digest; -Chunked:$false stores every layer whole.</summary>
+    [Parameter]
+    public SwitchParameter Chunked { get; set; }
+
+    private LayerChunking Chunking => !MyInvocation.BoundParameters.ContainsKey(nameof(Chunked))
+        ? LayerChunking.Keep
+        : Chunked ? LayerChunking.Chunk : LayerChunking.Whole;
+
     protected override void ProcessRecord()
     {
         var fromRegistry = InputObject is null && IsRegistry(Source);
@@ -80,8 +90,10 @@ public sealed class CopyS3loImageCommand : StoreWriteCmdlet
                 : await StoreImageSource.OpenAsync(sourceStore, storeSource!, platform, ct).ConfigureAwait(false);
             await using IImageDestination destination = registryDestination is not null
                 ? new RegistryDestination(destinationClient ?? sourceClient!, registryDestination)
-                : new StoreDestination(await OpenStoreAsync(storeDestination!.Store, ct).ConfigureAwait(false), storeDestination, Force);
-            PostObject(await ImageTransfer.CopyAsync(image, destination, null, progress, ct).ConfigureAwait(false));
+                : new StoreDestination(await OpenStoreAsync(storeDestination!.Store, ct).ConfigureAwait(false), storeDestination, Force, Chunking);
+            var result = await ImageTransfer.CopyAsync(image, destination, null, progress, ct).ConfigureAwait(false);
+            WarnIfDigestChanged(image.Root.Digest.ToString(), result);
+            PostObject(result);
             if (image is StoreImageSource stored && await ImageCopier.HasSignaturesAsync(sourceStore!, stored, ct).ConfigureAwait(false))
                 PostWarning($"The signature records of {storeSource} were not copied: a registry does not keep them.");
         });
@@ -92,12 +104,21 @@ public sealed class CopyS3loImageCommand : StoreWriteCmdlet
         {
             var from = await OpenStoreAsync(source.Store, ct).ConfigureAwait(false);
             var to = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
-            var (result, _, signaturesDropped) = await new ImageCopier(from, to).CopyAsync(source, destination, platform, Force, progress, ct)
+            var (result, _, signaturesDropped) = await new ImageCopier(from, to).CopyAsync(source, destination, platform, Force, progress, ct, Chunking)
                 .ConfigureAwait(false);
+            WarnIfDigestChanged(null, result);
             if (signaturesDropped)
                 PostWarning($"The signature records of {source} were not copied: they sign the whole manifest, and {destination} holds one platform of it.");
             PostObject(result);
         });
+
+    /// <summary>Chunking layers gives them, and so the manifest, new digests: said once, so scripts pinning a digest know.</summary>
+    private void WarnIfDigestChanged(string? sourceDigest, TransferResult result)
+    {
+        if (result.ChunksUploaded + result.ChunksReused == 0 || Chunking != LayerChunking.Chunk) return;
+        if (sourceDigest is not null && sourceDigest == result.Digest) return;
+        PostWarning($"Layers were stored chunked: {result.Reference} has the digest {result.Digest}, not the source's{(sourceDigest is null ? "" : " " + sourceDigest)}.");
+    }
 
     /// <summary>Docker would read a bare name as :latest; a copy names its tag, as everywhere else in S3lo.</summary>
     private RegistryReference ParseRegistryDestination()

@@ -66,6 +66,10 @@ public sealed class PushS3loImageCommand : StoreWriteCmdlet
     [Parameter]
     public SwitchParameter Force { get; set; }
 
+    /// <summary>Store layers of 1 MiB or more chunked when the store's policy allows it (the default); -Chunked:$false stores every layer whole.</summary>
+    [Parameter]
+    public SwitchParameter Chunked { get; set; } = true;
+
     private bool FromDaemon => ParameterSetName is DaemonReferenceSet or DaemonStoreSet;
 
     protected override void ProcessRecord()
@@ -100,7 +104,7 @@ public sealed class PushS3loImageCommand : StoreWriteCmdlet
                 if (platform is not null)
                     image = await PlatformImageSource.SelectAsync(image, platform, ct).ConfigureAwait(false);
                 var store = await OpenStoreAsync(destination.Store, ct).ConfigureAwait(false);
-                await using var target = new StoreDestination(store, destination, Force);
+                await using var target = new StoreDestination(store, destination, Force, Chunked ? LayerChunking.Chunk : LayerChunking.Whole);
                 PostObject(await ImageTransfer.CopyAsync(image, target, null, progress, ct).ConfigureAwait(false));
             }
             finally

@@ -108,7 +108,8 @@ public sealed class SyncS3loImageCommand : StoreWriteCmdlet
             // The digest compared is the one copied: a tag moved again since the plan is copied as it is now, and reported so.
             await using IImageDestination to = destination.Registry is { } repository
                 ? new RegistryDestination(destinationClient!, repository.WithTag(step.Tag))
-                : new StoreDestination(await OpenStoreAsync(destination.Store!.Store, ct).ConfigureAwait(false), destination.Store.WithTag(step.Tag), force: false);
+                : new StoreDestination(await OpenStoreAsync(destination.Store!.Store, ct).ConfigureAwait(false), destination.Store.WithTag(step.Tag), force: false,
+                    LayerChunking.Keep);
             var result = await ImageTransfer.CopyAsync(image, to, null, progress, ct).ConfigureAwait(false);
             PostObject(new MirrorResult
             {
