@@ -306,7 +306,7 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     /// <summary>Runs a callback once a given number of bytes has been read, to cancel mid-transfer.</summary>
-    private sealed class CallbackStream(Stream inner, long afterBytes, Action callback) : Stream
+    protected sealed class CallbackStream(Stream inner, long afterBytes, Action callback) : Stream
     {
         private long _read;
         public override bool CanRead => true;
@@ -341,6 +341,29 @@ public sealed class LocalStoreContractTests : StoreContractTests, IDisposable
         await Assert.ThrowsAnyAsync<S3loException>(() =>
             Store.PutVerifiedAsync(StoreLayout.BlobKey(claimed), new MemoryStream(RandomBytes(100)), claimed, 100, ObjectClass.Blob, null, default));
         Assert.Empty(Directory.EnumerateFiles(_dir, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task AWriteInProgressIsNotTakenForAnUnfinishedOne()
+    {
+        var data = RandomBytes(3 << 20);
+        var digest = Digest.Compute(data);
+        var unfinished = (IIncompleteWrites)Store;
+        var listed = new List<IncompleteWrite>();
+        var aborted = new List<bool>();
+        // Halfway through the upload, a collection with no grace period lists the write and tries to abort it.
+        var content = new CallbackStream(new MemoryStream(data), data.Length / 2, () =>
+        {
+            var writes = unfinished.ListIncompleteWritesAsync(default).ToBlockingEnumerable().ToList();
+            listed.AddRange(writes);
+            aborted.AddRange(writes.Select(w => unfinished.AbortIncompleteWriteAsync(w, default).GetAwaiter().GetResult()));
+        });
+        await Store.PutVerifiedAsync(StoreLayout.BlobKey(digest), content, digest, data.Length, ObjectClass.Blob, null, default);
+
+        Assert.Single(listed);
+        Assert.Equal([false], aborted);
+        await using var read = await Store.OpenReadAsync(StoreLayout.BlobKey(digest), default);
+        Assert.Equal(digest, await Digest.ComputeAsync(read, default));
     }
 
     [Fact]

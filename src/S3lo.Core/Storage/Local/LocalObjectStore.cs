@@ -213,15 +213,23 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
         try
         {
             var created = CreateDirectories(directory);
+            void Publish()
+            {
+                if (publish is null) File.Move(temp, path, overwrite: true);
+                else publish(temp);
+            }
+            // The open file holds an exclusive (advisory, on Unix) lock, which tells a garbage collection sweeping unfinished
+            // writes that this one is in progress. On Unix the file is named while still open, so the lock lasts until then;
+            // Windows cannot rename a file open without sharing, and its open file cannot be deleted either.
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
             {
                 await write(file).ConfigureAwait(false);
                 // The bytes reach the disk before the name does, so a name that survives a crash has its whole content.
                 file.Flush(flushToDisk: true);
+                cancellationToken.ThrowIfCancellationRequested();
+                if (!OperatingSystem.IsWindows()) Publish();
             }
-            cancellationToken.ThrowIfCancellationRequested();
-            if (publish is null) File.Move(temp, path, overwrite: true);
-            else publish(temp);
+            if (OperatingSystem.IsWindows()) Publish();
             SyncDirectory(directory);
             foreach (var parent in created) SyncDirectory(parent);
         }
@@ -367,7 +375,8 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
-    /// <summary>Deletes the temporary file if nothing has written to it since it was listed.</summary>
+    /// <summary>Deletes the temporary file if nothing has written to it since it was listed and no writer still holds it open
+    /// (a write in progress keeps an exclusive lock on its file until it is named).</summary>
     public Task<bool> AbortIncompleteWriteAsync(IncompleteWrite write, CancellationToken cancellationToken)
     {
         var path = Path.Combine(Location.Root, write.Key.Replace('/', Path.DirectorySeparatorChar));
@@ -375,7 +384,20 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
         if (!file.Name.StartsWith(TempMarker, StringComparison.Ordinal) || !file.Exists
             || new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero) != write.Started)
             return Task.FromResult(false);
-        TryDelete(path);
+        try
+        {
+            using var claim = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+            TryDelete(path);
+        }
+        catch (FileNotFoundException)
+        {
+            return Task.FromResult(false);
+        }
+        catch (IOException)
+        {
+            // Held by a writer: the write is still going on.
+            return Task.FromResult(false);
+        }
         RemoveEmptyDirectories(file.DirectoryName!);
         return Task.FromResult(!File.Exists(path));
     }
