@@ -8,9 +8,12 @@ a hash-and-copy floor; prints a table and a verdict against the performance targ
    (-SizeMB in total, default 1024), and a docker-archive of it made by skopeo.
 2. Measures, twice each (tool order alternating between rounds; the faster run counts):
    a. Push-S3loImage docker-archive -> local store   vs  skopeo copy docker-archive: -> oci:
+      (the store directory is made first, with blobs/sha256: a local reference to a store that does not
+      exist yet names the FIRST path component as the store, as the Go s3lo reads it)
    b. Save-S3loImage local store -> OCI layout        vs  skopeo copy oci: -> oci:
    c. Push-S3loImage again, unchanged, same store     vs  skopeo copy docker-archive: into the same oci: dir
    d. Push-S3loImage OCI layout -> S3 (Ceph RGW)      vs  curl --parallel PUT of the same 5 blob files
+      to the same server, reported as a throughput ratio (S3lo / bare upload; target >= 0.8x)
    e. the floor: read + SHA-256 + write the 4 layers, 4 in parallel: a .NET loop (one thread per
       layer, 1 MiB buffers) in a fresh pwsh, timed like the S3lo calls, and as shell tools: tee |
       openssl dgst -sha256 per layer, 4 in parallel. The faster of the two is the ratio's floor.
@@ -21,6 +24,7 @@ a hash-and-copy floor; prints a table and a verdict against the performance targ
    memory baseline. External tools run under /usr/bin/time -f %M for their peak RSS.
    Caches are not dropped: the page cache is warm for every tool alike. 'sync' runs before each
    measurement so no tool pays for the previous one's writeback.
+   -Operation runs only some of them (save and re-push then get an unrecorded push to fill the store).
 3. Prints the table and the verdict. Missing a target is reported, not an error; the exit code is
    non-zero only when a step itself failed.
 4. Removes everything it wrote and stops the S3 server.
@@ -37,7 +41,10 @@ param(
     # Where the run's directory is made (removed at the end).
     [string] $WorkDirectory = (Join-Path $PSScriptRoot 'work'),
     # Runs per measurement; the fastest counts.
-    [ValidateRange(1, 10)] [int] $Repeat = 2
+    [ValidateRange(1, 10)] [int] $Repeat = 2,
+    # Only these measurements (default: all). save and re-push need a filled store: without push, an
+    # unrecorded push fills it first. The memory baseline always runs.
+    [ValidateSet('push', 'save', 're-push', 's3-push', 'floor')] [string[]] $Operation = @('push', 'save', 're-push', 's3-push', 'floor')
 )
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
@@ -52,6 +59,11 @@ $RgwScripts = Join-Path $PSScriptRoot '../tests/servers'
 $AccessKey = 'benchkey'
 $SecretKey = 'benchsecret'
 $ResultPrefix = 'S3LO-BENCH-RESULT '
+# Targets of the S3 push: throughput relative to the bare parallel upload, and peak memory (whole process).
+$S3ThroughputTarget = 0.8
+$PeakMemoryTarget = 300e6
+$NeedLocal = [bool]($Operation | Where-Object { $_ -in 'push', 'save', 're-push' })
+$NeedS3 = $Operation -contains 's3-push'
 
 function Write-Step([string] $Text) { Write-Host "== $Text" }
 
@@ -230,6 +242,14 @@ function New-BenchLayout([string] $Layout) {
     }
 }
 
+function New-BenchLocalStore([string] $Path) {
+    # A local reference names an existing store at any depth, but one that does not exist yet is the FIRST path
+    # component (local:///work/.../store/bench:v1 would write a store at /work, image 'work/.../store/bench'), as the
+    # Go s3lo reads it. A directory holding blobs/sha256 is an existing store, so the bench makes its stores first.
+    $null = New-Item -ItemType Directory -Force (Join-Path $Path 'blobs/sha256')
+    $Path
+}
+
 function Assert-LayoutHasLayers([string] $Layout) {
     # A saved/copied layout must hold every layer blob, at full size (else we timed a no-op).
     foreach ($l in $script:Image.Layers) {
@@ -303,6 +323,7 @@ try {
     $cephVersion = ((Invoke-Checked radosgw @('--version')) -split "`n")[0] -replace ' \(.*\)', ''
     Write-Host "  tools   : pwsh $($PSVersionTable.PSVersion), $skopeoVersion, $curlVersion, $cephVersion (RGW, memstore OSD)"
     Write-Host "  image   : $SizeMB MiB in $LayerCount uncompressed layers; $Repeat runs per measurement, fastest counts"
+    Write-Host "  measure : $($Operation -join ', ')"
 
     # --- 1. the test image ---
     Write-Step "generating the image ($SizeMB MiB, $LayerCount layers)"
@@ -311,32 +332,37 @@ try {
     $script:Image = New-BenchLayout $layout
     Write-Host ("  OCI layout written in {0:F1} s: {1}" -f $clock.Elapsed.TotalSeconds, (($script:Image.Layers | ForEach-Object { $_.Hex.Substring(0, 12) }) -join ', '))
     $archive = Join-Path $script:RunDir 'image.tar'
-    $clock.Restart()
-    $null = Invoke-Checked skopeo @('--insecure-policy', 'copy', '--quiet', "oci:${layout}:v1", "docker-archive:${archive}:bench:v1")
-    Write-Host ("  docker-archive written by skopeo in {0:F1} s ({1:N0} bytes)" -f $clock.Elapsed.TotalSeconds, (Get-Item -LiteralPath $archive).Length)
+    if ($NeedLocal) {
+        $clock.Restart()
+        $null = Invoke-Checked skopeo @('--insecure-policy', 'copy', '--quiet', "oci:${layout}:v1", "docker-archive:${archive}:bench:v1")
+        Write-Host ("  docker-archive written by skopeo in {0:F1} s ({1:N0} bytes)" -f $clock.Elapsed.TotalSeconds, (Get-Item -LiteralPath $archive).Length)
+    }
 
     # --- the S3 server ---
-    Write-Step 'starting Ceph RGW on 127.0.0.1'
-    $port = Get-FreeTcpPort
-    $script:Endpoint = "http://127.0.0.1:$port"
-    $rgwEnvironment = @{
-        RGW_BASE            = Join-Path ([IO.Path]::GetTempPath()) "s3lo-bench-rgw-$port"   # short: Ceph admin socket paths
-        RGW_PORT            = "$port"
-        RGW_MON_V2_PORT     = "$(Get-FreeTcpPort)"
-        RGW_MON_V1_PORT     = "$(Get-FreeTcpPort)"
-        RGW_ACCESS_KEY      = $AccessKey
-        RGW_SECRET_KEY      = $SecretKey
-        RGW_STORAGE_CLASSES = 'INTELLIGENT_TIERING'
-        # memstore keeps every object in RAM: room for 2 x Repeat uploads of the image, plus slack
-        RGW_MEMSTORE_BYTES  = "$([long]$SizeMB * 1MB * 2 * $Repeat + 2GB)"
+    if ($NeedS3) {
+        Write-Step 'starting Ceph RGW on 127.0.0.1'
+        $port = Get-FreeTcpPort
+        $script:Endpoint = "http://127.0.0.1:$port"
+        $rgwEnvironment = @{
+            RGW_BASE            = Join-Path ([IO.Path]::GetTempPath()) "s3lo-bench-rgw-$port"   # short: Ceph admin socket paths
+            RGW_PORT            = "$port"
+            RGW_MON_V2_PORT     = "$(Get-FreeTcpPort)"
+            RGW_MON_V1_PORT     = "$(Get-FreeTcpPort)"
+            RGW_ACCESS_KEY      = $AccessKey
+            RGW_SECRET_KEY      = $SecretKey
+            RGW_STORAGE_CLASSES = 'INTELLIGENT_TIERING'
+            # memstore keeps every object in RAM: room for 2 x Repeat uploads of the image, plus slack
+            RGW_MEMSTORE_BYTES  = "$([long]$SizeMB * 1MB * 2 * $Repeat + 2GB)"
     }
     Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Checked bash @((Join-Path $RgwScripts 'start-rgw.sh')) }
     Write-Host "  S3 endpoint $script:Endpoint"
+    }
 
     # --- 2. measurements ---
     $results = [Collections.Generic.List[object]]::new()
     $layerFiles = @($script:Image.Layers | ForEach-Object { Join-Path $layout "blobs/sha256/$($_.Hex)" })
-    $totalBlobBytes = ($script:Image.Files | Measure-Object Size -Sum).Sum + $script:Image.Manifest.Size
+    # what the bare upload sends (4 layers + config); S3lo sends these and the few KB of manifest and tag files
+    $s3BlobBytes = ($script:Image.Files | Measure-Object Size -Sum).Sum
     $syncAndRecord = {
         param($Measurement)
         $null = Invoke-Process sync
@@ -353,23 +379,27 @@ try {
         $null = Invoke-Process sync
         $d = Join-Path $script:RunDir "round$round"
         $null = New-Item -ItemType Directory $d
-        $store = Join-Path $d 'store'
+        $store = New-BenchLocalStore (Join-Path $d 'store')
         $skopeoA = Join-Path $d 'skopeo-a'
 
         $pairs = @(
-            @{  # a. push docker-archive -> local
+            @{  # a. push docker-archive -> local (the store exists already: see New-BenchLocalStore)
+                Op   = 'push'
                 S3lo = { Measure-S3lo 'push' Push -Path $archive -Reference "local://$store/bench:v1" -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } } }
                 Ref  = { Measure-Native 'skopeo' 'push' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "docker-archive:$archive", "oci:${skopeoA}:v1") -Check { Assert-LayoutHasLayers $skopeoA } }
             }
             @{  # b. save local -> OCI layout
+                Op   = 'save'
                 S3lo = { $out = Join-Path $d 'save-s3lo'; Measure-S3lo 'save' Save -Path $out -Reference "local://$store/bench:v1" -Check { Assert-LayoutHasLayers $out } }
                 Ref  = { $out = Join-Path $d 'skopeo-b'; Measure-Native 'skopeo' 'save' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "oci:${layout}:v1", "oci:${out}:v1") -Check { Assert-LayoutHasLayers $out } }
             }
             @{  # c. unchanged re-push into the same store
+                Op   = 're-push'
                 S3lo = { Measure-S3lo 're-push' Push -Path $archive -Reference "local://$store/bench:v1" }
                 Ref  = { Measure-Native 'skopeo' 're-push' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "docker-archive:$archive", "oci:${skopeoA}:v1") }
             }
-            @{  # d. push the OCI layout to S3 vs curl PUT of the same 5 blobs
+            @{  # d. push the OCI layout to S3 vs curl PUT of the same 5 blobs to the same server
+                Op   = 's3-push'
                 S3lo = {
                     $bucket = "bench-s3lo-$round"; New-Bucket $bucket
                     Measure-S3lo 's3-push' Push -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
@@ -386,21 +416,33 @@ try {
                     }
                 }
             }
+            # d'. (later) push OCI layout -> Azure Blob (Azurite) vs a bare parallel upload of the same 5 files to the same
+            # Azurite: added with the Azure backend, as its own pair (Op 'azure-push'), table row and verdict lines, like d.
         )
-        foreach ($pair in $pairs) {
+        # save and re-push read and rewrite what push wrote: when push is not measured, it runs here unrecorded.
+        if ($Operation -notcontains 'push' -and ($Operation -contains 'save' -or $Operation -contains 're-push')) {
+            $pushPair = $pairs | Where-Object { $_.Op -eq 'push' }
+            foreach ($which in 'S3lo', 'Ref') {
+                $m = & $pushPair[$which]
+                if (-not $m.Ok) { throw "the unrecorded push that fills the store failed ($($m.Tool)): $($m.Error)" }
+            }
+        }
+        foreach ($pair in $pairs | Where-Object { $Operation -contains $_.Op }) {
             $order = if ($referenceFirst) { 'Ref', 'S3lo' } else { 'S3lo', 'Ref' }
             foreach ($which in $order) { & $syncAndRecord (& $pair[$which]) }
         }
 
         # e. the floor: read + SHA-256 + write the 4 layers, 4 in parallel. openssl, not sha256sum: coreutils'
         # sha256sum does not use the CPU's SHA extensions (~350 MB/s here vs ~1.3 GB/s), .NET (OpenSSL) does.
-        $floorDir = Join-Path $d 'floor'
-        $null = New-Item -ItemType Directory $floorDir
-        $floorScript = 'dst=$1; shift; pids=; for f in "$@"; do ( set -o pipefail; tee "$dst/${f##*/}" < "$f" | openssl dgst -sha256 > /dev/null ) & pids="$pids $!"; done; rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc'
-        & $syncAndRecord (Measure-S3lo 'floor' Floor -Tool 'floor' -Path $floorDir -Source $layerFiles)
-        Remove-Item -LiteralPath $floorDir -Recurse -Force
-        $null = New-Item -ItemType Directory $floorDir
-        & $syncAndRecord (Measure-Native 'floor-sh' 'floor' bash (@('-c', $floorScript, 'floor', $floorDir) + $layerFiles))
+        if ($Operation -contains 'floor') {
+            $floorDir = Join-Path $d 'floor'
+            $null = New-Item -ItemType Directory $floorDir
+            $floorScript = 'dst=$1; shift; pids=; for f in "$@"; do ( set -o pipefail; tee "$dst/${f##*/}" < "$f" | openssl dgst -sha256 > /dev/null ) & pids="$pids $!"; done; rc=0; for p in $pids; do wait $p || rc=1; done; exit $rc'
+            & $syncAndRecord (Measure-S3lo 'floor' Floor -Tool 'floor' -Path $floorDir -Source $layerFiles)
+            Remove-Item -LiteralPath $floorDir -Recurse -Force
+            $null = New-Item -ItemType Directory $floorDir
+            & $syncAndRecord (Measure-Native 'floor-sh' 'floor' bash (@('-c', $floorScript, 'floor', $floorDir) + $layerFiles))
+        }
 
         # the S3lo memory baseline: a pwsh that only imports the module
         & $syncAndRecord (Measure-S3lo 'baseline' Import)
@@ -433,12 +475,13 @@ try {
     # the floor for the ratios: the faster of the two floor variants (a lower bound is the lowest one)
     $floorNet = Get-Best 'floor' 'floor'
     $floorSh = Get-Best 'floor-sh' 'floor'
-    $floor = @($floorNet, $floorSh | Where-Object { $_ -and $_.Ok } | Sort-Object Seconds)[0]
+    $floor = @($floorNet, $floorSh | Where-Object { $_ -and $_.Ok } | Sort-Object Seconds) | Select-Object -First 1
     $rows = @(
         @{ Op = 'push'; Label = 'a. push docker-archive -> local'; Ref = 'skopeo' }
         @{ Op = 'save'; Label = 'b. save local -> OCI layout'; Ref = 'skopeo' }
         @{ Op = 're-push'; Label = 'c. re-push unchanged (local)'; Ref = 'skopeo' }
         @{ Op = 's3-push'; Label = 'd. push OCI layout -> S3 (RGW)'; Ref = 'curl' }
+        # d'. (later) @{ Op = 'azure-push'; Label = "d'. push OCI layout -> Azurite"; Ref = ... }, with a throughput line like d.
     )
     $fmtS = { param($v) if ($null -eq $v) { '-' } else { '{0:F2}' -f $v } }
     $fmtR = { param($a, $b) if ($null -eq $a -or $null -eq $b -or $b -le 0) { '-' } else { '{0:F2}' -f ($a / $b) } }
@@ -453,6 +496,7 @@ try {
         $s = Get-Best 'S3lo' $row.Op
         $ref = Get-Best $row.Ref $row.Op
         $summary[$row.Op] = @{ S3lo = $s; Ref = $ref }
+        if ($Operation -notcontains $row.Op) { continue }
         $sSec = if ($s -and $s.Ok) { $s.Seconds } else { $null }
         $rSec = if ($ref -and $ref.Ok) { $ref.Seconds } else { $null }
         $fSec = if ($floor -and $floor.Ok) { $floor.Seconds } else { $null }
@@ -462,11 +506,19 @@ try {
         $rCol = if ($ref -and -not $ref.Ok) { 'FAILED' } else { & $fmtS $rSec }
         Write-Host ($line -f $row.Label, $sCol, $rCol, $row.Ref, (& $fmtR $sSec $rSec), (& $fmtR $sSec $fSec), (& $fmtM $sPeak), (& $fmtM $above),
             (& $fmtM $(if ($ref -and $ref.Ok) { $ref.PeakBytes })), (& $fmtS $(if ($s -and $s.Ok) { $s.ProcessSeconds })))
+        if ($row.Op -eq 's3-push') {
+            # the throughput of the same 5 files to the same server; the ratio is S3lo's over the bare upload's (= ref s / S3lo s)
+            $fmtT = { param($sec) if ($null -eq $sec -or $sec -le 0) { '-' } else { '{0:F0}' -f ($s3BlobBytes / $sec / 1e6) } }
+            Write-Host ($line -f '   throughput MB/s, S3lo/bare', (& $fmtT $sSec), (& $fmtT $rSec), $row.Ref,
+                $(if ($null -ne $sSec -and $null -ne $rSec -and $sSec -gt 0) { '{0:F2}x' -f ($rSec / $sSec) } else { '-' }), '', '', '', '', '')
+        }
     }
-    Write-Host ($line -f 'e. floor: .NET read+SHA256+write', '-', (& $fmtS $(if ($floorNet -and $floorNet.Ok) { $floorNet.Seconds })), '.NET', '-', '-', '-', '-',
-        '-', (& $fmtS $(if ($floorNet -and $floorNet.Ok) { $floorNet.ProcessSeconds })))
-    Write-Host ($line -f '   (tee|openssl sha256, x4)', '-', (& $fmtS $(if ($floorSh -and $floorSh.Ok) { $floorSh.Seconds })), 'bash', '-', '-', '-', '-',
-        (& $fmtM $(if ($floorSh -and $floorSh.Ok) { $floorSh.PeakBytes })), '-')
+    if ($Operation -contains 'floor') {
+        Write-Host ($line -f 'e. floor: .NET read+SHA256+write', '-', (& $fmtS $(if ($floorNet -and $floorNet.Ok) { $floorNet.Seconds })), '.NET', '-', '-', '-', '-',
+            '-', (& $fmtS $(if ($floorNet -and $floorNet.Ok) { $floorNet.ProcessSeconds })))
+        Write-Host ($line -f '   (tee|openssl sha256, x4)', '-', (& $fmtS $(if ($floorSh -and $floorSh.Ok) { $floorSh.Seconds })), 'bash', '-', '-', '-', '-',
+            (& $fmtM $(if ($floorSh -and $floorSh.Ok) { $floorSh.PeakBytes })), '-')
+    }
     Write-Host ($line -f 'baseline: pwsh + Import-Module', '-', '-', '', '-', '-', (& $fmtM $baselineBytes), '0', '-', (& $fmtS $(if ($baseline -and $baseline.Ok) { $baseline.ProcessSeconds })))
     $rp = $summary['re-push'].S3lo
     if ($rp -and $rp.Ok) { Write-Host "re-push result: BytesUploaded = $($rp.Output.BytesUploaded), BlobsUploaded = $($rp.Output.BlobsUploaded), BlobsSkipped = $($rp.Output.BlobsSkipped)" }
@@ -474,6 +526,7 @@ try {
     Write-Host "S3lo s = the cmdlet call inside its worker; S3lo proc s = that worker's whole process (pwsh start + Import-Module + call)."
     Write-Host "skopeo copies with --dest-oci-accept-uncompressed-layers (layers stored as they are, as S3lo does)."
     Write-Host "ref s = the whole tool process (skopeo, curl) under /usr/bin/time; ref MB = its %M. 'above bl' = S3lo MB minus the baseline."
+    Write-Host ("S3 throughput = the 5 blob files ({0:N0} bytes) over the time; S3lo/bare > 1 is faster than the bare curl --parallel upload." -f $s3BlobBytes)
 
     # --- verdict ---
     Write-Host ''
@@ -485,24 +538,40 @@ try {
     }
     foreach ($op in 'push', 'save') {
         $p = $summary[$op]
-        if ($p.S3lo -and $p.S3lo.Ok -and $p.Ref -and $p.Ref.Ok) {
+        if ($Operation -notcontains $op) { & $verdict "$op no slower than skopeo (ratio <= 1.0)" $null 'not run (-Operation)' }
+        elseif ($p.S3lo -and $p.S3lo.Ok -and $p.Ref -and $p.Ref.Ok) {
             $ratio = $p.S3lo.Seconds / $p.Ref.Seconds
             & $verdict "$op no slower than skopeo (ratio <= 1.0)" ($ratio -le 1.0) ('{0:F2} s vs {1:F2} s, ratio {2:F2}' -f $p.S3lo.Seconds, $p.Ref.Seconds, $ratio)
         } else { & $verdict "$op no slower than skopeo (ratio <= 1.0)" $null 'a run failed' }
     }
-    if ($rp -and $rp.Ok) {
+    if ($Operation -notcontains 're-push') { & $verdict 're-push uploads zero blob bytes' $null 'not run (-Operation)' }
+    elseif ($rp -and $rp.Ok) {
         & $verdict 're-push uploads zero blob bytes' ([long]$rp.Output.BytesUploaded -eq 0) "BytesUploaded $($rp.Output.BytesUploaded), BlobsUploaded $($rp.Output.BlobsUploaded)"
     } else { & $verdict 're-push uploads zero blob bytes' $null 'the re-push failed' }
     $peaks = @($results | Where-Object { $_.Tool -eq 'S3lo' -and $_.Op -ne 'baseline' -and $_.Ok })
     if ($peaks) {
         $worst = $peaks | Sort-Object PeakBytes -Descending | Select-Object -First 1
         $aboveText = if ($null -ne $baselineBytes) { ', {0:F0} MB above the {1:F0} MB baseline' -f (($worst.PeakBytes - $baselineBytes) / 1e6), ($baselineBytes / 1e6) } else { '' }
-        & $verdict 'S3lo peak memory under 300 MB' ($worst.PeakBytes -lt 300e6) ('worst {0:F0} MB ({1}){2}' -f ($worst.PeakBytes / 1e6), $worst.Op, $aboveText)
+        & $verdict 'S3lo peak memory under 300 MB' ($worst.PeakBytes -lt $PeakMemoryTarget) ('worst {0:F0} MB ({1}){2}' -f ($worst.PeakBytes / 1e6), $worst.Op, $aboveText)
     } else { & $verdict 'S3lo peak memory under 300 MB' $null 'no S3lo run succeeded' }
+    # d. S3 push: throughput against the bare parallel upload of the same files to the same server, and its own peak memory
     $s3 = $summary['s3-push']
-    if ($s3.S3lo -and $s3.S3lo.Ok -and $s3.Ref -and $s3.Ref.Ok) {
-        Write-Host ('  (info)        S3 push vs bare curl PUT of the blobs: {0:F2} s vs {1:F2} s, ratio {2:F2} (no target)' -f $s3.S3lo.Seconds, $s3.Ref.Seconds, ($s3.S3lo.Seconds / $s3.Ref.Seconds))
+    $s3Target = ">= $($S3ThroughputTarget)x bare upload throughput (S3 push)"
+    $s3MemoryTarget = 'peak memory < 300 MB (S3 push)'
+    if ($Operation -notcontains 's3-push') {
+        & $verdict $s3Target $null 'not run (-Operation)'
+        & $verdict $s3MemoryTarget $null 'not run (-Operation)'
+    } elseif ($s3.S3lo -and $s3.S3lo.Ok -and $s3.Ref -and $s3.Ref.Ok) {
+        $throughput = $s3.Ref.Seconds / $s3.S3lo.Seconds
+        & $verdict $s3Target ($throughput -ge $S3ThroughputTarget) ('{0:F2}x: {1:F0} MB/s vs {2:F0} MB/s (curl --parallel-max 4), {3:F2} s vs {4:F2} s' -f $throughput,
+            ($s3BlobBytes / $s3.S3lo.Seconds / 1e6), ($s3BlobBytes / $s3.Ref.Seconds / 1e6), $s3.S3lo.Seconds, $s3.Ref.Seconds)
+        $aboveText = if ($null -ne $baselineBytes) { ', {0:F0} MB above the {1:F0} MB baseline' -f (($s3.S3lo.PeakBytes - $baselineBytes) / 1e6), ($baselineBytes / 1e6) } else { '' }
+        & $verdict $s3MemoryTarget ($s3.S3lo.PeakBytes -lt $PeakMemoryTarget) ('worst of {0} runs {1:F0} MB{2}' -f $Repeat, ($s3.S3lo.PeakBytes / 1e6), $aboveText)
+    } else {
+        & $verdict $s3Target $null 'a run failed'
+        & $verdict $s3MemoryTarget $null 'a run failed'
     }
+    # d'. (later) the Azurite push: '>= 0.8x bare upload throughput (Azure push)' and its peak memory, computed like d. above.
 
     if ($failures.Count) {
         Write-Host ''

@@ -10,6 +10,11 @@ Stopwatch, and at the end reports [Diagnostics.Process]::GetCurrentProcess().Pea
 
 -Operation Floor runs no S3lo at all: it is the hash-and-copy lower bound, timed the same way.
 
+A local -Reference (local://<dir>/<name>:<tag>) must name an existing store: <dir> must hold blobs/sha256.
+A local reference to a store that does not exist yet puts the new store at the FIRST path component (as the Go
+s3lo reads it: local:///work/x/store/bench:v1 would write /work), so the bench makes its stores first and this
+worker refuses to run otherwise rather than write outside the bench's directory.
+
 Output: a single line 'S3LO-BENCH-RESULT <json>' on stdout; exit code 0 if the operation succeeded.
 #>
 param(
@@ -68,6 +73,12 @@ public static class BenchFloor {
     }
     $result.ImportSeconds = $clock.Elapsed.TotalSeconds
 
+    if ($Reference -like 'local://*') {
+        $storeDir = Split-Path -Parent ($Reference.Substring('local://'.Length) -replace '[:@][^/]*$', '')
+        if (-not (Test-Path -LiteralPath (Join-Path $storeDir 'blobs/sha256') -PathType Container)) {
+            throw "the local store '$storeDir' does not exist (no blobs/sha256): the bench creates its local stores before it names them in a reference"
+        }
+    }
     $connection = @{}
     if ($EndpointUrl) {
         $connection.EndpointUrl = $EndpointUrl

@@ -1,7 +1,9 @@
-using System.Buffers;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
@@ -18,7 +20,12 @@ namespace S3lo.Core.Storage.S3;
 /// as multipart uploads whose parts are read one after another (so the digest is computed while
 /// streaming) and sent concurrently; the upload is completed only when the digest matched, so a bad
 /// blob never becomes visible. No blob is ever held whole in memory: at most
-/// <see cref="MaxBufferedParts"/> part buffers exist per store.
+/// <see cref="MaxBufferedParts"/> part buffers exist per store, allocated once and reused.
+/// <para>
+/// Every body is signed with a SHA-256 S3lo computed itself (<see cref="PayloadHashS3Client"/>): a blob that fits
+/// one PUT with its own, verified digest; a part with the hash of its buffer, taken once off the reading thread.
+/// So the bytes of a blob are hashed twice at most (digest, part) and the SDK never reads them again.
+/// </para>
 /// </summary>
 public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
 {
@@ -28,16 +35,19 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
     private const int ParallelDeletes = 16;
     private const long MaxSingleCopySize = 5L << 30;
     private const long CopyPartSize = 1L << 30;
+    // The SDK copies a request body to the connection through a buffer of this size (its default, 8 KiB, costs
+    // one send() per 8 KiB); in flight at most once per request.
+    private const int RequestBufferSize = 256 << 10;
 
-    private readonly AmazonS3Client _client;
+    private readonly PayloadHashS3Client _client;
     private readonly string _bucket;
     private readonly string? _blobStorageClass;
     private readonly string? _metadataStorageClass;
-    private readonly SemaphoreSlim _partBuffers = new(MaxBufferedParts);
+    private readonly PartBuffers _partBuffers = new(MaxBufferedParts, PartSize);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<object, string?> _clockReadings = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<object, string> _deleteConditions = new();
 
-    private S3ObjectStore(StoreLocation location, AmazonS3Client client)
+    private S3ObjectStore(StoreLocation location, PayloadHashS3Client client)
     {
         Location = location;
         _client = client;
@@ -93,12 +103,14 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         }
     }
 
-    private static AmazonS3Client CreateClient(S3ConnectionOptions options, AWSCredentials credentials, string region)
+    internal static PayloadHashS3Client CreateClient(S3ConnectionOptions options, AWSCredentials credentials, string region)
     {
         var config = new AmazonS3Config
         {
             RetryMode = RequestRetryMode.Standard,
             MaxErrorRetry = 5,
+            BufferSize = RequestBufferSize,
+            HttpClientFactory = S3HttpClientFactory.Instance,
         };
         if (options.IsCustomEndpoint)
         {
@@ -113,7 +125,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         }
-        return new AmazonS3Client(credentials, config);
+        return new PayloadHashS3Client(credentials, config);
     }
 
     private static async Task<string> DiscoverBucketRegionAsync(StoreLocation location, AWSCredentials credentials, CancellationToken cancellationToken)
@@ -205,19 +217,15 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         }
     }
 
-    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
-    {
-        using var body = new MemoryStream(data.ToArray(), writable: false);
-        await PutAsync(key, body, objectClass, cancellationToken).ConfigureAwait(false);
-    }
+    public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
+        => PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken);
 
     public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition,
         CancellationToken cancellationToken)
     {
-        using var body = new MemoryStream(data.ToArray(), writable: false);
         try
         {
-            await PutAsync(key, body, objectClass, cancellationToken, condition).ConfigureAwait(false);
+            await PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken, condition).ConfigureAwait(false);
             return;
         }
         catch (S3loException e) when (IsConditionFailure(e))
@@ -240,8 +248,8 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         var lockKey = key + ".s3lo-lock";
         try
         {
-            using var lockBody = new MemoryStream([], writable: false);
-            await PutAsync(lockKey, lockBody, ObjectClass.Metadata, cancellationToken, WriteCondition.IfNotExists).ConfigureAwait(false);
+            await PutAsync(lockKey, ReadOnlyMemory<byte>.Empty, EmptySha256, ObjectClass.Metadata, cancellationToken, WriteCondition.IfNotExists)
+                .ConfigureAwait(false);
         }
         catch (S3loException e) when (IsConditionFailure(e))
         {
@@ -254,8 +262,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         {
             if ((await HeadAsync(key, cancellationToken).ConfigureAwait(false))?.ETag != expectedETag)
                 throw new PreconditionFailedException(key, Location);
-            using var body = new MemoryStream(data.ToArray(), writable: false);
-            await PutAsync(key, body, objectClass, cancellationToken).ConfigureAwait(false);
+            await PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -269,19 +276,32 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
     private static bool IsConditionFailure(S3loException e)
         => e.InnerException is AmazonS3Exception { StatusCode: HttpStatusCode.PreconditionFailed or HttpStatusCode.Conflict };
 
-    private async Task PutAsync(string key, Stream body, ObjectClass objectClass, CancellationToken cancellationToken,
+    /// <summary>One PUT of <paramref name="data"/>, signed with <paramref name="sha256Hex"/>, the SHA-256 of exactly those bytes.</summary>
+    private async Task PutAsync(string key, ReadOnlyMemory<byte> data, string sha256Hex, ObjectClass objectClass, CancellationToken cancellationToken,
         WriteCondition condition = default)
     {
+        using var body = ReadOnlyStreamOver(data);
         var request = new PutObjectRequest
         {
-            BucketName = _bucket, Key = key, InputStream = body, AutoCloseStream = false,
+            BucketName = _bucket, Key = key, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false,
             IfNoneMatch = condition.MustNotExist ? "*" : null,
             IfMatch = condition.ExpectedETag,
         };
+        _client.SetPayloadHash(request, sha256Hex);
         var storageClass = StorageClassFor(objectClass);
         if (storageClass is not null) request.StorageClass = S3StorageClass.FindValue(storageClass);
         await Call(Location, key, () => _client.PutObjectAsync(request, cancellationToken)).ConfigureAwait(false);
     }
+
+    private const string EmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    private static string Sha256Hex(ReadOnlySpan<byte> data) => Convert.ToHexString(SHA256.HashData(data)).ToLowerInvariant();
+
+    // A seekable view of the bytes (the SDK rewinds it to retry), no copy when they are an array, as they are here.
+    private static MemoryStream ReadOnlyStreamOver(ReadOnlyMemory<byte> data)
+        => MemoryMarshal.TryGetArray(data, out var segment) && segment.Array is { } array
+            ? new MemoryStream(array, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(data.ToArray(), writable: false);
 
     public async Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
         Action<long>? progress, CancellationToken cancellationToken)
@@ -289,20 +309,18 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         await using var verified = new VerifyingReadStream(content, digest, size, $"blob {digest}", leaveOpen: true);
         if (size <= PartSize)
         {
-            await _partBuffers.WaitAsync(cancellationToken).ConfigureAwait(false);
-            var buffer = ArrayPool<byte>.Shared.Rent(PartSize);
+            var buffer = await _partBuffers.RentAsync(cancellationToken).ConfigureAwait(false);
             try
             {
                 var length = await ReadPartAsync(verified, buffer, cancellationToken).ConfigureAwait(false);
                 await verified.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
-                using var body = new MemoryStream(buffer, 0, length, writable: false);
-                await PutAsync(key, body, objectClass, cancellationToken).ConfigureAwait(false);
+                // Verified: these bytes are the blob, so the blob's digest is the SHA-256 of the body.
+                await PutAsync(key, buffer.AsMemory(0, length), digest.Hex, objectClass, cancellationToken).ConfigureAwait(false);
                 progress?.Invoke(length);
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
-                _partBuffers.Release();
+                _partBuffers.Return(buffer);
             }
             return;
         }
@@ -322,8 +340,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         {
             for (var partNumber = 1; ; partNumber++)
             {
-                await _partBuffers.WaitAsync(failure.Token).ConfigureAwait(false);
-                var buffer = ArrayPool<byte>.Shared.Rent(PartSize);
+                var buffer = await _partBuffers.RentAsync(failure.Token).ConfigureAwait(false);
                 int length;
                 try
                 {
@@ -331,17 +348,17 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
                 }
                 catch
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    _partBuffers.Release();
+                    _partBuffers.Return(buffer);
                     throw;
                 }
                 if (length == 0)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    _partBuffers.Release();
+                    _partBuffers.Return(buffer);
                     break;
                 }
-                parts.Add(UploadPartAsync(key, uploadId, partNumber, buffer, length, progress, failure));
+                // On the thread pool: the part's hash and send overlap with reading (and hashing) the next part.
+                var number = partNumber;
+                parts.Add(Task.Run(() => UploadPartAsync(key, uploadId, number, buffer, length, progress, failure)));
             }
             await content.DrainAndVerifyAsync(failure.Token).ConfigureAwait(false);
             var etags = await Task.WhenAll(parts).ConfigureAwait(false);
@@ -383,10 +400,13 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         try
         {
             using var body = new MemoryStream(buffer, 0, length, writable: false);
-            var response = await Call(Location, key, () => _client.UploadPartAsync(new UploadPartRequest
+            var request = new UploadPartRequest
             {
                 BucketName = _bucket, Key = key, UploadId = uploadId, PartNumber = partNumber, InputStream = body, PartSize = length,
-            }, failure.Token)).ConfigureAwait(false);
+                UseChunkEncoding = false,
+            };
+            _client.SetPayloadHash(request, Sha256Hex(buffer.AsSpan(0, length)));
+            var response = await Call(Location, key, () => _client.UploadPartAsync(request, failure.Token)).ConfigureAwait(false);
             progress?.Invoke(length);
             return new PartETag(partNumber, response.ETag);
         }
@@ -397,12 +417,11 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
-            _partBuffers.Release();
+            _partBuffers.Return(buffer);
         }
     }
 
-    // A part is PartSize bytes, fewer only at the end of the content; the rented buffer may be larger.
+    // A part is PartSize bytes, fewer only at the end of the content.
     private static ValueTask<int> ReadPartAsync(Stream content, byte[] buffer, CancellationToken cancellationToken)
         => content.ReadAtLeastAsync(buffer.AsMemory(0, PartSize), PartSize, throwOnEndOfStream: false, cancellationToken);
 
@@ -671,6 +690,36 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         _client.Dispose();
         _partBuffers.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// At most <c>count</c> buffers of <c>size</c> bytes, made on first need and reused; renting waits while all
+    /// are out. Not ArrayPool.Shared: it keeps returned arrays in per-thread and per-core slots and allocates a new
+    /// one when the renting thread finds none there, so with parts finishing on many pool threads the number of
+    /// 8 MiB arrays alive is not bounded by the number of slots; here it is.
+    /// </summary>
+    private sealed class PartBuffers(int count, int size) : IDisposable
+    {
+        private readonly SemaphoreSlim _slots = new(count);
+        private readonly ConcurrentStack<byte[]> _free = new();
+
+        public async ValueTask<byte[]> RentAsync(CancellationToken cancellationToken)
+        {
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return _free.TryPop(out var buffer) ? buffer : GC.AllocateUninitializedArray<byte>(size);
+        }
+
+        public void Return(byte[] buffer)
+        {
+            _free.Push(buffer);
+            _slots.Release();
+        }
+
+        public void Dispose()
+        {
+            _free.Clear();
+            _slots.Dispose();
+        }
     }
 
     /// <summary>Keeps the GET response alive while its body is read, and releases it with the stream.</summary>
