@@ -32,8 +32,7 @@ public abstract class StoreFaultTests(ITestOutputHelper output) : IDisposable
 
     [Theory]
     [InlineData(1)]
-    [InlineData(2, Skip = "Open: on RGW, seed 2 resets the connection of the manifest.json PUT before it is forwarded, and the push " +
-                          "reports success without the tag (the SDK neither retried nor failed); see tests/README.md")]
+    [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
     public async Task Fault_injection_leaves_every_operation_succeeded_or_named_and_the_store_whole(int seed)

@@ -121,7 +121,7 @@ public sealed class FaultProxy : IDisposable
             {
                 case Fault.ResetBeforeAnswer:
                     Count(Fault.ResetBeforeAnswer);
-                    context.Response.Abort();
+                    Reset(context);
                     return;
                 case Fault.Unavailable or Fault.InternalError:
                     Count(fault.Value);
@@ -163,7 +163,7 @@ public sealed class FaultProxy : IDisposable
                     await context.Response.OutputStream.WriteAsync(body.AsMemory(0, body.Length / 2));
                     await context.Response.OutputStream.FlushAsync();
                 }
-                context.Response.Abort();
+                Reset(context);
                 return;
             }
             if (!isHead) await context.Response.OutputStream.WriteAsync(body);
@@ -173,6 +173,24 @@ public sealed class FaultProxy : IDisposable
         {
             context.Response.Abort();
         }
+    }
+
+    /// <summary>
+    /// Resets the client's connection (RST, no answer). HttpListener's own Response.Abort() does not: the managed listener
+    /// answers "200 OK" with an empty body before it closes, which a client rightly takes for success. The socket is
+    /// reached by reflection, since the listener does not expose it; this is a test's fault injection, nothing more.
+    /// </summary>
+    private static void Reset(HttpListenerContext context)
+    {
+        const System.Reflection.BindingFlags flags = System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance;
+        var connection = typeof(HttpListenerContext).GetProperty("Connection", flags)?.GetValue(context);
+        if (connection?.GetType().GetField("_socket", flags)?.GetValue(connection) is System.Net.Sockets.Socket socket)
+        {
+            socket.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+            socket.Close();
+            return;
+        }
+        throw new InvalidOperationException("The fault proxy cannot reach the connection's socket to reset it.");
     }
 
     // HttpListener sets a few headers itself and refuses them from the caller; those are left to it.
