@@ -84,4 +84,7 @@ public static class ErrorIds
     public const string RegistryAccessDenied = "RegistryAccessDenied";
     public const string RegistryUnreachable = "RegistryUnreachable";
     public const string RegistryError = "RegistryError";
+    public const string AnonymousListenRefused = "AnonymousListenRefused";
+    public const string ListenFailed = "ListenFailed";
+    public const string InvalidCertificate = "InvalidCertificate";
 }
