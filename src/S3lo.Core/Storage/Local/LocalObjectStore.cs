@@ -219,17 +219,16 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
                 else publish(temp);
             }
             // The open file holds an exclusive (advisory, on Unix) lock, which tells a garbage collection sweeping unfinished
-            // writes that this one is in progress. On Unix the file is named while still open, so the lock lasts until then;
-            // Windows cannot rename a file open without sharing, and its open file cannot be deleted either.
+            // writes that this one is in progress. It is released before the rename: a reader of the final name takes a shared
+            // lock, which a file still held exclusively would refuse.
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
             {
                 await write(file).ConfigureAwait(false);
                 // The bytes reach the disk before the name does, so a name that survives a crash has its whole content.
                 file.Flush(flushToDisk: true);
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!OperatingSystem.IsWindows()) Publish();
             }
-            if (OperatingSystem.IsWindows()) Publish();
+            cancellationToken.ThrowIfCancellationRequested();
+            Publish();
             SyncDirectory(directory);
             foreach (var parent in created) SyncDirectory(parent);
         }
