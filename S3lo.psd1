@@ -5,7 +5,7 @@
     Author               = 'S3lo contributors'
     CompanyName          = 'S3lo contributors'
     Copyright            = '(c) S3lo contributors'
-    Description          = 'Stores container images in S3 buckets or local directories: push, save, list, inspect and remove images without a registry.'
+    Description          = 'Stores container images in S3 buckets, Azure Blob Storage containers or local directories, without a registry: push, save, copy, mirror, inspect, serve and prune images.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('S3lo.Format.ps1xml')
@@ -17,8 +17,10 @@
     VariablesToExport    = @()
     PrivateData          = @{
         PSData = @{
-            Tags       = @('S3', 'OCI', 'container', 'image', 'registry', 'docker')
-            ProjectUri = 'https://example.invalid/s3lo'
+            Tags         = @('S3', 'Azure', 'OCI', 'container', 'image', 'registry', 'docker', 'Linux', 'Windows', 'MacOS')
+            ProjectUri   = 'https://example.invalid/s3lo'
+            LicenseUri   = 'https://opensource.org/license/mit'
+            ReleaseNotes = '' # stamped from CHANGELOG.md by build.ps1
         }
     }
 }

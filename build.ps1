@@ -6,6 +6,8 @@ Builds, tests and demonstrates S3lo.
 Tasks (run in the order given):
   Build  compile the solution and assemble the module in out/S3lo (manifest, format file,
          dependencies/ for the module's own load context, en-US MAML help from docs/help)
+  Package  Build, then make out/package/S3lo.<version>.nupkg with Publish-PSResource (a private file
+         repository; nothing is sent to a gallery)
   Test   install missing test prerequisites (apt packages, Azurite from npm), Build, run xunit and Pester (Pester in a fresh pwsh
          against the built module); the last line is "N passed, N failed"
   Demo   Build, then run demo/Demo.ps1 in a fresh pwsh with the built module
@@ -17,7 +19,7 @@ Tasks (run in the order given):
 ./build.sh Test
 #>
 param(
-    [ValidateSet('Build', 'Test', 'Demo', 'Bench', 'Clean', 'Help')]
+    [ValidateSet('Build', 'Package', 'Test', 'Demo', 'Bench', 'Clean', 'Help')]
     [string[]] $Task = 'Build',
     [string] $Configuration = 'Release'
 )
@@ -94,6 +96,16 @@ function Get-ProjectVersion {
     $node.InnerText
 }
 
+function Get-ReleaseNotes([string] $Version) {
+    # The CHANGELOG.md section of this version: from its '## [x.y.z]' heading to the next '## ' heading.
+    $changelog = Join-Path $Root 'CHANGELOG.md'
+    if (-not (Test-Path -LiteralPath $changelog)) { throw 'CHANGELOG.md is missing' }
+    $text = Get-Content -Raw -LiteralPath $changelog
+    $match = [regex]::Match($text, "(?ms)^## \[$([regex]::Escape($Version))\][^\r\n]*\r?\n(.*?)(?=^## |\z)")
+    if (-not $match.Success -or -not $match.Groups[1].Value.Trim()) { throw "CHANGELOG.md has no section '## [$Version]' with notes" }
+    $match.Groups[1].Value.Trim()
+}
+
 function Invoke-BuildTask {
     Write-Host "== Build ($Configuration)"
     Invoke-Native dotnet build (Join-Path $Root 'S3lo.slnx') -c $Configuration --nologo -v minimal
@@ -112,7 +124,11 @@ function Invoke-BuildTask {
     if ($stamped -eq $manifestText -and $manifestText -notmatch "ModuleVersion\s*=\s*'$([regex]::Escape($version))'") {
         throw "S3lo.psd1 has no ModuleVersion = '...' line to stamp"
     }
-    Set-Content -LiteralPath $ModuleManifest -Value $stamped -NoNewline
+    $notes = (Get-ReleaseNotes $version) -replace "'", "''"
+    $withNotes = $stamped -replace "(?m)^(\s*ReleaseNotes\s*=\s*)''.*$", "`${1}'$($notes -replace '\$', '$$$$')'"
+    if ($withNotes -eq $stamped) { throw "S3lo.psd1 has no ReleaseNotes = '' line to stamp" }
+    Set-Content -LiteralPath $ModuleManifest -Value $withNotes -NoNewline
+    Copy-Item -LiteralPath (Join-Path $Root 'LICENSE') -Destination $ModuleDir
 
     $formatSource = Join-Path $Root 'src/S3lo.PowerShell/S3lo.Format.ps1xml'
     $formatTarget = Join-Path $ModuleDir 'S3lo.Format.ps1xml'
@@ -251,6 +267,13 @@ function Invoke-BenchTask {
     if ($exitCode -ne 0) { throw "bench/Invoke-Benchmark.ps1 failed with exit code $exitCode" }
 }
 
+function Invoke-PackageTask {
+    Invoke-BuildTask
+    Write-Host '== Package'
+    $package = & (Join-Path $Root 'build/New-S3loPackage.ps1') -ModulePath $ModuleDir -OutputDirectory (Join-Path $OutDir 'package')
+    Write-Host "package: $package"
+}
+
 function Invoke-CleanTask {
     Write-Host '== Clean'
     $dirs = @(Get-ChildItem -LiteralPath $Root -Directory -Recurse -Include bin, obj -ErrorAction Ignore |
@@ -266,6 +289,7 @@ try {
     foreach ($t in $Task) {
         switch ($t) {
             'Build' { Invoke-BuildTask }
+            'Package' { Invoke-PackageTask }
             'Test' { Invoke-TestTask }
             'Demo' { Invoke-DemoTask }
             'Bench' { Invoke-BenchTask }
