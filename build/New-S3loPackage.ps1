@@ -32,6 +32,7 @@ $package = Join-Path $OutputDirectory "S3lo.$($manifest.Version).nupkg"
 Remove-Item -LiteralPath $package -ErrorAction Ignore
 
 $config = Join-Path ([IO.Path]::GetTempPath()) "s3lo-psresource-$([guid]::NewGuid().ToString('N'))"
+# .NET names LocalApplicationData only if the folder exists; otherwise PSResourceGet writes to the current directory.
 $null = New-Item -ItemType Directory -Path $config
 try {
     $inner = {

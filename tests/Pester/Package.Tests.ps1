@@ -12,7 +12,9 @@ BeforeAll {
 
     # Install and inspect in a pwsh whose home, module path and PSResourceGet configuration are all new.
     $home2 = Join-Path $script:Work 'home'
-    $null = New-Item -ItemType Directory -Path $home2
+    # .NET names LocalApplicationData (where PSResourceGet keeps its repository list) only if the folder exists;
+    # otherwise PSResourceGet falls back to the current directory.
+    $null = New-Item -ItemType Directory -Path (Join-Path $home2 '.local/share'), (Join-Path $home2 '.config')
     $inner = {
         param($Repo)
         $ErrorActionPreference = 'Stop'
@@ -76,6 +78,9 @@ Describe 'S3lo package' {
         $script:InstallExit | Should -Be 0
         $script:Installed.ModuleBase | Should -BeLike "$(Join-Path $script:Work 'home')*"
         $script:Installed.Version | Should -Be "$($script:Built.Version)"
+        # and it kept its repository list in its own home, not in the directory it ran in
+        Test-Path (Join-Path $script:Work 'home/.local/share/PSResourceGet/PSResourceRepository.xml') | Should -BeTrue
+        Test-Path (Join-Path (Get-Location) 'PSResourceGet') | Should -BeFalse
     }
 
     It 'exports every cmdlet the built manifest declares, with help, about_S3lo and the format views' {
