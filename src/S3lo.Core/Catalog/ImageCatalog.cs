@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -9,6 +10,13 @@ namespace S3lo.Core.Catalog;
 /// <summary>Listing, inspecting and removing the tags of a store.</summary>
 public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
 {
+    // What a listing reads besides each tag's manifest (an image's platform from its config, the blobs of an index's
+    // children) depends only on content-addressed, verified bytes, so it is kept for the session, per store: listing
+    // the same store again, or tags that share a config or a child, costs one read per tag (its manifest).
+    private const int MaxCachedEntries = 100_000;
+    private static readonly ConcurrentDictionary<(string Store, Digest Digest), Platform?> Platforms = new();
+    private static readonly ConcurrentDictionary<(string Store, Digest Digest), IReadOnlyList<Descriptor>> ChildReferences = new();
+
     /// <summary>
     /// Every tag whose name and tag pass the filters, in listing order. Manifests are read concurrently
     /// while the listing goes on, and each tag is yielded as soon as it and those before it are ready.
@@ -98,14 +106,25 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
             {
                 blobs[entry.Digest] = entry.Size;
                 if (entry.Platform is { IsAttestation: true }) continue;
-                var child = await store.GetManifestBlobAsync(entry, cancellationToken).ConfigureAwait(false);
-                foreach (var blob in child.References) blobs[blob.Digest] = blob.Size;
+                var key = (store.Location.ToString(), entry.Digest);
+                if (!ChildReferences.TryGetValue(key, out var references))
+                {
+                    references = (await store.GetManifestBlobAsync(entry, cancellationToken).ConfigureAwait(false)).References.ToList();
+                    Remember(ChildReferences, key, references);
+                }
+                foreach (var blob in references) blobs[blob.Digest] = blob.Size;
             }
             size = manifest.Bytes.Length + blobs.Values.Sum();
         }
         else
         {
-            platforms = await ReadPlatformAsync(manifest, cancellationToken).ConfigureAwait(false) is { } p ? [p.ToString()] : [];
+            var key = (store.Location.ToString(), manifest.Config!.Digest);
+            if (!Platforms.TryGetValue(key, out var platform))
+            {
+                platform = await ReadPlatformAsync(manifest, cancellationToken).ConfigureAwait(false);
+                Remember(Platforms, key, platform);
+            }
+            platforms = platform is { } p ? [p.ToString()] : [];
             size = manifest.Bytes.Length + manifest.ContentSize;
         }
         return new ImageInfo
@@ -122,6 +141,12 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
             LastModified = tag.ManifestObject.LastModified,
             Location = store.Location,
         };
+    }
+
+    private static void Remember<T>(ConcurrentDictionary<(string, Digest), T> cache, (string, Digest) key, T value)
+    {
+        if (cache.Count >= MaxCachedEntries) cache.Clear();
+        cache[key] = value;
     }
 
     /// <summary>The platform an image's config declares.</summary>
