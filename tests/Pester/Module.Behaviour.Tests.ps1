@@ -170,6 +170,15 @@ foreach (`$r in `$ps.Streams.Progress) { '{0}|{1}|{2}' -f `$r.RecordType, `$r.Ac
         @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
     }
 
+    It 'reports tags checked while checking a store, and ends with a Completed record' {
+        $store = New-TestLocalStore (Join-Path $Work "progress-check-$([guid]::NewGuid().ToString('N'))")
+        $null = Push-S3loImage $ProgressLayout "local://$store/app:v1"
+        $records = Get-CommandProgress "Test-S3loStore '$store' -Deep" Continue @{}
+        $records.StatusDescription | Should -Contain '1 tag checked, 0 problems'
+        $records[-1].RecordType | Should -Be 'Completed'
+        @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
+    }
+
     It 'writes none when $ProgressPreference is SilentlyContinue' {
         Get-PushProgress -Preference SilentlyContinue -Environment @{} | Should -BeNullOrEmpty
     }

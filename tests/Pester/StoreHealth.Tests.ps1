@@ -29,6 +29,16 @@ BeforeAll {
         @(Get-TestStoreKey $Store | ForEach-Object { '{0} {1}' -f $_, (Get-TestStoreObject $Store $_).Length })
     }
 
+    # A store with two tags sharing all their blobs (app:v1, app:v2) and one whose layer is stored chunked (web:big).
+    function New-HealthTestStore([string] $Kind) {
+        $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
+        $p = $store.Params
+        $null = Push-S3loImage $Layout "$($store.Uri)app:v1" -SourceTag small @p
+        $null = Push-S3loImage $Layout "$($store.Uri)app:v2" -SourceTag small @p
+        $null = Push-S3loImage $Layout "$($store.Uri)web:big" -SourceTag big @p
+        $store
+    }
+
     function Get-TagBlobKey([string] $Tag) {
         Get-TestBlobDigest (Get-TestLayoutManifest -Layout $Layout -Tag $Tag) | ForEach-Object { "blobs/sha256/$($_.Substring(7))" }
     }
@@ -47,11 +57,8 @@ AfterAll {
 
 Describe 'Test-S3loStore on a <Kind> store' -ForEach $StoreKinds {
     BeforeEach {
-        $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
+        $store = New-HealthTestStore $Kind
         $p = $store.Params
-        $null = Push-S3loImage $Layout "$($store.Uri)app:v1" -SourceTag small @p
-        $null = Push-S3loImage $Layout "$($store.Uri)app:v2" -SourceTag small @p
-        $null = Push-S3loImage $Layout "$($store.Uri)web:big" -SourceTag big @p
     }
 
     It 'finds no problem in a healthy store, also reading every object, and says $true' {
@@ -134,11 +141,8 @@ Describe 'Test-S3loStore on a <Kind> store' -ForEach $StoreKinds {
 
 Describe 'Measure-S3loStore on a <Kind> store' -ForEach $StoreKinds {
     BeforeAll {
-        $store = New-TestStore -Kind $Kind -Root $Work -Server $Server
+        $store = New-HealthTestStore $Kind
         $p = $store.Params
-        $null = Push-S3loImage $Layout "$($store.Uri)app:v1" -SourceTag small @p
-        $null = Push-S3loImage $Layout "$($store.Uri)app:v2" -SourceTag small @p
-        $null = Push-S3loImage $Layout "$($store.Uri)web:big" -SourceTag big @p
 
         # The figures, from the stored objects: each tag's config and layer sizes from its manifest, and the
         # sizes of the objects under blobs/ and chunks/ and of everything else.

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using S3lo.Core;
 using S3lo.Core.Health;
 using S3lo.PowerShell.Internal;
 
@@ -62,32 +61,17 @@ public sealed class MeasureS3loStoreCommand : StoreCmdlet
         };
         var progress = CreateProgress<StoreMeasureProgress>(ActivityId,
             p => ($"Measuring {location}", $"{p.ObjectsListed} objects listed, {p.TagsRead} tag{(p.TagsRead == 1 ? "" : "s")} read", -1));
-        try
+        RunOnStoreOrTerminate(location, progress, async (store, ct) =>
         {
-            Run(async ct =>
+            var measured = await new StoreMeasurer(store).MeasureAsync(prices, progress,
+                (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag}")), ct).ConfigureAwait(false);
+            IEnumerable<object> rows = ParameterSetName switch
             {
-                try
-                {
-                    var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-                    var measured = await new StoreMeasurer(store).MeasureAsync(prices, progress,
-                        (tag, e) => PostError(Errors.ForItem(e, $"{location}{tag}")), ct).ConfigureAwait(false);
-                    IEnumerable<object> rows = ParameterSetName switch
-                    {
-                        ByImageSet => measured.Images,
-                        LayersSet => measured.SharedLayers,
-                        _ => [measured.Store],
-                    };
-                    foreach (var row in rows) PostObject(row);
-                }
-                finally
-                {
-                    progress.Complete();
-                }
-            });
-        }
-        catch (S3loException e)
-        {
-            ThrowTerminating(e, location.ToString());
-        }
+                ByImageSet => measured.Images,
+                LayersSet => measured.SharedLayers,
+                _ => [measured.Store],
+            };
+            foreach (var row in rows) PostObject(row);
+        });
     }
 }

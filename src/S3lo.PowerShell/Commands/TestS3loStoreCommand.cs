@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using S3lo.Core;
 using S3lo.Core.Health;
 using S3lo.PowerShell.Internal;
 
@@ -62,30 +61,14 @@ public sealed class TestS3loStoreCommand : StoreCmdlet
         };
         var progress = CreateProgress<StoreCheckProgress>(ActivityId, p => Describe(location.ToString(), p));
         var healthy = true;
-        try
+        RunOnStoreOrTerminate(location, progress, async (store, ct) =>
         {
-            Run(async ct =>
+            await foreach (var problem in new StoreChecker(store).CheckAsync(options, progress, ct).ConfigureAwait(false))
             {
-                try
-                {
-                    var store = await OpenStoreAsync(location, ct).ConfigureAwait(false);
-                    await foreach (var problem in new StoreChecker(store).CheckAsync(options, progress, ct).ConfigureAwait(false))
-                    {
-                        if (problem.Severity != ProblemSeverity.Information) healthy = false;
-                        if (!Quiet) PostObject(problem);
-                    }
-                }
-                finally
-                {
-                    progress.Complete();
-                }
-            });
-        }
-        catch (S3loException e)
-        {
-            // A store that cannot be read has not been checked: never a result, always an error.
-            ThrowTerminating(e, location.ToString());
-        }
+                if (problem.Severity != ProblemSeverity.Information) healthy = false;
+                if (!Quiet) PostObject(problem);
+            }
+        });
         if (Quiet) WriteObject(healthy);
     }
 

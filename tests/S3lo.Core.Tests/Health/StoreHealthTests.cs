@@ -311,14 +311,13 @@ public abstract class StoreHealthTests : IAsyncLifetime
 
 public sealed class LocalStoreHealthTests : StoreHealthTests, IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("s3lo-health-").FullName;
+    private readonly TempDir _dir = new();
 
-    protected override Task<ImageStore> CreateStoreAsync() => Task.FromResult(new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir))));
+    protected override Task<ImageStore> CreateStoreAsync() => Task.FromResult(_dir.OpenStore());
 
     protected override Task AgeAsync()
     {
-        var past = DateTime.UtcNow.AddHours(-2);
-        foreach (var file in Directory.EnumerateFiles(_dir, "*", SearchOption.AllDirectories)) File.SetLastWriteTimeUtc(file, past);
+        _dir.Age();
         return Task.CompletedTask;
     }
 
@@ -327,7 +326,7 @@ public sealed class LocalStoreHealthTests : StoreHealthTests, IDisposable
     [Fact]
     public async Task ADirectoryThatDoesNotExistIsNotAStore()
     {
-        await using var missing = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(Path.Combine(_dir, "nothing-here"))));
+        await using var missing = new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir.File("nothing-here"))));
         await ImageAssert.ThrowsS3loAsync(ErrorIds.StoreNotFound, async () =>
         {
             await foreach (var _ in new StoreChecker(missing).CheckAsync(new StoreCheckOptions(), null, default)) { }
@@ -335,7 +334,7 @@ public sealed class LocalStoreHealthTests : StoreHealthTests, IDisposable
         await ImageAssert.ThrowsS3loAsync(ErrorIds.StoreNotFound, () => new StoreMeasurer(missing).MeasureAsync(new StorePrices(), null, (_, _) => { }, default));
     }
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _dir.Dispose();
 }
 
 /// <summary>S3 cannot backdate an object: "old" is a zero grace period and a wait past the Date header's whole second.</summary>
