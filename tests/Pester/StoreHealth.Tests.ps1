@@ -80,7 +80,7 @@ Describe 'Test-S3loStore on a <Kind> store' -ForEach $StoreKinds {
     }
 
     It 'reports a deleted chunk' {
-        $chunks = Get-TestStoreKey $store -Prefix 'chunks/'
+        $chunks = @(Get-TestStoreKey $store -Prefix 'chunks/')
         $chunks.Count | Should -BeGreaterThan 0 -Because 'the big layer is stored chunked'
         Remove-TestStoreObject $store $chunks[0]
 
