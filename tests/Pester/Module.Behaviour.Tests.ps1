@@ -15,6 +15,7 @@ Describe 'Help for <Name>' -ForEach @(
     @{ Name = 'Get-S3loPolicy' }, @{ Name = 'Set-S3loPolicy' }, @{ Name = 'Get-S3loLifecyclePlan' }, @{ Name = 'Invoke-S3loLifecycle' }
     @{ Name = 'Remove-S3loStaleBlob' }, @{ Name = 'Copy-S3loImage' }, @{ Name = 'Sync-S3loImage' }
     @{ Name = 'Get-S3loImageFile' }, @{ Name = 'Read-S3loImageFile' }, @{ Name = 'Start-S3loServer' }
+    @{ Name = 'Test-S3loStore' }, @{ Name = 'Measure-S3loStore' }
 ) {
     BeforeAll {
         $help = Get-Help $Name -Full
@@ -46,7 +47,8 @@ Describe 'Format views' {
     It 'has a default view for <_>' -ForEach @('S3lo.Core.Catalog.ImageInfo', 'S3lo.Core.Transfer.TransferResult',
         'S3lo.Core.Catalog.ManifestInfo', 'S3lo.Core.Catalog.BlobInfo', 'S3lo.Core.Catalog.PlatformManifest', 'S3lo.Core.Policy.PolicyEntry',
         'S3lo.Core.Policy.EffectivePolicyInfo', 'S3lo.Core.Catalog.LifecyclePlanItem', 'S3lo.Core.Gc.SweptBlob', 'S3lo.PowerShell.Commands.LifecycleSummary', 'S3lo.Core.Transfer.MirrorResult',
-        'S3lo.Core.Files.ImageFileInfo', 'S3lo.Core.Server.ServerEndpoint') {
+        'S3lo.Core.Files.ImageFileInfo', 'S3lo.Core.Server.ServerEndpoint',
+        'S3lo.Core.Health.StoreProblem', 'S3lo.Core.Health.StoreStatistics', 'S3lo.Core.Health.ImageStatistics', 'S3lo.Core.Health.SharedLayer') {
         Get-FormatData -TypeName $_ | Should -Not -BeNullOrEmpty
     }
 
@@ -164,6 +166,15 @@ foreach (`$r in `$ps.Streams.Progress) { '{0}|{1}|{2}' -f `$r.RecordType, `$r.Ac
         $null = Push-S3loImage $ProgressLayout "local://$store/app:v1"
         $records = Get-CommandProgress "Remove-S3loStaleBlob '$store' -GracePeriod 0 -Confirm:`$false" Continue @{}
         $records[0].StatusDescription | Should -Be 'Marking: 1 tag read'
+        $records[-1].RecordType | Should -Be 'Completed'
+        @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
+    }
+
+    It 'reports tags checked while checking a store, and ends with a Completed record' {
+        $store = New-TestLocalStore (Join-Path $Work "progress-check-$([guid]::NewGuid().ToString('N'))")
+        $null = Push-S3loImage $ProgressLayout "local://$store/app:v1"
+        $records = Get-CommandProgress "Test-S3loStore '$store' -Deep" Continue @{}
+        $records.StatusDescription | Should -Contain '1 tag checked, 0 problems'
         $records[-1].RecordType | Should -Be 'Completed'
         @($records.ActivityId | Sort-Object -Unique).Count | Should -Be 1
     }

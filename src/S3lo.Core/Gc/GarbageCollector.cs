@@ -14,7 +14,7 @@ namespace S3lo.Core.Gc;
 /// </summary>
 public sealed class GarbageCollector(ImageStore store)
 {
-    private static readonly string[] SweptPrefixes =
+    internal static readonly string[] SweptPrefixes =
         [StoreLayout.BlobsPrefix, StoreLayout.RecipesPrefix, StoreLayout.IndexesPrefix, StoreLayout.ChunksPrefix, StoreLayout.LayersPrefix];
 
     /// <summary>Yields each object as its batch is removed (with WhatIf: as it would be).</summary>
@@ -112,6 +112,6 @@ public sealed class GarbageCollector(ImageStore store)
     private const int ParallelJudgements = 16;
 
     /// <summary>Only keys of the form <c>&lt;prefix&gt;&lt;64 lowercase hex&gt;</c> are content; anything else is not ours to judge.</summary>
-    private static bool IsContentKey(string key, string prefix)
+    internal static bool IsContentKey(string key, string prefix)
         => key.Length == prefix.Length + 64 && key.AsSpan(prefix.Length).IndexOfAnyExcept("0123456789abcdef") < 0;
 }

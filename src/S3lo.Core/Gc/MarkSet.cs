@@ -1,4 +1,3 @@
-using System.Text.Json;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
 
@@ -14,7 +13,7 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
     private readonly HashSet<string> _chunks = new(StringComparer.Ordinal);
     private readonly HashSet<string> _layerEntries = new(StringComparer.Ordinal);
     private readonly HashSet<string> _childManifestsRead = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _layersWithRecipe = new(StringComparer.Ordinal);
+    private readonly ReferenceWalker _walker = new(store);
     private readonly Dictionary<string, (long Size, DateTimeOffset LastModified, string? ETag)> _tags = new(StringComparer.Ordinal);
 
     public int TagCount => _tags.Count;
@@ -23,11 +22,7 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
     /// Which layers are chunked. Listed once, before the first mark: a recipe written later belongs to a
     /// push younger than the collection, whose chunks the grace period protects.
     /// </summary>
-    public async Task ListRecipesAsync(CancellationToken cancellationToken)
-    {
-        await foreach (var recipe in store.Objects.ListAsync(StoreLayout.RecipesPrefix, cancellationToken).ConfigureAwait(false))
-            _layersWithRecipe.Add(recipe.Key[StoreLayout.RecipesPrefix.Length..]);
-    }
+    public Task ListRecipesAsync(CancellationToken cancellationToken) => _walker.ListRecipesAsync(cancellationToken);
 
     /// <summary>Marks what every tag reaches whose manifest.json is new or changed since the last call.</summary>
     public async Task MarkNewTagsAsync(CancellationToken cancellationToken)
@@ -64,65 +59,39 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
         }
         // Deleted since it was listed: it holds nothing any more.
         if (stored is null) return;
-        await MarkManifestAsync(stored.Manifest, reference, 0, cancellationToken).ConfigureAwait(false);
+        await MarkManifestAsync(stored.Manifest, reference, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task MarkManifestAsync(Manifest manifest, string reference, int depth, CancellationToken cancellationToken)
+    private Task MarkManifestAsync(Manifest manifest, string reference, CancellationToken cancellationToken)
     {
         _blobs.Add(manifest.Digest.Hex);
-        if (!manifest.IsIndex)
-        {
-            foreach (var blob in manifest.References)
-            {
-                if (_blobs.Add(blob.Digest.Hex) && _layersWithRecipe.Contains(blob.Digest.Hex))
-                    await MarkChunksAsync(blob.Digest, reference, cancellationToken).ConfigureAwait(false);
-            }
-            return;
-        }
-        foreach (var child in manifest.Manifests)
-        {
-            _blobs.Add(child.Digest.Hex);
-            if (!_childManifestsRead.Add(child.Digest.Hex)) continue;
-            // The nesting the pushers accept; deeper is not an image S3lo or s3lo wrote.
-            if (depth > Manifest.MaxIndexDepth) throw Unreadable(reference, $"its index nests deeper than {Manifest.MaxIndexDepth} levels at {child.Digest}");
-            Manifest childManifest;
-            try
-            {
-                childManifest = await store.GetManifestBlobAsync(child, cancellationToken).ConfigureAwait(false);
-            }
-            catch (S3loException e) when (e.ErrorId == ErrorIds.BlobNotFound)
-            {
-                throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
-                    $"Garbage collection stopped: the tag {reference} in {store.Location} refers to the manifest {child.Digest}, which is missing.",
-                    reference, e);
-            }
-            catch (S3loException e) when (e.ErrorId is ErrorIds.InvalidManifest or ErrorIds.UnsupportedMediaType or ErrorIds.DigestMismatch
-                                              or ErrorIds.ObjectTooLarge)
-            {
-                throw Unreadable(reference, $"its child manifest {child.Digest} cannot be read: {e.Message}", e);
-            }
-            await MarkManifestAsync(childManifest, reference, depth + 1, cancellationToken).ConfigureAwait(false);
-        }
+        return _walker.WalkAsync(manifest, Mark, (unreadable, why, e) => throw Unfollowable(reference, unreadable, why, e), cancellationToken);
     }
 
-    private async Task MarkChunksAsync(Digest layer, string reference, CancellationToken cancellationToken)
+    /// <summary>Marks one reference; true when it is new, so that what it leads to is followed once.</summary>
+    private bool Mark(ObjectReference reference) => reference.Kind switch
     {
-        var recipe = await store.Objects.GetBytesAsync(StoreLayout.RecipeKey(layer), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
-        // Deleted since it was listed: the layer is stored whole again, or its tag is gone.
-        if (recipe is null) return;
-        try
-        {
-            using var document = JsonDocument.Parse(recipe.Bytes);
-            // S3lo's layers/ entry for the layer's diff_id lives as long as the recipe it points to.
-            _layerEntries.Add(Digest.FromHex(document.RootElement.GetProperty("layer").GetString() ?? "").Hex);
-            foreach (var chunk in document.RootElement.GetProperty("chunks").EnumerateArray())
-                _chunks.Add(Digest.FromHex(chunk.GetProperty("digest").GetString() ?? "").Hex);
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or S3loException)
-        {
-            throw Unreadable(reference, $"the recipe of its chunked layer {layer} cannot be read: {e.Message}", e);
-        }
+        ReferenceKind.Chunk => _chunks.Add(reference.Digest.Hex),
+        ReferenceKind.LayerEntry => _layerEntries.Add(reference.Digest.Hex),
+        // Keyed by their layer, like the layer itself, which is marked already.
+        ReferenceKind.Recipe or ReferenceKind.FileIndex => true,
+        ReferenceKind.IndexChild => MarkChild(reference.Digest.Hex),
+        _ => _blobs.Add(reference.Digest.Hex),
+    };
+
+    /// <summary>A child manifest may be marked already as another tag's root, yet is read once as a child.</summary>
+    private bool MarkChild(string hex)
+    {
+        _blobs.Add(hex);
+        return _childManifestsRead.Add(hex);
     }
+
+    private S3loException Unfollowable(string reference, ObjectReference unreadable, string why, S3loException? inner)
+        => unreadable.Kind == ReferenceKind.IndexChild && inner?.ErrorId == ErrorIds.BlobNotFound
+            ? new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
+                $"Garbage collection stopped: the tag {reference} in {store.Location} refers to the manifest {unreadable.Digest}, which is missing.",
+                reference, inner)
+            : Unreadable(reference, why, inner);
 
     private S3loException Unreadable(string reference, string why, Exception? inner = null)
         => new(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,

@@ -203,6 +203,34 @@ public abstract class StoreCmdlet : AsyncCmdlet
         return progress.Latest;
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the store at <paramref name="location"/>, ending <paramref name="progress"/>'s activity
+    /// once it is done or has failed. For cmdlets whose result means nothing unless the whole store was read (a check, a
+    /// measurement), an S3lo failure is a terminating error about the store rather than a result.
+    /// </summary>
+    private protected void RunOnStoreOrTerminate<T>(StoreLocation location, AsyncCmdlet.ProgressSink<T> progress,
+        Func<Core.Storage.ImageStore, CancellationToken, Task> work) where T : class
+    {
+        try
+        {
+            Run(async ct =>
+            {
+                try
+                {
+                    await work(await OpenStoreAsync(location, ct).ConfigureAwait(false), ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    progress.Complete();
+                }
+            });
+        }
+        catch (S3loException e)
+        {
+            ThrowTerminating(e, location.ToString());
+        }
+    }
+
     protected override void EndProcessing()
     {
         base.EndProcessing();

@@ -357,14 +357,13 @@ public abstract class GcTests : IAsyncLifetime
 
 public sealed class LocalGcTests : GcTests, IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("s3lo-gc-").FullName;
+    private readonly TempDir _temp = new();
 
-    protected override Task<ImageStore> CreateStoreAsync() => Task.FromResult(new ImageStore(new LocalObjectStore(LocalStoreProvider.Location(_dir))));
+    protected override Task<ImageStore> CreateStoreAsync() => Task.FromResult(_temp.OpenStore());
 
     protected override Task AgeAsync()
     {
-        var past = DateTime.UtcNow.AddHours(-2);
-        foreach (var file in Directory.EnumerateFiles(_dir, "*", SearchOption.AllDirectories)) File.SetLastWriteTimeUtc(file, past);
+        _temp.Age();
         return Task.CompletedTask;
     }
 
@@ -372,7 +371,7 @@ public sealed class LocalGcTests : GcTests, IDisposable
 
     protected override Task<string> LeaveUnfinishedWriteAsync()
     {
-        var directory = Path.Combine(_dir, "blobs", "sha256");
+        var directory = Path.Combine(_temp.Path, "blobs", "sha256");
         Directory.CreateDirectory(directory);
         File.WriteAllBytes(Path.Combine(directory, ".s3lo-tmp-0123456789abcdef"), TestImage.RandomBytes(1000));
         return Task.FromResult("blobs/sha256/.s3lo-tmp-0123456789abcdef");
@@ -382,7 +381,7 @@ public sealed class LocalGcTests : GcTests, IDisposable
 
     protected override int RaceJitterMilliseconds => 80;
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _temp.Dispose();
 }
 
 /// <summary>S3 cannot backdate an object: "old" is a zero grace period and a wait past the Date header's whole second.</summary>

@@ -11,7 +11,7 @@ namespace S3lo.Core.Storage.Local;
 /// final name, and a name that survives a power loss has its whole content (a tag's blobs are written before its
 /// manifest.json, so a tag that exists after a crash is whole).
 /// </summary>
-public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
+public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreExistence
 {
     private const string TempMarker = ".s3lo-tmp-";
     private const int BufferSize = 1 << 20;
@@ -419,6 +419,8 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
     }
 
     public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => Task.FromResult(DateTimeOffset.UtcNow);
+
+    public Task<bool> ExistsAsync(CancellationToken cancellationToken) => Task.FromResult(Directory.Exists(Location.Root));
 
     // Keeps a deleted tag from leaving empty folders behind; a concurrent writer that just created one
     // makes the delete fail, which is the outcome we want.
