@@ -11,7 +11,8 @@
     FormatsToProcess     = @('S3lo.Format.ps1xml')
     CmdletsToExport      = @('Push-S3loImage', 'Save-S3loImage', 'Get-S3loImage', 'Get-S3loManifest', 'Remove-S3loImage', 'Get-S3loPolicy',
                             'Set-S3loPolicy', 'Get-S3loLifecyclePlan', 'Invoke-S3loLifecycle', 'Remove-S3loStaleBlob',
-                            'Copy-S3loImage', 'Sync-S3loImage', 'Get-S3loImageFile', 'Read-S3loImageFile', 'Start-S3loServer')
+                            'Copy-S3loImage', 'Sync-S3loImage', 'Get-S3loImageFile', 'Read-S3loImageFile', 'Start-S3loServer',
+                            'Set-S3loImageSignature', 'Get-S3loImageSignature', 'Test-S3loImageSignature')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

@@ -15,6 +15,7 @@ Describe 'Help for <Name>' -ForEach @(
     @{ Name = 'Get-S3loPolicy' }, @{ Name = 'Set-S3loPolicy' }, @{ Name = 'Get-S3loLifecyclePlan' }, @{ Name = 'Invoke-S3loLifecycle' }
     @{ Name = 'Remove-S3loStaleBlob' }, @{ Name = 'Copy-S3loImage' }, @{ Name = 'Sync-S3loImage' }
     @{ Name = 'Get-S3loImageFile' }, @{ Name = 'Read-S3loImageFile' }, @{ Name = 'Start-S3loServer' }
+    @{ Name = 'Set-S3loImageSignature' }, @{ Name = 'Get-S3loImageSignature' }, @{ Name = 'Test-S3loImageSignature' }
 ) {
     BeforeAll {
         $help = Get-Help $Name -Full
@@ -46,7 +47,8 @@ Describe 'Format views' {
     It 'has a default view for <_>' -ForEach @('S3lo.Core.Catalog.ImageInfo', 'S3lo.Core.Transfer.TransferResult',
         'S3lo.Core.Catalog.ManifestInfo', 'S3lo.Core.Catalog.BlobInfo', 'S3lo.Core.Catalog.PlatformManifest', 'S3lo.Core.Policy.PolicyEntry',
         'S3lo.Core.Policy.EffectivePolicyInfo', 'S3lo.Core.Catalog.LifecyclePlanItem', 'S3lo.Core.Gc.SweptBlob', 'S3lo.PowerShell.Commands.LifecycleSummary', 'S3lo.Core.Transfer.MirrorResult',
-        'S3lo.Core.Files.ImageFileInfo', 'S3lo.Core.Server.ServerEndpoint') {
+        'S3lo.Core.Files.ImageFileInfo', 'S3lo.Core.Server.ServerEndpoint',
+        'S3lo.Core.Signing.SignatureInfo', 'S3lo.Core.Signing.SignatureVerification') {
         Get-FormatData -TypeName $_ | Should -Not -BeNullOrEmpty
     }
 
