@@ -75,11 +75,13 @@ public sealed class KmsKey : ISigner, IDisposable
 
     public async Task<byte[]> SignAsync(byte[] payload, CancellationToken cancellationToken)
     {
+        // KMS hashes a RAW message of up to 4096 bytes itself, which every payload of a valid name is; a longer one goes as its digest.
+        var raw = payload.Length <= 4096;
         var response = await Call(KeyRef, () => _client.SignAsync(new SignRequest
         {
             KeyId = _keyId,
-            Message = new MemoryStream(SHA256.HashData(payload)),
-            MessageType = MessageType.DIGEST,
+            Message = new MemoryStream(raw ? payload : SHA256.HashData(payload)),
+            MessageType = raw ? MessageType.RAW : MessageType.DIGEST,
             SigningAlgorithm = KmsAlgorithm,
         }, cancellationToken)).ConfigureAwait(false);
         var signature = response.Signature.ToArray();

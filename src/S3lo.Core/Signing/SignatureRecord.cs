@@ -22,6 +22,8 @@ public sealed record SignatureRecord(int SchemaVersion, string Digest, string Ke
     /// <summary>A record is small; anything beyond this is not one.</summary>
     public const int MaxBytes = 64 << 10;
 
+    private static readonly JsonSerializerOptions WriteOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The record as stored, fields in the order of the format.</summary>
     public byte[] ToJson()
     {
@@ -35,7 +37,8 @@ public sealed record SignatureRecord(int SchemaVersion, string Digest, string Ke
             ["signature"] = Convert.ToBase64String(Signature),
             ["signedAt"] = SignedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
         };
-        return JsonSerializer.SerializeToUtf8Bytes(node);
+        // Base64 and paths written as they are ('+', not \u002B): the record stays readable, and is the same JSON to any parser.
+        return JsonSerializer.SerializeToUtf8Bytes(node, WriteOptions);
     }
 
     /// <summary>
