@@ -257,3 +257,48 @@ open('$KmsPublic', 'wb').write(kms.get_public_key(KeyId=key)['PublicKey'])
             Should -Throw -ErrorId 'SigningFailed,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
     }
 }
+
+Describe 'Start-S3loServer -RequireSignature' {
+    BeforeAll {
+        $script:GateStore = New-TestLocalStore (Join-Path $Work 'gate-store')
+        $script:Signed = Push-S3loImage $Layout "local://$GateStore/app:signed"
+        $script:Unsigned = Push-S3loImage $Other "local://$GateStore/app:unsigned"
+        $null = Push-S3loImage $Other "local://$GateStore/app:otherkey"
+        $null = Set-S3loImageSignature "local://$GateStore/app:signed" -KeyPath "$Keys/ec.key"
+        $null = Set-S3loImageSignature "local://$GateStore/app:otherkey" -KeyPath "$Keys/ec2.key"
+        $script:GateJob = Start-ThreadJob -ArgumentList $env:S3LO_MODULE_PATH, $GateStore, "$Keys/ec.pub" {
+            param($ModulePath, $Store, $PublicKey)
+            Import-Module $ModulePath
+            Start-S3loServer $Store -Port 0 -RequireSignature -PublicKeyPath $PublicKey -CacheDuration ([TimeSpan]::Zero)
+        }
+        $deadline = [DateTime]::UtcNow.AddSeconds(30)
+        while (-not ($script:GateEndpoint = $GateJob | Receive-Job -Keep | Select-Object -First 1) -and $GateJob.State -in 'NotStarted', 'Running' -and [DateTime]::UtcNow -lt $deadline) {
+            Start-Sleep -Milliseconds 100
+        }
+        function Get-Manifest([string] $Reference) {
+            Invoke-WebRequest "$($GateEndpoint.Url)v2/app/manifests/$Reference" -SkipHttpErrorCheck -Headers @{ Accept = 'application/vnd.oci.image.manifest.v1+json' }
+        }
+    }
+
+    AfterAll {
+        if ($GateJob) { $GateJob | Stop-Job -PassThru | Remove-Job -Force }
+    }
+
+    It 'serves a signed tag and its manifest by digest, and answers 403 DENIED for the rest' {
+        $GateEndpoint | Should -Not -BeNullOrEmpty -Because ($GateJob | Receive-Job -Keep -ErrorAction Continue 2>&1 | Out-String)
+        (Get-Manifest 'signed').StatusCode | Should -Be 200
+        (Get-Manifest $Signed.Digest).StatusCode | Should -Be 200
+        foreach ($reference in 'unsigned', 'otherkey', $Unsigned.Digest) {
+            $response = Get-Manifest $reference
+            $response.StatusCode | Should -Be 403 -Because $reference
+            ($response.Content | ConvertFrom-Json).errors[0].code | Should -Be 'DENIED'
+        }
+    }
+
+    It 'stops serving a tag pushed again with an unsigned image' {
+        $null = Push-S3loImage $Other "local://$GateStore/app:signed"
+        (Get-Manifest 'signed').StatusCode | Should -Be 403
+        $null = Set-S3loImageSignature "local://$GateStore/app:signed" -KeyPath "$Keys/ec.key"
+        (Get-Manifest 'signed').StatusCode | Should -Be 200
+    }
+}

@@ -135,6 +135,19 @@ public sealed class ImageSignatures(ImageStore store)
         };
     }
 
+    /// <summary>Whether one of <paramref name="keys"/> signed <paramref name="digest"/> as the tag's manifest, by the records alone
+    /// (the caller has read the manifest and knows its digest).</summary>
+    public async Task<bool> IsSignedAsync(SignedName name, Digest digest, IReadOnlyList<VerificationKey> keys, CancellationToken cancellationToken)
+    {
+        foreach (var key in keys)
+        {
+            var stored = await store.Objects.GetBytesAsync(RecordKey(name, key.KeyId), SignatureRecord.MaxBytes, cancellationToken).ConfigureAwait(false);
+            if (stored is not null && SignatureRecord.TryParse(stored.Bytes) is { } record && Judge(name, digest, record, [key]) == SignatureStatus.Valid)
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>The digest of the manifest the tag holds now (of its exact bytes), or null when the tag does not exist.</summary>
     public async Task<Digest?> CurrentDigestAsync(SignedName name, CancellationToken cancellationToken)
     {

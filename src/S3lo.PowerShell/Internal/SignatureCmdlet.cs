@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using System.Security.Cryptography.X509Certificates;
 using S3lo.Core;
 using S3lo.Core.Oci;
 using S3lo.Core.Signing;
@@ -30,29 +29,5 @@ public abstract class SignatureCmdlet : ImageTargetCmdlet
     {
         var store = Store.StartsWith("local://", StringComparison.OrdinalIgnoreCase) ? Store : "local://" + Store;
         return store.TrimEnd('/', '\\') + "/" + Name + ":" + Tag;
-    }
-
-    /// <summary>
-    /// The public keys of <paramref name="paths"/> (PEM files, or KMS keys by <c>awskms:///…</c> or ARN, reached with the
-    /// cmdlet's AWS parameters) and of <paramref name="certificates"/>; a key that cannot be read is a terminating error.
-    /// </summary>
-    protected IReadOnlyList<VerificationKey> LoadPublicKeys(IReadOnlyList<string> paths, IReadOnlyList<X509Certificate2> certificates)
-    {
-        var keys = new List<VerificationKey>();
-        foreach (var path in paths)
-        {
-            if (KmsKey.IsKmsReference(path))
-            {
-                using var kms = OrTerminate(() => KmsKey.OpenAsync(path, S3Connection, CancellationToken.None).GetAwaiter().GetResult(), path);
-                keys.Add(kms.PublicKey);
-            }
-            else
-            {
-                keys.Add(OrTerminate(() => VerificationKey.FromFile(ResolvePath(path), path), path));
-            }
-        }
-        foreach (var certificate in certificates)
-            keys.Add(OrTerminate(() => VerificationKey.FromCertificate(certificate, "x509:" + certificate.Thumbprint), certificate));
-        return keys;
     }
 }
