@@ -136,6 +136,13 @@ Describe 'Signatures on a <Kind> store' -ForEach $StoreKinds {
         $verdict.IsValid | Should -BeFalse
     }
 
+    It 'keeps the records of a live tag through garbage collection' {
+        $null = Set-S3loImageSignature $ref -KeyPath "$Keys/ec.key" @p
+        $null = Remove-S3loStaleBlob $store.Uri -GracePeriod ([TimeSpan]::Zero) -Confirm:$false @p
+        Get-TestStoreKey $store -Prefix 'manifests/app/v1/signatures/' | Should -Not -BeNullOrEmpty
+        Test-S3loImageSignature $ref -PublicKeyPath "$Keys/ec.pub" @p | Should -BeTrue
+    }
+
     It 'removes the record when a copy changes the tag' {
         $null = Set-S3loImageSignature $ref -KeyPath "$Keys/ec.key" @p
         $null = Push-S3loImage $Other "$($store.Uri)other:v1" @p
