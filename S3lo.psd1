@@ -12,7 +12,8 @@
     CmdletsToExport      = @('Push-S3loImage', 'Save-S3loImage', 'Get-S3loImage', 'Get-S3loManifest', 'Remove-S3loImage', 'Get-S3loPolicy',
                             'Set-S3loPolicy', 'Get-S3loLifecyclePlan', 'Invoke-S3loLifecycle', 'Remove-S3loStaleBlob',
                             'Copy-S3loImage', 'Sync-S3loImage', 'Get-S3loImageFile', 'Read-S3loImageFile', 'Start-S3loServer',
-                            'Test-S3loStore', 'Measure-S3loStore')
+                            'Test-S3loStore', 'Measure-S3loStore',
+                            'Set-S3loImageSignature', 'Get-S3loImageSignature', 'Test-S3loImageSignature')
     FunctionsToExport    = @()
     AliasesToExport      = @()
     VariablesToExport    = @()

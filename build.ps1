@@ -58,6 +58,7 @@ $Prerequisites = [ordered]@{
     'htpasswd'                = 'apache2-utils'
     'zstd'                    = 'zstd'
     'strace'                  = 'strace'
+    '/usr/lib/python3/dist-packages/nacl/secret.py' = 'python3-nacl'
 }
 # One apt-get install takes them all at once, so their order does not matter.
 $PrerequisitePackages = @($Prerequisites.Values | Select-Object -Unique)

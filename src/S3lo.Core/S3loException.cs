@@ -72,6 +72,10 @@ public static class ErrorIds
     public const string InvalidPolicy = "InvalidPolicy";
     public const string TagImmutable = "TagImmutable";
     public const string TagChanged = "TagChanged";
+    public const string InvalidKey = "InvalidKey";
+    public const string KeyPasswordRequired = "KeyPasswordRequired";
+    public const string WrongKeyPassword = "WrongKeyPassword";
+    public const string SigningFailed = "SigningFailed";
     public const string UnsupportedChunkFormat = "UnsupportedChunkFormat";
     public const string FileNotFound = "FileNotFound";
     public const string IsADirectory = "IsADirectory";

@@ -16,6 +16,7 @@ Describe 'Help for <Name>' -ForEach @(
     @{ Name = 'Remove-S3loStaleBlob' }, @{ Name = 'Copy-S3loImage' }, @{ Name = 'Sync-S3loImage' }
     @{ Name = 'Get-S3loImageFile' }, @{ Name = 'Read-S3loImageFile' }, @{ Name = 'Start-S3loServer' }
     @{ Name = 'Test-S3loStore' }, @{ Name = 'Measure-S3loStore' }
+    @{ Name = 'Set-S3loImageSignature' }, @{ Name = 'Get-S3loImageSignature' }, @{ Name = 'Test-S3loImageSignature' }
 ) {
     BeforeAll {
         $help = Get-Help $Name -Full
@@ -48,7 +49,8 @@ Describe 'Format views' {
         'S3lo.Core.Catalog.ManifestInfo', 'S3lo.Core.Catalog.BlobInfo', 'S3lo.Core.Catalog.PlatformManifest', 'S3lo.Core.Policy.PolicyEntry',
         'S3lo.Core.Policy.EffectivePolicyInfo', 'S3lo.Core.Catalog.LifecyclePlanItem', 'S3lo.Core.Gc.SweptBlob', 'S3lo.PowerShell.Commands.LifecycleSummary', 'S3lo.Core.Transfer.MirrorResult',
         'S3lo.Core.Files.ImageFileInfo', 'S3lo.Core.Server.ServerEndpoint',
-        'S3lo.Core.Health.StoreProblem', 'S3lo.Core.Health.StoreStatistics', 'S3lo.Core.Health.ImageStatistics', 'S3lo.Core.Health.SharedLayer') {
+        'S3lo.Core.Health.StoreProblem', 'S3lo.Core.Health.StoreStatistics', 'S3lo.Core.Health.ImageStatistics', 'S3lo.Core.Health.SharedLayer',
+        'S3lo.Core.Signing.SignatureInfo', 'S3lo.Core.Signing.SignatureVerification') {
         Get-FormatData -TypeName $_ | Should -Not -BeNullOrEmpty
     }
 

@@ -39,6 +39,9 @@ internal static class RegistryErrors
 
     public static HttpResponse PaginationInvalid() => Error(400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested");
 
+    public static HttpResponse Denied(string reference)
+        => Error(403, "DENIED", "requested access to the resource is denied: the image is not signed by a required key", new JsonObject { ["reference"] = reference });
+
     public static HttpResponse Unknown() => Error(500, "UNKNOWN", "unknown error");
 
     public static HttpResponse Unavailable() => Error(503, "UNAVAILABLE", "the store could not be reached");

@@ -63,6 +63,9 @@ public sealed partial class RegistryHandler
         }
     }
 
+    /// <summary>When set, manifests are served only for images it finds signed.</summary>
+    internal SignatureGate? Gate { get; init; }
+
     private bool Authorized(HttpRequest request)
     {
         if (_credentials.Count == 0) return true;
@@ -108,6 +111,8 @@ public sealed partial class RegistryHandler
         var view = await ViewAsync(name, cancellationToken).ConfigureAwait(false);
         var manifest = digest is { } wanted ? view.ByDigest.GetValueOrDefault(wanted) : view.ByTag.GetValueOrDefault(reference);
         if (manifest is null) return RegistryErrors.ManifestUnknown(reference);
+        if (Gate is not null && !await Gate.AllowsAsync(view, name, digest is null ? reference : null, manifest.Digest, cancellationToken).ConfigureAwait(false))
+            return RegistryErrors.Denied($"{name}:{reference}");
 
         // Accept negotiation as Distribution 2.8 does it: OCI types are served only to clients that accept them; a Docker
         // manifest list named by tag, to a client that does not accept lists, resolves to its linux/amd64 entry. Unlike

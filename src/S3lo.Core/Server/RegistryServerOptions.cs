@@ -34,4 +34,11 @@ public sealed record RegistryServerOptions
 
     /// <summary>Receives one line per request (method, path, status, bytes, time, user) and the errors clients are not told.</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>When not empty, only images one of these keys signed are served (a tag, its manifest by digest, the children
+    /// of a signed index); anything else is 403 DENIED.</summary>
+    public IReadOnlyList<Signing.VerificationKey> RequiredSignatureKeys { get; init; } = [];
+
+    /// <summary>The store as its signatures name it (<see cref="Signing.SignedName.Store"/>); default the store's root.</summary>
+    public string? SignatureStore { get; init; }
 }

@@ -42,7 +42,11 @@ public sealed class StoreRegistryServer : IAsyncDisposable
                 $"The certificate {certificate.Subject} has no private key, so it cannot serve HTTPS.", certificate.Subject);
         _options = options;
         _log = options.Log ?? (_ => { });
-        _handler = new RegistryHandler(store, options.Credentials, options.CacheDuration, _log);
+        _handler = new RegistryHandler(store, options.Credentials, options.CacheDuration, _log)
+        {
+            Gate = options.RequiredSignatureKeys.Count == 0 ? null
+                : new SignatureGate(store, options.SignatureStore ?? store.Location.Root, options.RequiredSignatureKeys, options.CacheDuration),
+        };
         _slots = new SemaphoreSlim(Math.Max(1, options.MaxConcurrentRequests));
         _listener = new TcpListener(options.ListenAddress, options.Port);
         Store = store;

@@ -173,7 +173,8 @@ public sealed class ImageStore : IAsyncDisposable
     /// Publishes a tag: <c>oci-layout</c>, then <c>manifest.json</c> last, in one write that makes the tag appear.
     /// For an immutable image (s3lo.yaml) that write is a create-only write, so of two racing writers of the same
     /// tag exactly one wins; the other, like any write over an existing tag, fails with <c>TagImmutable</c>
-    /// unless it carries the very same manifest. <paramref name="force"/> writes regardless.
+    /// unless it carries the very same manifest. <paramref name="force"/> writes regardless. The tag's signature records
+    /// of another manifest are then removed.
     /// </summary>
     public async Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
     {
@@ -182,18 +183,36 @@ public sealed class ImageStore : IAsyncDisposable
         if (!immutable)
         {
             await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
-            return;
         }
-        try
+        else
         {
-            await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, WriteCondition.IfNotExists,
-                cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, WriteCondition.IfNotExists,
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (PreconditionFailedException)
+            {
+                var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
+                if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
+            }
         }
-        catch (PreconditionFailedException)
+        await RemoveStaleSignaturesAsync(name, tag, manifest.Digest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the tag's signature records of a manifest other than <paramref name="digest"/>, the one it now holds: after
+    /// a push they sign what the tag no longer is. Records this version cannot read are left alone.
+    /// </summary>
+    private async Task RemoveStaleSignaturesAsync(string name, string tag, Digest digest, CancellationToken cancellationToken)
+    {
+        var stale = new List<string>();
+        foreach (var o in await ListSignaturesAsync(name, tag, cancellationToken).ConfigureAwait(false))
         {
-            var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
-            if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
+            var stored = await Objects.GetBytesAsync(o.Key, Signing.SignatureRecord.MaxBytes, cancellationToken).ConfigureAwait(false);
+            if (stored is not null && Signing.SignatureRecord.TryParse(stored.Bytes) is { } record && record.Digest != digest.ToString()) stale.Add(o.Key);
         }
+        if (stale.Count > 0) await Objects.DeleteAsync(stale, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<bool> IsImmutableAsync(string name, CancellationToken cancellationToken)

@@ -63,8 +63,21 @@ public sealed class StartS3loServerCommand : StoreCmdlet
     [ValidateRange(1, 1024)]
     public int MaxConcurrentRequests { get; set; } = 32;
 
+    /// <summary>Serve only images signed by one of the -PublicKeyPath keys; anything else is answered 403 DENIED.</summary>
+    [Parameter]
+    public SwitchParameter RequireSignature { get; set; }
+
+    /// <summary>With -RequireSignature: the public keys (PEM files, certificates, or KMS keys by awskms:///… or ARN).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[] PublicKeyPath { get; set; } = [];
+
     protected override void ProcessRecord()
     {
+        if (RequireSignature != (PublicKeyPath.Length > 0))
+            ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
+                "-RequireSignature and -PublicKeyPath go together: give the keys whose signatures the server requires.", null), null);
+        var signatureKeys = LoadPublicKeys(PublicKeyPath, []);
         var location = OrTerminate(() => ParseStore(Store), Store);
         if (!IPAddress.TryParse(ListenAddress, out var address))
             ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
@@ -85,6 +98,8 @@ public sealed class StartS3loServerCommand : StoreCmdlet
             CacheDuration = CacheDuration,
             MaxConcurrentRequests = MaxConcurrentRequests,
             Log = line => Post(() => WriteVerbose(line)),
+            RequiredSignatureKeys = signatureKeys,
+            SignatureStore = location.Scheme == "local" ? WrittenLocalRoot(Store) : null,
         };
 
         // A store that cannot be opened or a port that cannot be bound is an error about the store; Ctrl+C (or Stop-Job)
@@ -97,4 +112,8 @@ public sealed class StartS3loServerCommand : StoreCmdlet
             await server.RunAsync(ct).ConfigureAwait(false);
         }));
     }
+
+    /// <summary>A local store's root as written (what its signatures name): <c>./store</c> for <c>local://./store/</c> or <c>./store</c>.</summary>
+    private static string WrittenLocalRoot(string store)
+        => (store.StartsWith("local://", StringComparison.OrdinalIgnoreCase) ? store["local://".Length..] : store).TrimEnd('/', '\\');
 }

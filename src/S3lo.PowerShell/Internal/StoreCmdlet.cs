@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using S3lo.Core.Signing;
 using S3lo.Core.Catalog;
 using S3lo.Core;
 using S3lo.Core.Gc;
@@ -229,6 +230,30 @@ public abstract class StoreCmdlet : AsyncCmdlet
         {
             ThrowTerminating(e, location.ToString());
         }
+    }
+
+    /// <summary>
+    /// The public keys of <paramref name="paths"/> (PEM files, or KMS keys by <c>awskms:///…</c> or ARN, reached with the
+    /// cmdlet's AWS parameters) and of <paramref name="certificates"/>; a key that cannot be read is a terminating error.
+    /// </summary>
+    protected IReadOnlyList<VerificationKey> LoadPublicKeys(IReadOnlyList<string> paths, IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2> certificates)
+    {
+        var keys = new List<VerificationKey>();
+        foreach (var path in paths)
+        {
+            if (KmsKey.IsKmsReference(path))
+            {
+                using var kms = OrTerminate(() => KmsKey.OpenAsync(path, S3Connection, CancellationToken.None).GetAwaiter().GetResult(), path);
+                keys.Add(kms.PublicKey);
+            }
+            else
+            {
+                keys.Add(OrTerminate(() => VerificationKey.FromFile(ResolvePath(path), path), path));
+            }
+        }
+        foreach (var certificate in certificates)
+            keys.Add(OrTerminate(() => VerificationKey.FromCertificate(certificate, "x509:" + certificate.Thumbprint), certificate));
+        return keys;
     }
 
     protected override void EndProcessing()

@@ -73,7 +73,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
         return new S3ObjectStore(location, CreateClient(options, credentials, region ?? "us-east-1"));
     }
 
-    private static async Task<(AWSCredentials Credentials, string? ProfileRegion)> ResolveCredentialsAsync(S3ConnectionOptions options,
+    internal static async Task<(AWSCredentials Credentials, string? ProfileRegion)> ResolveCredentialsAsync(S3ConnectionOptions options,
         CancellationToken cancellationToken)
     {
         if (!string.IsNullOrEmpty(options.AccessKey))
