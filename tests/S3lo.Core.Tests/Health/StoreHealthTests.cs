@@ -192,6 +192,48 @@ public abstract class StoreHealthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AChunkedLayerWithoutItsRecipeIsMissingItsRecipe()
+    {
+        var layer = (await Store.GetTagAsync("chunked", "v1", default)).Manifest.Layers[0];
+        await Store.Objects.DeleteAsync([StoreLayout.RecipeKey(layer.Digest)], default);
+
+        var problem = Assert.Single(await CheckAsync(new StoreCheckOptions()), p => p.Severity == ProblemSeverity.Error);
+        Assert.Equal((ProblemKind.MissingRecipe, "chunked:v1", StoreLayout.RecipeKey(layer.Digest)), (problem.Kind, problem.Reference, problem.Key));
+    }
+
+    [Fact]
+    public async Task AChunkedLayerWithoutItsFileIndexIsAWarning()
+    {
+        var layer = (await Store.GetTagAsync("chunked", "v1", default)).Manifest.Layers[0];
+        await Store.Objects.DeleteAsync([StoreLayout.IndexKey(layer.Digest)], default);
+
+        var problem = Assert.Single(await CheckAsync(new StoreCheckOptions()));
+        Assert.Equal((ProblemSeverity.Warning, ProblemKind.MissingFileIndex, StoreLayout.IndexKey(layer.Digest)), (problem.Severity, problem.Kind, problem.Key));
+    }
+
+    [Fact]
+    public async Task ARecipeThatDoesNotParseIsReported()
+    {
+        var layer = (await Store.GetTagAsync("chunked", "v1", default)).Manifest.Layers[0];
+        await Store.Objects.PutBytesAsync(StoreLayout.RecipeKey(layer.Digest), "{\"chunks\":[]}"u8.ToArray(), ObjectClass.Metadata, default);
+
+        var problem = Assert.Single(await CheckAsync(new StoreCheckOptions()));
+        Assert.Equal((ProblemSeverity.Error, ProblemKind.InvalidRecipe, "chunked:v1", StoreLayout.RecipeKey(layer.Digest)),
+            (problem.Severity, problem.Kind, problem.Reference, problem.Key));
+    }
+
+    [Fact]
+    public async Task ABlobOfAnotherSizeIsReported()
+    {
+        var config = _single.Root.Config!;
+        await Store.Objects.PutBytesAsync(StoreLayout.BlobKey(config.Digest), _single.Blobs[config.Digest].Append((byte)'\n').ToArray(), ObjectClass.Blob, default);
+
+        var problems = await CheckAsync(new StoreCheckOptions());
+        Assert.Equal(new[] { "app:v1", "app:v2" }, problems.Select(p => p.Reference).Order());
+        Assert.All(problems, p => Assert.Equal((ProblemKind.SizeMismatch, StoreLayout.BlobKey(config.Digest)), (p.Kind, p.Key)));
+    }
+
+    [Fact]
     public async Task TheFiguresAreTheSumsOfWhatIsStored()
     {
         await PutGarbageAsync();
