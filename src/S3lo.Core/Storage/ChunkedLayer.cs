@@ -65,12 +65,21 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
     private int _nextToFetch;
     private byte[] _current = [];
     private int _offset;
+    private int _skipInFirst;
     private long _read;
 
-    internal ChunkedLayerStream(IObjectStore objects, ChunkRecipe recipe)
+    /// <param name="offset">Where in the layer's compressed form to start: the chunks before the one holding it are not
+    /// fetched, and that one's frame is returned from the offset on (after the whole chunk was checked).</param>
+    internal ChunkedLayerStream(IObjectStore objects, ChunkRecipe recipe, long offset = 0)
     {
         _objects = objects;
         _recipe = recipe;
+        _read = offset;
+        // A frame's place in the compressed form is the sum of the stored (compressed) sizes before it.
+        long start = 0;
+        while (_nextToFetch < recipe.Chunks.Count && start + recipe.Chunks[_nextToFetch].CompressedSize <= offset)
+            start += recipe.Chunks[_nextToFetch++].CompressedSize;
+        _skipInFirst = (int)(offset - start);
     }
 
     public override long Length => _recipe.CompressedSize;
@@ -91,7 +100,8 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
             }
             if (_ahead.Count == 0) return 0;
             _current = await _ahead.Dequeue().WaitAsync(cancellationToken).ConfigureAwait(false);
-            _offset = 0;
+            _offset = Math.Min(_skipInFirst, _current.Length);
+            _skipInFirst = 0;
         }
         var n = Math.Min(buffer.Length, _current.Length - _offset);
         _current.AsMemory(_offset, n).CopyTo(buffer);

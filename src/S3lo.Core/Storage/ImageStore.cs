@@ -123,16 +123,55 @@ public sealed class ImageStore : IAsyncDisposable
 
     /// <summary>Opens a blob's bytes, unchecked: the object under <c>blobs/</c>, or for a layer another client stored
     /// chunked, its chunks' frames in order (each chunk checked against its raw digest); else <c>BlobNotFound</c>.</summary>
-    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    public Task<Stream> OpenBlobContentAsync(Descriptor descriptor, CancellationToken cancellationToken)
+        => OpenBlobContentAsync(descriptor, 0, cancellationToken);
+
+    /// <summary>Opens a blob's bytes from <paramref name="offset"/> on, unchecked as a whole (a part cannot be checked against
+    /// the blob's digest). What comes before the offset is not read: the object is read from there (a seek, a ranged GET;
+    /// skipped over on a store that cannot), and of a chunked layer only the chunks from the one holding the offset are
+    /// fetched, each still checked whole against its raw digest.</summary>
+    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, long offset, CancellationToken cancellationToken)
     {
+        var key = StoreLayout.BlobKey(descriptor.Digest);
         try
         {
-            return await Objects.OpenReadAsync(StoreLayout.BlobKey(descriptor.Digest), cancellationToken).ConfigureAwait(false);
+            if (offset > 0 && Objects is IRangedReads ranged) return await ranged.OpenReadAsync(key, offset, cancellationToken).ConfigureAwait(false);
+            var whole = await Objects.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await SkipAsync(whole, offset, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await whole.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            return whole;
         }
         catch (ObjectNotFoundException)
         {
             var recipe = await TryGetRecipeAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false) ?? throw BlobNotFound(descriptor.Digest);
-            return new ChunkedLayerStream(Objects, recipe);
+            return new ChunkedLayerStream(Objects, recipe, offset);
+        }
+    }
+
+    /// <summary>A URL that reads the blob whole for <paramref name="validFor"/> (-Redirect), or null when the store cannot sign
+    /// reads or holds the blob only as chunks (which a client cannot read as the blob).</summary>
+    public async Task<Uri?> TryPresignBlobAsync(Digest digest, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        if (Objects is not IPresignedReads { PresignUnavailableReason: null } signer) return null;
+        if (!await BlobExistsAsync(digest, cancellationToken).ConfigureAwait(false)) return null;
+        return await signer.PresignReadAsync(StoreLayout.BlobKey(digest), validFor, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task SkipAsync(Stream content, long offset, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        while (offset > 0)
+        {
+            var read = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, offset)), cancellationToken).ConfigureAwait(false);
+            if (read == 0) throw new EndOfStreamException("The blob ended before the requested offset.");
+            offset -= read;
         }
     }
 

@@ -65,6 +65,16 @@ internal sealed class ServedImages
         return manifest;
     }
 
+    /// <summary>An image <paramref name="name"/>:<paramref name="tag"/> whose one layer is <paramref name="layerBytes"/>, stored as
+    /// one blob (the server never looks inside a layer, so any bytes do); returns the layer's descriptor.</summary>
+    public static async Task<Descriptor> PutLayerImageAsync(ImageStore store, string name, string tag, byte[] layerBytes)
+    {
+        var layer = new Descriptor(MediaTypes.OciLayerGzip, Digest.Compute(layerBytes), layerBytes.Length);
+        await store.PutBlobAsync(layer, new MemoryStream(layerBytes), null, default);
+        await store.PublishTagAsync(name, tag, await PutManifestAsync(store, new Platform("linux", "amd64"), layerBytes, layer), force: false, default);
+        return layer;
+    }
+
     private static async Task<Manifest> PutManifestAsync(ImageStore store, Platform platform, byte[] rawLayer, Descriptor layer)
     {
         var configBytes = Encoding.UTF8.GetBytes(

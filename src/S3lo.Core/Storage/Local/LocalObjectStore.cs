@@ -11,7 +11,7 @@ namespace S3lo.Core.Storage.Local;
 /// final name, and a name that survives a power loss has its whole content (a tag's blobs are written before its
 /// manifest.json, so a tag that exists after a crash is whole).
 /// </summary>
-public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
+public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IRangedReads
 {
     private const string TempMarker = ".s3lo-tmp-";
     private const int BufferSize = 1 << 20;
@@ -55,11 +55,15 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
         }
     }
 
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenReadAsync(key, 0, cancellationToken);
+
+    public Task<Stream> OpenReadAsync(string key, long offset, CancellationToken cancellationToken)
     {
         try
         {
-            return Task.FromResult<Stream>(OpenFile(PathOf(key)));
+            var file = OpenFile(PathOf(key));
+            file.Seek(offset, SeekOrigin.Begin);
+            return Task.FromResult<Stream>(file);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
