@@ -53,6 +53,39 @@ Describe 'Start-S3loServer' {
         $server.Job | Remove-Job
     }
 
+    It 'serves HTTPS with a -Certificate object, pulled by skopeo trusting it through --src-cert-dir' {
+        $key = [System.Security.Cryptography.RSA]::Create(2048)
+        $request = [System.Security.Cryptography.X509Certificates.CertificateRequest]::new('CN=127.0.0.1', $key, 'SHA256',
+            [System.Security.Cryptography.RSASignaturePadding]::Pkcs1)
+        $san = [System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder]::new()
+        $san.AddIpAddress([ipaddress]::Loopback)
+        $request.CertificateExtensions.Add($san.Build())
+        $certificate = $request.CreateSelfSigned([DateTimeOffset]::UtcNow.AddMinutes(-5), [DateTimeOffset]::UtcNow.AddDays(1))
+        $certDir = New-Item -ItemType Directory (Join-Path $Work 'certs')
+        Set-Content (Join-Path $certDir 'ca.crt') $certificate.ExportCertificatePem()
+
+        $server = Start-TestServerJob -Parameters @{ Certificate = $certificate }
+        try {
+            $server.Endpoint | Should -Not -BeNullOrEmpty -Because ($server.Job | Receive-Job -Keep -ErrorAction Continue 2>&1 | Out-String)
+            $server.Endpoint.Url | Should -Be "https://127.0.0.1:$($server.Endpoint.Port)/"
+            $pulled = Join-Path $Work 'pulled-tls'
+            skopeo --insecure-policy copy --src-cert-dir $certDir "docker://127.0.0.1:$($server.Endpoint.Port)/app:v1" "oci:${pulled}:v1"
+            $LASTEXITCODE | Should -Be 0
+            Get-TestLayoutManifest $pulled -Tag v1 | Should -Be (Get-S3loManifest "local://$Store/app:v1").Json
+            # Plain HTTP on the HTTPS port gets no answer.
+            { Invoke-WebRequest "http://127.0.0.1:$($server.Endpoint.Port)/v2/" } | Should -Throw
+        }
+        finally {
+            $server.Job | Stop-Job
+            $server.Job | Remove-Job
+        }
+    }
+
+    It 'refuses -Redirect on a local store, whose blobs only the server can hand out' {
+        { Start-S3loServer $Store -Port 0 -Redirect } |
+            Should -Throw -ErrorId 'RedirectUnsupported,S3lo.PowerShell.Commands.StartS3loServerCommand'
+    }
+
     It 'refuses a non-loopback address without authentication' {
         { Start-S3loServer $Store -ListenAddress 0.0.0.0 -Port 0 } |
             Should -Throw -ErrorId 'AnonymousListenRefused,S3lo.PowerShell.Commands.StartS3loServerCommand'
