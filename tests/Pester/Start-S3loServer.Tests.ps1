@@ -8,8 +8,8 @@ BeforeAll {
     $script:Pushed = Push-S3loImage $Layout "local://$Store/app:v1"
 
     function Start-TestServerJob {
-        param([hashtable] $Parameters = @{})
-        $job = Start-ThreadJob -ArgumentList $env:S3LO_MODULE_PATH, $Store, $Parameters {
+        param([hashtable] $Parameters = @{}, [string] $Source = $Store)
+        $job = Start-ThreadJob -ArgumentList $env:S3LO_MODULE_PATH, $Source, $Parameters {
             param($ModulePath, $Store, $Parameters)
             Import-Module $ModulePath
             Start-S3loServer $Store -Port 0 -Verbose @Parameters
@@ -100,6 +100,42 @@ Describe 'Start-S3loServer' {
             $response.StatusCode | Should -Be 401
             $response.Headers['WWW-Authenticate'] | Should -Be 'Basic realm="S3lo"'
             (Invoke-WebRequest "$($server.Endpoint.Url)v2/" -Authentication Basic -Credential $user -AllowUnencryptedAuthentication).StatusCode | Should -Be 200
+        }
+        finally {
+            $server.Job | Stop-Job
+            $server.Job | Remove-Job
+        }
+    }
+}
+
+Describe 'Start-S3loServer -Redirect' {
+    BeforeAll {
+        $script:Azure = Start-TestAzureServer
+        $script:AzStore = New-TestStore -Kind az -Root $Work -Server $Azure
+        $azParams = $AzStore.Params
+        $null = Push-S3loImage $Layout "$($AzStore.Uri)app:v1" @azParams
+    }
+
+    AfterAll {
+        if ($script:Azure) { Stop-TestAzureServer $script:Azure }
+    }
+
+    It 'sends skopeo to SAS URLs of the Azure container for whole blobs, as Example 5 shows' {
+        $server = Start-TestServerJob -Source $AzStore.Uri -Parameters ($AzStore.Params + @{ Redirect = $true; RedirectDuration = [timespan]'00:02:00' })
+        try {
+            $server.Endpoint | Should -Not -BeNullOrEmpty -Because ($server.Job | Receive-Job -Keep -ErrorAction Continue 2>&1 | Out-String)
+            $pulled = Join-Path $Work 'pulled-redirect'
+            skopeo --insecure-policy copy --src-tls-verify=false "docker://127.0.0.1:$($server.Endpoint.Port)/app:v1" "oci:${pulled}:v1"
+            $LASTEXITCODE | Should -Be 0
+            $manifest = Get-TestLayoutManifest $pulled -Tag v1
+            $azParams = $AzStore.Params
+            $manifest | Should -Be (Get-S3loManifest "$($AzStore.Uri)app:v1" @azParams).Json
+            foreach ($digest in Get-TestBlobDigest $manifest) {
+                $deadline = [DateTime]::UtcNow.AddSeconds(10)
+                $line = "GET /v2/app/blobs/$digest 307 "
+                while (-not ($server.Job.Verbose | Out-String).Contains($line) -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+                ($server.Job.Verbose | Out-String) | Should -BeLike "*$line*"
+            }
         }
         finally {
             $server.Job | Stop-Job
