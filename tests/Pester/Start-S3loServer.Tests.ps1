@@ -82,8 +82,23 @@ Describe 'Start-S3loServer' {
     }
 
     It 'refuses -Redirect on a local store, whose blobs only the server can hand out' {
-        { Start-S3loServer $Store -Port 0 -Redirect } |
-            Should -Throw -ErrorId 'RedirectUnsupported,S3lo.PowerShell.Commands.StartS3loServerCommand'
+        # In a job, so that a server that wrongly starts is stopped instead of serving in the foreground for ever.
+        $job = Start-ThreadJob -ArgumentList $env:S3LO_MODULE_PATH, $Store {
+            param($ModulePath, $Store)
+            Import-Module $ModulePath
+            Start-S3loServer $Store -Port 0 -Redirect
+        }
+        try {
+            $job | Wait-Job -Timeout 30 | Out-Null
+            $job.State | Should -Be 'Completed'
+            $output = $job | Receive-Job -ErrorVariable failures -ErrorAction SilentlyContinue
+            $output | Should -BeNullOrEmpty
+            $failures.FullyQualifiedErrorId | Should -Be 'RedirectUnsupported,S3lo.PowerShell.Commands.StartS3loServerCommand'
+        }
+        finally {
+            $job | Stop-Job
+            $job | Remove-Job
+        }
     }
 
     It 'refuses a non-loopback address without authentication' {
