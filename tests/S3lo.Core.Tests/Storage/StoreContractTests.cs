@@ -47,6 +47,22 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARangedReadReturnsTheBytesFromItsOffsetToTheEnd()
+    {
+        var data = RandomBytes(300_000);
+        await Store.PutBytesAsync("blobs/sha256/ranged", data, ObjectClass.Blob, default);
+        var ranged = Assert.IsAssignableFrom<IRangedReads>(Store);
+        foreach (var offset in (long[])[0, 1, 123_457, data.Length - 1])
+        {
+            await using var stream = await ranged.OpenReadAsync("blobs/sha256/ranged", offset, default);
+            var read = new MemoryStream();
+            await stream.CopyToAsync(read);
+            Assert.Equal(data[(int)offset..], read.ToArray());
+        }
+        await Assert.ThrowsAsync<ObjectNotFoundException>(() => ranged.OpenReadAsync("blobs/sha256/" + new string('0', 64), 10, default));
+    }
+
+    [Fact]
     public async Task GetBytesRefusesObjectsLargerThanAllowed()
     {
         await Store.PutBytesAsync("big", new byte[2048], ObjectClass.Metadata, default);
