@@ -123,6 +123,36 @@ internal sealed class ServedImages
     }
 }
 
+/// <summary>
+/// A test class's store of one kind holding <see cref="ServedImages"/>, served by a <see cref="RunningServer"/> with
+/// <see cref="ServerOptions"/>; all three made before each test and disposed after it.
+/// </summary>
+public abstract class ServedStoreTests(ImageFixture images) : IAsyncLifetime
+{
+    private protected TempDir Dir { get; } = new();
+    private protected ImageStore Store { get; private set; } = null!;
+    private protected ServedImages Served { get; private set; } = null!;
+    private protected RunningServer Server { get; private set; } = null!;
+
+    protected abstract Task<ImageStore> CreateStoreAsync();
+
+    private protected virtual RegistryServerOptions? ServerOptions => null;
+
+    public async Task InitializeAsync()
+    {
+        Store = await CreateStoreAsync();
+        Served = await ServedImages.WriteAsync(Store, images);
+        Server = new RunningServer(Store, ServerOptions);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Store.DisposeAsync();
+        Dir.Dispose();
+    }
+}
+
 /// <summary>A <see cref="StoreRegistryServer"/> on 127.0.0.1 and a free port, serving until disposed; its log kept for failures.</summary>
 internal sealed class RunningServer : IAsyncDisposable
 {

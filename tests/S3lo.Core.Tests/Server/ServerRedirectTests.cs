@@ -10,41 +10,22 @@ namespace S3lo.Core.Tests.Server;
 /// -Redirect: a whole blob stored as one object is answered 307 to a URL of the store's own (S3 presigned, Azure SAS), and
 /// skopeo fetches it from there, verified; a range and a layer stored only as chunks are still served by the server.
 /// </summary>
-public abstract class ServerRedirectTests(ImageFixture images) : IAsyncLifetime
+public abstract class ServerRedirectTests(ImageFixture images) : ServedStoreTests(images)
 {
-    private readonly TempDir _dir = new();
-    private ImageStore _store = null!;
-    private ServedImages _served = null!;
-    private RunningServer _server = null!;
-
-    protected abstract Task<ImageStore> CreateStoreAsync();
-
-    public async Task InitializeAsync()
-    {
-        _store = await CreateStoreAsync();
-        _served = await ServedImages.WriteAsync(_store, images);
-        _server = new RunningServer(_store, new RegistryServerOptions { RedirectDuration = TimeSpan.FromMinutes(5) });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _store.DisposeAsync();
-        _dir.Dispose();
-    }
+    private protected override RegistryServerOptions ServerOptions => new() { RedirectDuration = TimeSpan.FromMinutes(5) };
 
     private string[] LogLines(string name, Digest digest)
     {
-        lock (_server.Log) return _server.Log.Where(l => l.Contains($" GET /v2/{name}/blobs/{digest} ", StringComparison.Ordinal)).ToArray();
+        lock (Server.Log) return Server.Log.Where(l => l.Contains($" GET /v2/{name}/blobs/{digest} ", StringComparison.Ordinal)).ToArray();
     }
 
     [Fact]
     public void Skopeo_copies_through_redirects_to_the_store_and_the_log_shows_the_307s()
     {
-        var layout = _dir.File("app");
-        Tool.Run("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", $"docker://{_server.Host}/app:v1", "oci:" + layout + ":v1");
-        Assert.Equal(_served.App.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
-        foreach (var blob in _served.App.References)
+        var layout = Dir.File("app");
+        Tool.Run("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", $"docker://{Server.Host}/app:v1", "oci:" + layout + ":v1");
+        Assert.Equal(Served.App.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
+        foreach (var blob in Served.App.References)
         {
             Assert.Equal(blob.Size, new FileInfo(Path.Combine(layout, "blobs", "sha256", blob.Digest.Hex)).Length);
             Assert.Contains(LogLines("app", blob.Digest), l => l.Contains(" 307 ", StringComparison.Ordinal));
@@ -54,20 +35,20 @@ public abstract class ServerRedirectTests(ImageFixture images) : IAsyncLifetime
     [Fact]
     public void A_layer_stored_only_as_chunks_is_served_by_the_server_and_its_config_redirected()
     {
-        var layout = _dir.File("chunked");
-        Tool.Run("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", $"docker://{_server.Host}/chunked:v1", "oci:" + layout + ":v1");
-        var layer = _served.Chunked.Layers[0];
-        Assert.Equal(_served.ChunkedLayer, File.ReadAllBytes(Path.Combine(layout, "blobs", "sha256", layer.Digest.Hex)));
+        var layout = Dir.File("chunked");
+        Tool.Run("skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", $"docker://{Server.Host}/chunked:v1", "oci:" + layout + ":v1");
+        var layer = Served.Chunked.Layers[0];
+        Assert.Equal(Served.ChunkedLayer, File.ReadAllBytes(Path.Combine(layout, "blobs", "sha256", layer.Digest.Hex)));
         Assert.All(LogLines("chunked", layer.Digest), l => Assert.Contains(" 200 ", l));
         Assert.NotEmpty(LogLines("chunked", layer.Digest));
-        Assert.Contains(LogLines("chunked", _served.Chunked.Config!.Digest), l => l.Contains(" 307 ", StringComparison.Ordinal));
+        Assert.Contains(LogLines("chunked", Served.Chunked.Config!.Digest), l => l.Contains(" 307 ", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task A_range_is_served_directly_and_a_whole_blob_redirects_to_a_url_that_reads_it()
     {
-        var layer = _served.App.Layers[0];
-        var url = $"http://{_server.Host}/v2/app/blobs/{layer.Digest}";
+        var layer = Served.App.Layers[0];
+        var url = $"http://{Server.Host}/v2/app/blobs/{layer.Digest}";
         using var noRedirects = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
         var ranged = new HttpRequestMessage(HttpMethod.Get, url);
         ranged.Headers.TryAddWithoutValidation("Range", "bytes=0-9");
@@ -77,7 +58,7 @@ public abstract class ServerRedirectTests(ImageFixture images) : IAsyncLifetime
         using var whole = await noRedirects.GetAsync(url);
         Assert.Equal(HttpStatusCode.TemporaryRedirect, whole.StatusCode);
         var location = whole.Headers.Location!;
-        Assert.NotEqual(_server.Endpoint.Port, location.Port);
+        Assert.NotEqual(Server.Endpoint.Port, location.Port);
         Assert.Equal(layer.Digest, Digest.Compute(await noRedirects.GetByteArrayAsync(location)));
     }
 }
@@ -85,15 +66,13 @@ public abstract class ServerRedirectTests(ImageFixture images) : IAsyncLifetime
 [Collection(RgwCollection.Name)]
 public sealed class S3ServerRedirectTests(RgwServer server, ImageFixture images) : ServerRedirectTests(images), IClassFixture<ImageFixture>
 {
-    protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection(null, null)), default));
+    protected override async Task<ImageStore> CreateStoreAsync() => new(await server.NewStoreAsync());
 }
 
 [Collection(AzuriteCollection.Name)]
 public sealed class AzureServerRedirectTests(AzuriteServer server, ImageFixture images) : ServerRedirectTests(images), IClassFixture<ImageFixture>
 {
-    protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(server.NewContainer(), server.Connection()), server.Connection(), default));
+    protected override async Task<ImageStore> CreateStoreAsync() => new(await server.NewStoreAsync());
 }
 
 public sealed class LocalServerRedirectTests : IDisposable

@@ -103,15 +103,13 @@ public sealed class LocalServerRangedReadTests(ImageFixture images) : ServerRang
 [Collection(RgwCollection.Name)]
 public sealed class S3ServerRangedReadTests(RgwServer server, ImageFixture images) : ServerRangedReadTests(images), IClassFixture<ImageFixture>
 {
-    protected override async Task<IObjectStore> CreateObjectsAsync()
-        => await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection(null, null)), default);
+    protected override async Task<IObjectStore> CreateObjectsAsync() => await server.NewStoreAsync();
 }
 
 [Collection(AzuriteCollection.Name)]
 public sealed class AzureServerRangedReadTests(AzuriteServer server, ImageFixture images) : ServerRangedReadTests(images), IClassFixture<ImageFixture>
 {
-    protected override async Task<IObjectStore> CreateObjectsAsync()
-        => await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(server.NewContainer(), server.Connection()), server.Connection(), default);
+    protected override async Task<IObjectStore> CreateObjectsAsync() => await server.NewStoreAsync();
 }
 
 /// <summary>
