@@ -101,6 +101,13 @@ Describe 'Start-S3loServer' {
         }
     }
 
+    It 'refuses a -RedirectDuration outside 10 seconds to 7 days' {
+        { Start-S3loServer $Store -Port 0 -Redirect -RedirectDuration 00:00:01 } |
+            Should -Throw -ErrorId 'InvalidArgument,S3lo.PowerShell.Commands.StartS3loServerCommand'
+        { Start-S3loServer $Store -Port 0 -Redirect -RedirectDuration 8.00:00:00 } |
+            Should -Throw -ErrorId 'InvalidArgument,S3lo.PowerShell.Commands.StartS3loServerCommand'
+    }
+
     It 'refuses a non-loopback address without authentication' {
         { Start-S3loServer $Store -ListenAddress 0.0.0.0 -Port 0 } |
             Should -Throw -ErrorId 'AnonymousListenRefused,S3lo.PowerShell.Commands.StartS3loServerCommand'
