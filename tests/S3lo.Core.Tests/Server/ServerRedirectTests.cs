@@ -73,6 +73,18 @@ public sealed class S3ServerRedirectTests(RgwServer server, ImageFixture images)
 public sealed class AzureServerRedirectTests(AzuriteServer server, ImageFixture images) : ServerRedirectTests(images), IClassFixture<ImageFixture>
 {
     protected override async Task<ImageStore> CreateStoreAsync() => new(await server.NewStoreAsync());
+
+    [Fact]
+    public async Task Redirect_on_a_container_reached_with_a_sas_token_is_refused_with_a_clear_error()
+    {
+        var container = server.NewContainer();
+        var sas = server.Client(container).GenerateSasUri(Azure.Storage.Sas.BlobContainerSasPermissions.All, DateTimeOffset.UtcNow.AddHours(1)).Query;
+        var connection = server.Connection() with { AccountKey = null, SasToken = sas };
+        await using var store = new ImageStore(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(container, connection), connection, default));
+        var e = Assert.Throws<S3loException>(() => new StoreRegistryServer(store, new RegistryServerOptions { Port = 0, RedirectDuration = TimeSpan.FromMinutes(5) }));
+        Assert.Equal(ErrorIds.RedirectUnsupported, e.ErrorId);
+        Assert.Contains("SAS token", e.Message);
+    }
 }
 
 public sealed class LocalServerRedirectTests : IDisposable
