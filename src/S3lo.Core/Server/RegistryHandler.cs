@@ -176,7 +176,7 @@ public sealed partial class RegistryHandler
             // still checked whole against its raw digest.
             content = range is null
                 ? await _store.OpenBlobAsync(descriptor, cancellationToken).ConfigureAwait(false)
-                : await _store.OpenBlobContentAsync(descriptor, offset, cancellationToken).ConfigureAwait(false);
+                : await _store.OpenBlobContentAsync(descriptor, offset, count, cancellationToken).ConfigureAwait(false);
         }
         catch (S3loException e) when (e.ErrorId is ErrorIds.BlobNotFound)
         {

@@ -6,8 +6,9 @@ namespace S3lo.Core.Storage;
 /// </summary>
 public interface IRangedReads
 {
-    /// <summary>Streams an object from <paramref name="offset"/> to its end; <see cref="ObjectNotFoundException"/> when it does not exist.</summary>
-    Task<Stream> OpenReadAsync(string key, long offset, CancellationToken cancellationToken);
+    /// <summary>Streams <paramref name="length"/> bytes of an object from <paramref name="offset"/> (fewer where the object
+    /// ends first), and asks the store for no more; <see cref="ObjectNotFoundException"/> when it does not exist.</summary>
+    Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -123,19 +123,29 @@ public sealed class ImageStore : IAsyncDisposable
 
     /// <summary>Opens a blob's bytes, unchecked: the object under <c>blobs/</c>, or for a layer another client stored
     /// chunked, its chunks' frames in order (each chunk checked against its raw digest); else <c>BlobNotFound</c>.</summary>
-    public Task<Stream> OpenBlobContentAsync(Descriptor descriptor, CancellationToken cancellationToken)
-        => OpenBlobContentAsync(descriptor, 0, cancellationToken);
+    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Objects.OpenReadAsync(StoreLayout.BlobKey(descriptor.Digest), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException)
+        {
+            var recipe = await TryGetRecipeAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false) ?? throw BlobNotFound(descriptor.Digest);
+            return new ChunkedLayerStream(Objects, recipe);
+        }
+    }
 
-    /// <summary>Opens a blob's bytes from <paramref name="offset"/> on, unchecked as a whole (a part cannot be checked against
-    /// the blob's digest). What comes before the offset is not read: the object is read from there (a seek, a ranged GET;
-    /// skipped over on a store that cannot), and of a chunked layer only the chunks from the one holding the offset are
-    /// fetched, each still checked whole against its raw digest.</summary>
-    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, long offset, CancellationToken cancellationToken)
+    /// <summary>Opens <paramref name="length"/> bytes of a blob from <paramref name="offset"/>, unchecked as a whole (a part
+    /// cannot be checked against the blob's digest). Only that part is read: the object from the offset for the length (a
+    /// seek, a ranged GET; on a store that cannot, what comes before is read and skipped), and of a chunked layer only the
+    /// chunks the part overlaps, each still checked whole against its raw digest.</summary>
+    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, long offset, long length, CancellationToken cancellationToken)
     {
         var key = StoreLayout.BlobKey(descriptor.Digest);
         try
         {
-            if (offset > 0 && Objects is IRangedReads ranged) return await ranged.OpenReadAsync(key, offset, cancellationToken).ConfigureAwait(false);
+            if (Objects is IRangedReads ranged) return await ranged.OpenReadAsync(key, offset, length, cancellationToken).ConfigureAwait(false);
             var whole = await Objects.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
             try
             {
@@ -151,7 +161,7 @@ public sealed class ImageStore : IAsyncDisposable
         catch (ObjectNotFoundException)
         {
             var recipe = await TryGetRecipeAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false) ?? throw BlobNotFound(descriptor.Digest);
-            return new ChunkedLayerStream(Objects, recipe, offset);
+            return new ChunkedLayerStream(Objects, recipe, offset, length);
         }
     }
 

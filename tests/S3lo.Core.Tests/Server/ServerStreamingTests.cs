@@ -65,6 +65,14 @@ public abstract class ServerRangedReadTests(ImageFixture images) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_range_in_the_middle_of_a_blob_reads_only_that_range_from_the_store()
+    {
+        var body = await GetRangeAsync("big", _big.Digest, "bytes=1000000-1000999");
+        Assert.Equal(_bigBytes[1_000_000..1_001_000], body);
+        Assert.InRange(_counting.BytesReadUnder(StoreLayout.BlobKey(_big.Digest)), 1000, 64 << 10);
+    }
+
+    [Fact]
     public async Task A_range_in_the_last_chunk_of_a_chunked_layer_fetches_only_that_chunk()
     {
         var layer = _served.Chunked.Layers[0];
@@ -72,6 +80,16 @@ public abstract class ServerRangedReadTests(ImageFixture images) : IAsyncLifetim
         var body = await GetRangeAsync("chunked", layer.Digest, "bytes=-100");
         Assert.Equal(_served.ChunkedLayer[^100..], body);
         Assert.Equal([StoreLayout.ChunkKey(recipe.Chunks[^1].Digest)], _counting.ReadsUnder(StoreLayout.ChunksPrefix));
+    }
+
+    [Fact]
+    public async Task A_range_inside_the_first_chunk_of_a_chunked_layer_fetches_only_that_chunk()
+    {
+        var layer = _served.Chunked.Layers[0];
+        var recipe = (await _store.TryGetRecipeAsync(layer.Digest, default))!;
+        var body = await GetRangeAsync("chunked", layer.Digest, "bytes=1000-1999");
+        Assert.Equal(_served.ChunkedLayer[1000..2000], body);
+        Assert.Equal([StoreLayout.ChunkKey(recipe.Chunks[0].Digest)], _counting.ReadsUnder(StoreLayout.ChunksPrefix));
     }
 
     [Fact]

@@ -95,11 +95,11 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRan
         return new CountedStream(this, key, await inner.OpenReadAsync(key, cancellationToken));
     }
 
-    public async Task<Stream> OpenReadAsync(string key, long offset, CancellationToken cancellationToken)
+    public async Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
     {
         _reads.Enqueue(key);
         var ranged = inner as IRangedReads ?? throw new NotSupportedException($"{inner.Location} has no ranged reads.");
-        return new CountedStream(this, key, await ranged.OpenReadAsync(key, offset, cancellationToken));
+        return new CountedStream(this, key, await ranged.OpenReadAsync(key, offset, length, cancellationToken));
     }
 
     public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);

@@ -186,19 +186,27 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
     /// The SDK's download stream resumes a broken body a few times itself; when it gives up, the read is resumed here with
     /// a ranged download of the same version (If-Match its ETag) from the byte reached.
     /// </summary>
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenReadAsync(key, 0, cancellationToken);
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenRangeAsync(key, 0, null, cancellationToken);
 
-    public async Task<Stream> OpenReadAsync(string key, long offset, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        return OpenRangeAsync(key, offset, length, cancellationToken);
+    }
+
+    /// <summary><paramref name="length"/> bytes of the object (null: all) from <paramref name="offset"/>, resumed from the
+    /// byte reached when the body breaks off.</summary>
+    private async Task<Stream> OpenRangeAsync(string key, long offset, long? length, CancellationToken cancellationToken)
     {
         var budget = new AttemptBudget(RetrySchedule.Store);
         budget.Take();
-        var first = await OpenFromAsync(key, offset, null, cancellationToken).ConfigureAwait(false);
+        var first = await OpenFromAsync(key, offset, length, null, cancellationToken).ConfigureAwait(false);
         var etag = first.Download.Details.ETag;
         return new ResumingReadStream(first, first.Download.Details.ContentLength,
             async (reached, ct) =>
             {
                 budget.Take();
-                return await OpenFromAsync(key, offset + reached, etag, ct).ConfigureAwait(false);
+                return await OpenFromAsync(key, offset + reached, length - reached, etag, ct).ConfigureAwait(false);
             },
             // The SDK's stream re-requests on its own and lets out the error answer it got when it gives up.
             (e, ct) => IsCutOff(e) || e is S3loException { Kind: S3loErrorKind.ConnectionError } || (e is OperationCanceledException && !ct.IsCancellationRequested)
@@ -233,11 +241,11 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
         }
     }
 
-    private async Task<DownloadStream> OpenFromAsync(string key, long offset, ETag? etag, CancellationToken cancellationToken)
+    private async Task<DownloadStream> OpenFromAsync(string key, long offset, long? length, ETag? etag, CancellationToken cancellationToken)
     {
         var options = new BlobDownloadOptions
         {
-            Range = offset > 0 ? new HttpRange(offset) : default,
+            Range = offset > 0 || length is not null ? new HttpRange(offset, length) : default,
             Conditions = etag is { } version ? new BlobRequestConditions { IfMatch = version } : null,
         };
         try

@@ -55,15 +55,26 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IRangedR
         }
     }
 
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenReadAsync(key, 0, cancellationToken);
-
-    public Task<Stream> OpenReadAsync(string key, long offset, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
         try
         {
-            var file = OpenFile(PathOf(key));
-            file.Seek(offset, SeekOrigin.Begin);
-            return Task.FromResult<Stream>(file);
+            return Task.FromResult<Stream>(OpenFile(PathOf(key)));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException(key, Location);
+        }
+    }
+
+    public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        try
+        {
+            var path = PathOf(key);
+            var size = new FileInfo(path).Length;
+            return Task.FromResult<Stream>(new Formats.FileRangeStream(path, offset, Math.Clamp(size - offset, 0, length)));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -182,20 +182,28 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     }
 
     /// <summary>A body that breaks off is resumed with a ranged GET of the same version (If-Match its ETag) from the byte reached.</summary>
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenReadAsync(key, 0, cancellationToken);
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenRangeAsync(key, 0, null, cancellationToken);
 
-    public async Task<Stream> OpenReadAsync(string key, long offset, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        return OpenRangeAsync(key, offset, offset + length - 1, cancellationToken);
+    }
+
+    /// <summary>The object from <paramref name="offset"/> to <paramref name="last"/> (inclusive; null: its end), resumed
+    /// from the byte reached when the body breaks off.</summary>
+    private async Task<Stream> OpenRangeAsync(string key, long offset, long? last, CancellationToken cancellationToken)
     {
         var budget = new AttemptBudget(RetrySchedule.Store);
         budget.Take();
-        var first = await OpenFromAsync(key, offset, null, cancellationToken).ConfigureAwait(false);
+        var first = await OpenFromAsync(key, offset, last, null, cancellationToken).ConfigureAwait(false);
         var etag = first.Response.ETag;
         var length = first.Response.ContentLength;
         return new ResumingReadStream(first, length,
             async (reached, ct) =>
             {
                 budget.Take();
-                return await OpenFromAsync(key, offset + reached, etag, ct).ConfigureAwait(false);
+                return await OpenFromAsync(key, offset + reached, last, etag, ct).ConfigureAwait(false);
             },
             (e, ct) => IsCutOff(e) || e is S3loException { Kind: S3loErrorKind.ConnectionError } || (e is OperationCanceledException && !ct.IsCancellationRequested),
             e => Translate(e, key), budget, $"'{key}' in {Location}", key);
@@ -222,10 +230,10 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
         }
     }
 
-    private async Task<ResponseStream> OpenFromAsync(string key, long offset, string? etag, CancellationToken cancellationToken)
+    private async Task<ResponseStream> OpenFromAsync(string key, long offset, long? last, string? etag, CancellationToken cancellationToken)
     {
         var request = new GetObjectRequest { BucketName = _bucket, Key = key, EtagToMatch = etag };
-        if (offset > 0) request.ByteRange = new ByteRange($"bytes={offset}-");
+        if (offset > 0 || last is not null) request.ByteRange = new ByteRange($"bytes={offset}-{last}");
         try
         {
             return new ResponseStream(await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false));
