@@ -90,5 +90,6 @@ public static class ErrorIds
     public const string RegistryError = "RegistryError";
     public const string AnonymousListenRefused = "AnonymousListenRefused";
     public const string ListenFailed = "ListenFailed";
+    public const string RedirectUnsupported = "RedirectUnsupported";
     public const string InvalidCertificate = "InvalidCertificate";
 }

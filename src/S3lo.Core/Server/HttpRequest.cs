@@ -91,6 +91,11 @@ internal sealed class HttpRequestReader(Stream stream)
                 _filled = rest;
                 return request;
             }
+            // A method starts with a letter. Anything else, above all a TLS ClientHello (0x16) from a client trying HTTPS
+            // first, is refused at its first byte instead of waiting for a blank line that never comes: the client gets
+            // its answer (Go's clients then fall back to plain HTTP) at once rather than after the idle timeout.
+            if (_filled > 0 && _buffer[0] is not (>= (byte)'A' and <= (byte)'Z'))
+                throw new InvalidDataException(_buffer[0] == 0x16 ? "a TLS handshake on the plain-HTTP port" : "not an HTTP request");
             if (_filled == _buffer.Length) throw new InvalidDataException("request head too long");
             var read = await stream.ReadAsync(_buffer.AsMemory(_filled), cancellationToken).ConfigureAwait(false);
             if (read == 0)

@@ -23,13 +23,15 @@ public sealed partial class RegistryHandler
     private readonly IReadOnlyList<NetworkCredential> _credentials;
     private readonly TtlCache<string, RepositoryView> _views;
     private readonly Action<string> _log;
+    private readonly TimeSpan? _redirectFor;
 
-    public RegistryHandler(ImageStore store, IReadOnlyList<NetworkCredential> credentials, TimeSpan cacheTtl, Action<string>? log)
+    public RegistryHandler(ImageStore store, RegistryServerOptions options)
     {
         _store = store;
-        _credentials = credentials;
-        _views = new TtlCache<string, RepositoryView>(cacheTtl, maxEntries: 1024);
-        _log = log ?? (_ => { });
+        _credentials = options.Credentials;
+        _views = new TtlCache<string, RepositoryView>(options.CacheDuration, maxEntries: 1024);
+        _log = options.Log ?? (_ => { });
+        _redirectFor = options.RedirectDuration;
     }
 
     public async Task<HttpResponse> HandleAsync(HttpRequest request, CancellationToken cancellationToken)
@@ -165,27 +167,30 @@ public sealed partial class RegistryHandler
 
         var range = ParseRange(request.Header("Range"), size);
         if (range is { Satisfiable: false }) return Unsatisfiable(digest, size);
+        // -Redirect: a whole blob stored as one object is fetched by the client from the store itself; a range, and a layer
+        // stored only as chunks (which the store cannot hand out as one object), are still served here.
+        if (range is null && _redirectFor is { } validFor
+            && await _store.TryPresignBlobAsync(digest, validFor, cancellationToken).ConfigureAwait(false) is { } signed)
+            return new HttpResponse(307).Header("Location", signed.AbsoluteUri).Header("Docker-Content-Digest", digest.ToString());
+        var (offset, count) = range is { } r ? (r.Start, r.Length) : (0L, size);
         Stream content;
         try
         {
-            // A whole blob is checked against its digest as it streams (a mismatch aborts the response); a part cannot be,
-            // but a chunked layer's chunks are each checked on the way either way.
+            // A whole blob is checked against its digest as it streams (a mismatch aborts the response). A part cannot be: it
+            // is read from its offset on (the bytes before it are not read), and of a chunked layer each chunk it touches is
+            // still checked whole against its raw digest.
             content = range is null
                 ? await _store.OpenBlobAsync(descriptor, cancellationToken).ConfigureAwait(false)
-                : await _store.OpenBlobContentAsync(descriptor, cancellationToken).ConfigureAwait(false);
+                : await _store.OpenBlobContentAsync(descriptor, offset, count, cancellationToken).ConfigureAwait(false);
         }
         catch (S3loException e) when (e.ErrorId is ErrorIds.BlobNotFound)
         {
             return RegistryErrors.BlobUnknown(reference);
         }
-        var (offset, count) = range is { } r ? (r.Start, r.Length) : (0L, size);
         var response = BlobResponse(digest, count, range is null ? null : offset, size);
         response.Owned = content;
-        return response.WithStream(count, "application/octet-stream", async (output, ct) =>
-        {
-            await SkipAsync(content, offset, ct).ConfigureAwait(false);
-            await CopyExactlyAsync(content, output, count, range is null, ct).ConfigureAwait(false);
-        });
+        return response.WithStream(count, "application/octet-stream",
+            (output, ct) => CopyExactlyAsync(content, output, count, range is null, ct));
     }
 
     private async Task<bool> BlobStoredAsync(Digest digest, CancellationToken cancellationToken)
@@ -242,23 +247,6 @@ public sealed partial class RegistryHandler
         if (start >= size) return new ByteRange(start, 0, false);
         end = Math.Min(end, size - 1);
         return new ByteRange(start, end - start + 1, true);
-    }
-
-    private static async Task SkipAsync(Stream content, long offset, CancellationToken cancellationToken)
-    {
-        if (offset == 0) return;
-        if (content.CanSeek)
-        {
-            content.Seek(offset, SeekOrigin.Begin);
-            return;
-        }
-        var buffer = new byte[81920];
-        while (offset > 0)
-        {
-            var read = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, offset)), cancellationToken).ConfigureAwait(false);
-            if (read == 0) throw new EndOfStreamException("The blob ended before the requested range.");
-            offset -= read;
-        }
     }
 
     /// <summary>Copies <paramref name="count"/> bytes; for a whole blob, reads on to the end so the verifying stream checks the digest

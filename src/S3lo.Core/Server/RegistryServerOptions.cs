@@ -32,6 +32,10 @@ public sealed record RegistryServerOptions
     /// <summary>On stop, how long requests in flight may take to finish before they are cut off.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>When set, a GET of a whole blob stored as one object answers 307 to a URL of the store's own (S3 presigned,
+    /// Azure SAS) valid this long, so its bytes do not pass through the server. Only S3 and Azure stores can.</summary>
+    public TimeSpan? RedirectDuration { get; init; }
+
     /// <summary>Receives one line per request (method, path, status, bytes, time, user) and the errors clients are not told.</summary>
     public Action<string>? Log { get; init; }
 

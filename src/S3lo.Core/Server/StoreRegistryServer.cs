@@ -40,9 +40,16 @@ public sealed class StoreRegistryServer : IAsyncDisposable
         if (options.Certificate is { HasPrivateKey: false } certificate)
             throw new S3loException(ErrorIds.InvalidCertificate, S3loErrorKind.InvalidArgument,
                 $"The certificate {certificate.Subject} has no private key, so it cannot serve HTTPS.", certificate.Subject);
+        if (options.RedirectDuration is not null)
+        {
+            var why = store.Objects is IPresignedReads signer ? signer.PresignUnavailableReason
+                : $"{store.Location} is not in S3 or Azure: a client can only fetch its blobs through the server.";
+            if (why is not null)
+                throw new S3loException(ErrorIds.RedirectUnsupported, S3loErrorKind.InvalidArgument, "-Redirect cannot be used: " + why, store.Location.ToString());
+        }
         _options = options;
         _log = options.Log ?? (_ => { });
-        _handler = new RegistryHandler(store, options.Credentials, options.CacheDuration, _log)
+        _handler = new RegistryHandler(store, options with { Log = _log })
         {
             Gate = options.RequiredSignatureKeys.Count == 0 ? null
                 : new SignatureGate(store, options.SignatureStore ?? store.Location.Root, options.RequiredSignatureKeys, options.CacheDuration),
@@ -169,8 +176,9 @@ public sealed class StoreRegistryServer : IAsyncDisposable
                 {
                     request = await reader.ReadAsync(idle.Token).ConfigureAwait(false);
                 }
-                catch (InvalidDataException)
+                catch (InvalidDataException e)
                 {
+                    _log($"{remote}: {e.Message}: answered 400 and closed");
                     await RegistryErrors.Error(400, "UNKNOWN", "malformed request").WriteAsync(stream, false, false, _abort.Token).ConfigureAwait(false);
                     return;
                 }

@@ -65,12 +65,27 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
     private int _nextToFetch;
     private byte[] _current = [];
     private int _offset;
+    private int _skipInFirst;
+    private readonly int _endChunk;
     private long _read;
 
-    internal ChunkedLayerStream(IObjectStore objects, ChunkRecipe recipe)
+    /// <param name="offset">Where in the layer's compressed form to start: the chunks before the one holding it are not
+    /// fetched, and that one's frame is returned from the offset on (after the whole chunk was checked).</param>
+    /// <param name="length">How many bytes from there will be read at most: no chunk past the one holding the last of them is
+    /// fetched (ahead or at all).</param>
+    internal ChunkedLayerStream(IObjectStore objects, ChunkRecipe recipe, long offset = 0, long length = long.MaxValue)
     {
         _objects = objects;
         _recipe = recipe;
+        _read = offset;
+        // A frame's place in the compressed form is the sum of the stored (compressed) sizes before it.
+        long start = 0;
+        while (_nextToFetch < recipe.Chunks.Count && start + recipe.Chunks[_nextToFetch].CompressedSize <= offset)
+            start += recipe.Chunks[_nextToFetch++].CompressedSize;
+        _skipInFirst = (int)(offset - start);
+        var end = length >= recipe.CompressedSize - offset ? recipe.CompressedSize : offset + length;
+        _endChunk = _nextToFetch;
+        for (var at = start; _endChunk < recipe.Chunks.Count && at < end; _endChunk++) at += recipe.Chunks[_endChunk].CompressedSize;
     }
 
     public override long Length => _recipe.CompressedSize;
@@ -84,14 +99,15 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
         if (buffer.IsEmpty) return 0;
         while (_offset == _current.Length)
         {
-            while (_ahead.Count < ChunksAhead && _nextToFetch < _recipe.Chunks.Count)
+            while (_ahead.Count < ChunksAhead && _nextToFetch < _endChunk)
             {
                 var chunk = _recipe.Chunks[_nextToFetch++];
                 _ahead.Enqueue(Task.Run(() => FetchChunkAsync(_objects, _recipe, chunk, _stop.Token)));
             }
             if (_ahead.Count == 0) return 0;
             _current = await _ahead.Dequeue().WaitAsync(cancellationToken).ConfigureAwait(false);
-            _offset = 0;
+            _offset = Math.Min(_skipInFirst, _current.Length);
+            _skipInFirst = 0;
         }
         var n = Math.Min(buffer.Length, _current.Length - _offset);
         _current.AsMemory(_offset, n).CopyTo(buffer);

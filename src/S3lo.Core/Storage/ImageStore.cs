@@ -136,6 +136,55 @@ public sealed class ImageStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Opens <paramref name="length"/> bytes of a blob from <paramref name="offset"/>, unchecked as a whole (a part
+    /// cannot be checked against the blob's digest). Only that part is read: the object from the offset for the length (a
+    /// seek, a ranged GET; on a store that cannot, what comes before is read and skipped), and of a chunked layer only the
+    /// chunks the part overlaps, each still checked whole against its raw digest.</summary>
+    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, long offset, long length, CancellationToken cancellationToken)
+    {
+        var key = StoreLayout.BlobKey(descriptor.Digest);
+        try
+        {
+            if (Objects is IRangedReads ranged) return await ranged.OpenReadAsync(key, offset, length, cancellationToken).ConfigureAwait(false);
+            var whole = await Objects.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await SkipAsync(whole, offset, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await whole.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+            return whole;
+        }
+        catch (ObjectNotFoundException)
+        {
+            var recipe = await TryGetRecipeAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false) ?? throw BlobNotFound(descriptor.Digest);
+            return new ChunkedLayerStream(Objects, recipe, offset, length);
+        }
+    }
+
+    /// <summary>A URL that reads the blob whole for <paramref name="validFor"/> (-Redirect), or null when the store cannot sign
+    /// reads or holds the blob only as chunks (which a client cannot read as the blob).</summary>
+    public async Task<Uri?> TryPresignBlobAsync(Digest digest, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        if (Objects is not IPresignedReads { PresignUnavailableReason: null } signer) return null;
+        if (!await BlobExistsAsync(digest, cancellationToken).ConfigureAwait(false)) return null;
+        return await signer.PresignReadAsync(StoreLayout.BlobKey(digest), validFor, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task SkipAsync(Stream content, long offset, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        while (offset > 0)
+        {
+            var read = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, offset)), cancellationToken).ConfigureAwait(false);
+            if (read == 0) throw new EndOfStreamException("The blob ended before the requested offset.");
+            offset -= read;
+        }
+    }
+
     /// <summary>The recipe of a layer stored chunked, or null when there is none; a store whose <c>chunk_format</c>
     /// is not one this version reads is <c>UnsupportedChunkFormat</c>.</summary>
     public async Task<ChunkRecipe?> TryGetRecipeAsync(Digest layer, CancellationToken cancellationToken)

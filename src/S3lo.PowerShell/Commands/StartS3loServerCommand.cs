@@ -72,6 +72,15 @@ public sealed class StartS3loServerCommand : StoreCmdlet
     [ValidateNotNullOrEmpty]
     public string[] PublicKeyPath { get; set; } = [];
 
+    /// <summary>Answer a GET of a whole blob with a 307 to a presigned (S3) or SAS (Azure) URL, so the bytes go from the
+    /// store to the client directly; refused on a local store.</summary>
+    [Parameter]
+    public SwitchParameter Redirect { get; set; }
+
+    /// <summary>How long a -Redirect URL stays valid, from 10 seconds to 7 days (S3's limit); default 5 minutes.</summary>
+    [Parameter]
+    public TimeSpan RedirectDuration { get; set; } = TimeSpan.FromMinutes(5);
+
     protected override void ProcessRecord()
     {
         if (RequireSignature != (PublicKeyPath.Length > 0))
@@ -82,6 +91,9 @@ public sealed class StartS3loServerCommand : StoreCmdlet
         if (!IPAddress.TryParse(ListenAddress, out var address))
             ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
                 $"'{ListenAddress}' is not an IP address.", ListenAddress), ListenAddress);
+        if (RedirectDuration < TimeSpan.FromSeconds(10) || RedirectDuration > TimeSpan.FromDays(7))
+            ThrowTerminating(new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
+                $"-RedirectDuration {RedirectDuration} is outside 10 seconds to 7 days (the longest an S3 presigned URL can live).", RedirectDuration), RedirectDuration);
         var certificate = ParameterSetName switch
         {
             PemSet => OrTerminate(() => ServerCertificates.FromPemFiles(ResolvePath(CertificatePath!), CertificateKeyPath is null ? null : ResolvePath(CertificateKeyPath)), CertificatePath),
@@ -97,6 +109,7 @@ public sealed class StartS3loServerCommand : StoreCmdlet
             Certificate = certificate,
             CacheDuration = CacheDuration,
             MaxConcurrentRequests = MaxConcurrentRequests,
+            RedirectDuration = Redirect ? RedirectDuration : null,
             Log = line => Post(() => WriteVerbose(line)),
             RequiredSignatureKeys = signatureKeys,
             SignatureStore = location.Scheme == "local" ? WrittenLocalRoot(Store) : null,

@@ -65,6 +65,16 @@ internal sealed class ServedImages
         return manifest;
     }
 
+    /// <summary>An image <paramref name="name"/>:<paramref name="tag"/> whose one layer is <paramref name="layerBytes"/>, stored as
+    /// one blob (the server never looks inside a layer, so any bytes do); returns the layer's descriptor.</summary>
+    public static async Task<Descriptor> PutLayerImageAsync(ImageStore store, string name, string tag, byte[] layerBytes)
+    {
+        var layer = new Descriptor(MediaTypes.OciLayerGzip, Digest.Compute(layerBytes), layerBytes.Length);
+        await store.PutBlobAsync(layer, new MemoryStream(layerBytes), null, default);
+        await store.PublishTagAsync(name, tag, await PutManifestAsync(store, new Platform("linux", "amd64"), layerBytes, layer), force: false, default);
+        return layer;
+    }
+
     private static async Task<Manifest> PutManifestAsync(ImageStore store, Platform platform, byte[] rawLayer, Descriptor layer)
     {
         var configBytes = Encoding.UTF8.GetBytes(
@@ -110,6 +120,36 @@ internal sealed class ServedImages
                 writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(content) });
         }
         return tar.ToArray();
+    }
+}
+
+/// <summary>
+/// A test class's store of one kind holding <see cref="ServedImages"/>, served by a <see cref="RunningServer"/> with
+/// <see cref="ServerOptions"/>; all three made before each test and disposed after it.
+/// </summary>
+public abstract class ServedStoreTests(ImageFixture images) : IAsyncLifetime
+{
+    private protected TempDir Dir { get; } = new();
+    private protected ImageStore Store { get; private set; } = null!;
+    private protected ServedImages Served { get; private set; } = null!;
+    private protected RunningServer Server { get; private set; } = null!;
+
+    protected abstract Task<ImageStore> CreateStoreAsync();
+
+    private protected virtual RegistryServerOptions? ServerOptions => null;
+
+    public async Task InitializeAsync()
+    {
+        Store = await CreateStoreAsync();
+        Served = await ServedImages.WriteAsync(Store, images);
+        Server = new RunningServer(Store, ServerOptions);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Store.DisposeAsync();
+        Dir.Dispose();
     }
 }
 

@@ -9,60 +9,40 @@ namespace S3lo.Core.Tests.Server;
 /// digest) and inspects, podman pulls into its own storage; for a single image, a multi-platform index and a layer
 /// stored chunked.
 /// </summary>
-public abstract class ServerPullTests(ImageFixture images) : IAsyncLifetime
+public abstract class ServerPullTests(ImageFixture images) : ServedStoreTests(images)
 {
-    private readonly TempDir _dir = new();
-    private ImageStore _store = null!;
-    private ServedImages _served = null!;
-    private RunningServer _server = null!;
-
-    protected abstract Task<ImageStore> CreateStoreAsync();
-
-    public async Task InitializeAsync()
-    {
-        _store = await CreateStoreAsync();
-        _served = await ServedImages.WriteAsync(_store, images);
-        _server = new RunningServer(_store);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _store.DisposeAsync();
-        _dir.Dispose();
-    }
 
     private string Skopeo(params string[] args) => Tool.Run("skopeo", ["--insecure-policy", .. args]);
 
     [Fact]
     public void Skopeo_copies_a_single_image_byte_for_byte_and_inspect_raw_is_the_stored_manifest()
     {
-        Assert.Equal(_served.App.Json, Skopeo("inspect", "--tls-verify=false", "--raw", $"docker://{_server.Host}/app:v1"));
-        var layout = _dir.File("app");
-        Skopeo("copy", "--src-tls-verify=false", $"docker://{_server.Host}/app:v1", "oci:" + layout + ":v1");
-        Assert.Equal(_served.App.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
-        foreach (var blob in _served.App.References)
+        Assert.Equal(Served.App.Json, Skopeo("inspect", "--tls-verify=false", "--raw", $"docker://{Server.Host}/app:v1"));
+        var layout = Dir.File("app");
+        Skopeo("copy", "--src-tls-verify=false", $"docker://{Server.Host}/app:v1", "oci:" + layout + ":v1");
+        Assert.Equal(Served.App.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
+        foreach (var blob in Served.App.References)
             Assert.Equal(blob.Size, new FileInfo(Path.Combine(layout, "blobs", "sha256", blob.Digest.Hex)).Length);
     }
 
     [Fact]
     public void Skopeo_copies_a_multi_platform_index_with_all_its_platforms()
     {
-        Assert.Equal(_served.Multi.Json, Skopeo("inspect", "--tls-verify=false", "--raw", $"docker://{_server.Host}/multi:v1"));
-        var layout = _dir.File("multi");
-        Skopeo("copy", "--all", "--src-tls-verify=false", $"docker://{_server.Host}/multi:v1", "oci:" + layout + ":v1");
-        Assert.Equal(_served.Multi.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
-        foreach (var child in _served.Multi.Manifests)
+        Assert.Equal(Served.Multi.Json, Skopeo("inspect", "--tls-verify=false", "--raw", $"docker://{Server.Host}/multi:v1"));
+        var layout = Dir.File("multi");
+        Skopeo("copy", "--all", "--src-tls-verify=false", $"docker://{Server.Host}/multi:v1", "oci:" + layout + ":v1");
+        Assert.Equal(Served.Multi.Digest.ToString(), ImageFixture.ManifestDigest(layout, "v1"));
+        foreach (var child in Served.Multi.Manifests)
             Assert.True(File.Exists(Path.Combine(layout, "blobs", "sha256", child.Digest.Hex)));
     }
 
     [Fact]
     public void Skopeo_copies_a_chunked_layer_streamed_from_its_chunks()
     {
-        var layout = _dir.File("chunked");
-        Skopeo("copy", "--src-tls-verify=false", $"docker://{_server.Host}/chunked:v1", "oci:" + layout + ":v1");
-        var layer = _served.Chunked.Layers[0];
-        Assert.Equal(_served.ChunkedLayer, File.ReadAllBytes(Path.Combine(layout, "blobs", "sha256", layer.Digest.Hex)));
+        var layout = Dir.File("chunked");
+        Skopeo("copy", "--src-tls-verify=false", $"docker://{Server.Host}/chunked:v1", "oci:" + layout + ":v1");
+        var layer = Served.Chunked.Layers[0];
+        Assert.Equal(Served.ChunkedLayer, File.ReadAllBytes(Path.Combine(layout, "blobs", "sha256", layer.Digest.Hex)));
     }
 
     [Fact]
@@ -74,12 +54,12 @@ public abstract class ServerPullTests(ImageFixture images) : IAsyncLifetime
         try
         {
             foreach (var image in (string[])["app:v1", "multi:v1", "chunked:v1"])
-                Tool.Run("podman", [.. storage, "pull", "--tls-verify=false", "--platform", "linux/amd64", $"{_server.Host}/{image}"]);
+                Tool.Run("podman", [.. storage, "pull", "--tls-verify=false", "--platform", "linux/amd64", $"{Server.Host}/{image}"]);
             var digests = Tool.Run("podman", [.. storage, "images", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}"]);
-            Assert.Contains($"{_server.Host}/app:v1 {_served.App.Digest}", digests);
-            Assert.Contains($"{_server.Host}/multi:v1 {_served.Multi.Digest}", digests);
-            Assert.Contains($"{_server.Host}/chunked:v1 {_served.Chunked.Digest}", digests);
-            var arch = JsonNode.Parse(Tool.Run("podman", [.. storage, "image", "inspect", $"{_server.Host}/multi:v1"]))![0]!["Architecture"]!.GetValue<string>();
+            Assert.Contains($"{Server.Host}/app:v1 {Served.App.Digest}", digests);
+            Assert.Contains($"{Server.Host}/multi:v1 {Served.Multi.Digest}", digests);
+            Assert.Contains($"{Server.Host}/chunked:v1 {Served.Chunked.Digest}", digests);
+            var arch = JsonNode.Parse(Tool.Run("podman", [.. storage, "image", "inspect", $"{Server.Host}/multi:v1"]))![0]!["Architecture"]!.GetValue<string>();
             Assert.Equal("amd64", arch);
         }
         finally
@@ -105,13 +85,11 @@ public sealed class LocalServerPullTests(ImageFixture images) : ServerPullTests(
 [Collection(RgwCollection.Name)]
 public sealed class S3ServerPullTests(RgwServer server, ImageFixture images) : ServerPullTests(images), IClassFixture<ImageFixture>
 {
-    protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await S3ObjectStore.OpenAsync(S3StoreProvider.Location(server.NewBucket(), server.Connection(null, null)), default));
+    protected override async Task<ImageStore> CreateStoreAsync() => new(await server.NewStoreAsync());
 }
 
 [Collection(AzuriteCollection.Name)]
 public sealed class AzureServerPullTests(AzuriteServer server, ImageFixture images) : ServerPullTests(images), IClassFixture<ImageFixture>
 {
-    protected override async Task<ImageStore> CreateStoreAsync()
-        => new(await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(server.NewContainer(), server.Connection()), server.Connection(), default));
+    protected override async Task<ImageStore> CreateStoreAsync() => new(await server.NewStoreAsync());
 }

@@ -47,6 +47,23 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARangedReadReturnsExactlyTheBytesOfItsRange()
+    {
+        var data = RandomBytes(300_000);
+        await Store.PutBytesAsync("blobs/sha256/ranged", data, ObjectClass.Blob, default);
+        var ranged = Assert.IsAssignableFrom<IRangedReads>(Store);
+        // Whole, from the start, in the middle, the last byte, and a length running past the end.
+        foreach (var (offset, length) in ((long, long)[])[(0, data.Length), (0, 10), (123_457, 5000), (data.Length - 1, 1), (299_000, 5000)])
+        {
+            await using var stream = await ranged.OpenReadAsync("blobs/sha256/ranged", offset, length, default);
+            var read = new MemoryStream();
+            await stream.CopyToAsync(read);
+            Assert.Equal(data.AsSpan((int)offset, (int)Math.Min(length, data.Length - offset)).ToArray(), read.ToArray());
+        }
+        await Assert.ThrowsAsync<ObjectNotFoundException>(() => ranged.OpenReadAsync("blobs/sha256/" + new string('0', 64), 10, 10, default));
+    }
+
+    [Fact]
     public async Task GetBytesRefusesObjectsLargerThanAllowed()
     {
         await Store.PutBytesAsync("big", new byte[2048], ObjectClass.Metadata, default);

@@ -54,6 +54,10 @@ public sealed class AzuriteServer : IDisposable
     public BlobContainerClient Client(string container)
         => new(new Uri($"{EndpointUrl}/{container}"), new StorageSharedKeyCredential(AccountName, AccountKey));
 
+    /// <summary>An Azure store on a fresh container, reached with <see cref="Connection"/>.</summary>
+    public async Task<AzureObjectStore> NewStoreAsync()
+        => await AzureObjectStore.OpenAsync(AzureStoreProvider.Location(NewContainer(), Connection()), Connection(), default);
+
     public void Dispose()
     {
         Script("stop-azurite.sh", "--purge");

@@ -9,12 +9,16 @@ namespace S3lo.Core.Tests.TestSupport;
 /// <see cref="IObjectStore.PutBytesAsync(string, ReadOnlyMemory{byte}, ObjectClass, CancellationToken)"/> that reached it,
 /// by key and bytes, so tests can assert what a destination actually received rather than what a transfer reports; and
 /// its reads (<see cref="IObjectStore.GetBytesAsync"/>, <see cref="IObjectStore.OpenReadAsync"/>) by key, so they can assert
-/// what a reader fetched. Everything else passes straight through.
+/// what a reader fetched, and the bytes those reads returned (<see cref="BytesReadUnder"/>), so they can assert how much of
+/// an object was read. Ranged reads pass through when the inner store has them. Reads from a stream can be held at
+/// <see cref="ReadGate"/> to make one slow. Everything else passes straight through.
 /// </summary>
-public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
+public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRangedReads
 {
     private readonly ConcurrentQueue<(string Key, long Bytes)> _writes = new();
     private readonly ConcurrentQueue<string> _reads = new();
+    private readonly ConcurrentDictionary<string, long> _bytesRead = new();
+    private readonly TaskCompletionSource _streamRead = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public StoreLocation Location => inner.Location;
 
@@ -38,11 +42,23 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
     /// <summary>The keys read under <paramref name="prefix"/>, e.g. <c>chunks/</c>.</summary>
     public IReadOnlyList<string> ReadsUnder(string prefix) => _reads.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).ToList();
 
+    /// <summary>Bytes returned by reads of keys under <paramref name="prefix"/> (whole small objects, and what was read of streams).</summary>
+    public long BytesReadUnder(string prefix) => _bytesRead.Where(r => r.Key.StartsWith(prefix, StringComparison.Ordinal)).Sum(r => r.Value);
+
+    /// <summary>Awaited before each read from a stream this store opened; completed unless a test holds it.</summary>
+    public Task ReadGate { get; set; } = Task.CompletedTask;
+
+    /// <summary>Completes when a stream this store opened is first read from.</summary>
+    public Task FirstStreamRead => _streamRead.Task;
+
     public void Reset()
     {
         _writes.Clear();
         _reads.Clear();
+        _bytesRead.Clear();
     }
+
+    private void CountRead(string key, long bytes) => _bytesRead.AddOrUpdate(key, bytes, (_, total) => total + bytes);
 
     public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
     {
@@ -65,16 +81,25 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
 
     public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
 
-    public Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
+    public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
         _reads.Enqueue(key);
-        return inner.GetBytesAsync(key, maxBytes, cancellationToken);
+        var stored = await inner.GetBytesAsync(key, maxBytes, cancellationToken);
+        if (stored is not null) CountRead(key, stored.Bytes.Length);
+        return stored;
     }
 
-    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
         _reads.Enqueue(key);
-        return inner.OpenReadAsync(key, cancellationToken);
+        return new CountedStream(this, key, await inner.OpenReadAsync(key, cancellationToken));
+    }
+
+    public async Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        _reads.Enqueue(key);
+        var ranged = inner as IRangedReads ?? throw new NotSupportedException($"{inner.Location} has no ranged reads.");
+        return new CountedStream(this, key, await ranged.OpenReadAsync(key, offset, length, cancellationToken));
     }
 
     public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
@@ -89,4 +114,32 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
     public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => inner.GetClockAsync(cancellationToken);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    private sealed class CountedStream(CountingObjectStore owner, string key, Stream inner) : S3lo.Core.IO.ReadOnlyStream
+    {
+        public override long Length => inner.Length;
+
+        public override int Read(Span<byte> buffer) => ReadBlocking(buffer);
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            owner._streamRead.TrySetResult();
+            await owner.ReadGate.WaitAsync(cancellationToken);
+            var n = await inner.ReadAsync(buffer, cancellationToken);
+            owner.CountRead(key, n);
+            return n;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) inner.Dispose();
+            base.Dispose(disposing);
+        }
+
+        public override async ValueTask DisposeAsync()
+        {
+            await inner.DisposeAsync();
+            GC.SuppressFinalize(this);
+        }
+    }
 }

@@ -54,6 +54,9 @@ public sealed class RgwServer : IDisposable
         return name;
     }
 
+    /// <summary>An S3 store on a fresh bucket, with <see cref="Connection"/>'s defaults.</summary>
+    public async Task<S3ObjectStore> NewStoreAsync() => await S3ObjectStore.OpenAsync(S3StoreProvider.Location(NewBucket(), Connection()), default);
+
     public void Dispose()
     {
         Script("stop-rgw.sh", "--purge");

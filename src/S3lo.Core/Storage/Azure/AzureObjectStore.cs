@@ -8,6 +8,7 @@ using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
+using Azure.Storage.Sas;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
@@ -20,7 +21,7 @@ namespace S3lo.Core.Storage.Azure;
 /// blob never becomes visible (its staged blocks stay uncommitted and expire). No blob is ever held whole
 /// in memory: at most <see cref="MaxBufferedBlocks"/> block buffers exist per store.
 /// </summary>
-public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
+public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedReads, IPresignedReads
 {
     public const int BlockSize = 8 << 20;
     private const int MaxBufferedBlocks = 8;
@@ -34,6 +35,7 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
     private const string InvalidBlockList = "InvalidBlockList";
 
     private readonly BlobContainerClient _container;
+    private readonly bool _signsWithIdentity;
     private readonly AccessTier? _blobTier;
     private readonly AccessTier? _metadataTier;
     private readonly SemaphoreSlim _blockBuffers = new(MaxBufferedBlocks);
@@ -42,6 +44,8 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
     {
         Location = location;
         _container = container;
+        // Only a client built from none of these signs in with DefaultAzureCredential (CreateContainerClient).
+        _signsWithIdentity = string.IsNullOrEmpty(options.ConnectionString) && string.IsNullOrEmpty(options.AccountKey) && string.IsNullOrEmpty(options.SasToken);
         _blobTier = TierOf(options.BlobTier);
         _metadataTier = TierOf(options.MetadataTier);
     }
@@ -182,17 +186,27 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
     /// The SDK's download stream resumes a broken body a few times itself; when it gives up, the read is resumed here with
     /// a ranged download of the same version (If-Match its ETag) from the byte reached.
     /// </summary>
-    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenRangeAsync(key, 0, null, cancellationToken);
+
+    public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        return OpenRangeAsync(key, offset, length, cancellationToken);
+    }
+
+    /// <summary><paramref name="length"/> bytes of the object (null: all) from <paramref name="offset"/>, resumed from the
+    /// byte reached when the body breaks off.</summary>
+    private async Task<Stream> OpenRangeAsync(string key, long offset, long? length, CancellationToken cancellationToken)
     {
         var budget = new AttemptBudget(RetrySchedule.Store);
         budget.Take();
-        var first = await OpenFromAsync(key, 0, null, cancellationToken).ConfigureAwait(false);
+        var first = await OpenFromAsync(key, offset, length, null, cancellationToken).ConfigureAwait(false);
         var etag = first.Download.Details.ETag;
         return new ResumingReadStream(first, first.Download.Details.ContentLength,
-            async (offset, ct) =>
+            async (reached, ct) =>
             {
                 budget.Take();
-                return await OpenFromAsync(key, offset, etag, ct).ConfigureAwait(false);
+                return await OpenFromAsync(key, offset + reached, length - reached, etag, ct).ConfigureAwait(false);
             },
             // The SDK's stream re-requests on its own and lets out the error answer it got when it gives up.
             (e, ct) => IsCutOff(e) || e is S3loException { Kind: S3loErrorKind.ConnectionError } || (e is OperationCanceledException && !ct.IsCancellationRequested)
@@ -200,11 +214,38 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites
             e => Translate(e, key), budget, $"'{key}' in {Location}", key);
     }
 
-    private async Task<DownloadStream> OpenFromAsync(string key, long offset, ETag? etag, CancellationToken cancellationToken)
+    public string? PresignUnavailableReason
+        => _container.CanGenerateSasUri || _signsWithIdentity ? null
+            : $"{Location} is reached with a SAS token of its own, which S3lo cannot narrow to one blob: give an account key or sign in with an Azure identity.";
+
+    /// <summary>A read-only SAS for one blob: signed with the account key, or else with a user delegation key for the identity signed in.</summary>
+    public async Task<Uri> PresignReadAsync(string key, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        var blob = Blob(key);
+        var sas = new BlobSasBuilder(BlobSasPermissions.Read, DateTimeOffset.UtcNow + validFor)
+        {
+            BlobContainerName = _container.Name, BlobName = key, Resource = "b",
+            // A little slack for a client whose clock runs behind the store's.
+            StartsOn = DateTimeOffset.UtcNow.AddMinutes(-5),
+        };
+        if (blob.CanGenerateSasUri) return blob.GenerateSasUri(sas);
+        try
+        {
+            var service = _container.GetParentBlobServiceClient();
+            var delegation = await service.GetUserDelegationKeyAsync(sas.StartsOn, sas.ExpiresOn, cancellationToken).ConfigureAwait(false);
+            return blob.GenerateUserDelegationSasUri(sas, delegation.Value);
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    private async Task<DownloadStream> OpenFromAsync(string key, long offset, long? length, ETag? etag, CancellationToken cancellationToken)
     {
         var options = new BlobDownloadOptions
         {
-            Range = offset > 0 ? new HttpRange(offset) : default,
+            Range = offset > 0 || length is not null ? new HttpRange(offset, length) : default,
             Conditions = etag is { } version ? new BlobRequestConditions { IfMatch = version } : null,
         };
         try

@@ -11,7 +11,7 @@ namespace S3lo.Core.Storage.Local;
 /// final name, and a name that survives a power loss has its whole content (a tag's blobs are written before its
 /// manifest.json, so a tag that exists after a crash is whole).
 /// </summary>
-public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreExistence
+public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreExistence, IRangedReads
 {
     private const string TempMarker = ".s3lo-tmp-";
     private const int BufferSize = 1 << 20;
@@ -64,6 +64,21 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
             // A buffer no larger than the file: configs and manifests are small, layers get the full buffer.
             var length = new FileInfo(path).Length;
             return Task.FromResult<Stream>(OpenFile(path, (int)Math.Clamp(length, 4096, BufferSize)));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException(key, Location);
+        }
+    }
+
+    public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        try
+        {
+            var path = PathOf(key);
+            var size = new FileInfo(path).Length;
+            return Task.FromResult<Stream>(new Formats.FileRangeStream(path, offset, Math.Clamp(size - offset, 0, length)));
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

@@ -27,7 +27,7 @@ namespace S3lo.Core.Storage.S3;
 /// So the bytes of a blob are hashed twice at most (digest, part) and the SDK never reads them again.
 /// </para>
 /// </summary>
-public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
+public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedReads, IPresignedReads
 {
     public const int PartSize = 8 << 20;
     private const int MaxBufferedParts = 8;
@@ -182,27 +182,58 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites
     }
 
     /// <summary>A body that breaks off is resumed with a ranged GET of the same version (If-Match its ETag) from the byte reached.</summary>
-    public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
+    public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken) => OpenRangeAsync(key, 0, null, cancellationToken);
+
+    public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        return OpenRangeAsync(key, offset, offset + length - 1, cancellationToken);
+    }
+
+    /// <summary>The object from <paramref name="offset"/> to <paramref name="last"/> (inclusive; null: its end), resumed
+    /// from the byte reached when the body breaks off.</summary>
+    private async Task<Stream> OpenRangeAsync(string key, long offset, long? last, CancellationToken cancellationToken)
     {
         var budget = new AttemptBudget(RetrySchedule.Store);
         budget.Take();
-        var first = await OpenFromAsync(key, 0, null, cancellationToken).ConfigureAwait(false);
+        var first = await OpenFromAsync(key, offset, last, null, cancellationToken).ConfigureAwait(false);
         var etag = first.Response.ETag;
         var length = first.Response.ContentLength;
         return new ResumingReadStream(first, length,
-            async (offset, ct) =>
+            async (reached, ct) =>
             {
                 budget.Take();
-                return await OpenFromAsync(key, offset, etag, ct).ConfigureAwait(false);
+                return await OpenFromAsync(key, offset + reached, last, etag, ct).ConfigureAwait(false);
             },
             (e, ct) => IsCutOff(e) || e is S3loException { Kind: S3loErrorKind.ConnectionError } || (e is OperationCanceledException && !ct.IsCancellationRequested),
             e => Translate(e, key), budget, $"'{key}' in {Location}", key);
     }
 
-    private async Task<ResponseStream> OpenFromAsync(string key, long offset, string? etag, CancellationToken cancellationToken)
+    public string? PresignUnavailableReason => null;
+
+    public async Task<Uri> PresignReadAsync(string key, TimeSpan validFor, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var request = new GetPreSignedUrlRequest
+        {
+            BucketName = _bucket, Key = key, Verb = HttpVerb.GET, Expires = DateTime.UtcNow + validFor,
+            // The SDK signs https unless told otherwise; an http endpoint (a local S3 server) must be signed as it is reached.
+            Protocol = _client.Config.ServiceURL is { } url && url.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? Protocol.HTTP : Protocol.HTTPS,
+        };
+        try
+        {
+            return new Uri(await _client.GetPreSignedURLAsync(request).ConfigureAwait(false));
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
+    }
+
+    private async Task<ResponseStream> OpenFromAsync(string key, long offset, long? last, string? etag, CancellationToken cancellationToken)
     {
         var request = new GetObjectRequest { BucketName = _bucket, Key = key, EtagToMatch = etag };
-        if (offset > 0) request.ByteRange = new ByteRange($"bytes={offset}-");
+        if (offset > 0 || last is not null) request.ByteRange = new ByteRange($"bytes={offset}-{last}");
         try
         {
             return new ResponseStream(await _client.GetObjectAsync(request, cancellationToken).ConfigureAwait(false));
