@@ -110,7 +110,26 @@ try {
     $release | Out-Host
     if ($release -notcontains 'VERSION_ID=1.1') { throw "os-release of v1.1 reads: $release" }
 
-    #SIGN-AND-HEALTH#
+    Write-Step 'Sign v1.1 with an ECDSA P-256 key (a PEM file; cosign key files, certificates and AWS KMS keys work too)'
+    $key = [Security.Cryptography.ECDsa]::Create([Security.Cryptography.ECCurve+NamedCurves]::nistP256)
+    Set-Content -LiteralPath ./signing.pem -Value $key.ExportPkcs8PrivateKeyPem()
+    Set-Content -LiteralPath ./signing.pub.pem -Value $key.ExportSubjectPublicKeyInfoPem()
+    Set-S3loImageSignature local://./images/demo/app:v1.1 -KeyPath ./signing.pem | Out-Host
+
+    Write-Step 'The deploy gate: Test-S3loImageSignature answers $true for the signed tag, $false for an unsigned one'
+    $signed = Test-S3loImageSignature local://./images/demo/app:v1.1 -PublicKeyPath ./signing.pub.pem
+    $unsigned = Test-S3loImageSignature local://./images/demo/app:v2.0 -PublicKeyPath ./signing.pub.pem
+    Write-Host "demo/app:v1.1 signed: $signed; demo/app:v2.0 signed: $unsigned"
+    Test-S3loImageSignature local://./images/demo/app:v2.0 -PublicKeyPath ./signing.pub.pem -Detailed | Out-Host
+    if (-not $signed -or $unsigned) { throw "expected v1.1 to verify and v2.0 not to, got $signed and $unsigned" }
+
+    Write-Step 'Test-S3loStore ./images -Deep: every tag, blob and chunk read back and checked against its digest'
+    $problems = @(Test-S3loStore ./images -Deep)
+    if ($problems) { $problems | Out-Host } else { Write-Host 'no problems found' }
+    if (-not (Test-S3loStore ./images -Quiet)) { throw 'the demo store should be healthy' }
+
+    Write-Step 'Measure-S3loStore ./images: what dedup and chunking save, and what the store would cost'
+    Measure-S3loStore ./images | Out-Host
 
     Write-Step 'Save-S3loImage local://./images/demo/app:v2.0 -Path ./app.tar (a docker-archive for docker load / podman load)'
     Save-S3loImage local://./images/demo/app:v2.0 -Path ./app.tar | Out-Host
