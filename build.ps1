@@ -11,7 +11,7 @@ Tasks (run in the order given):
   Test   install missing test prerequisites (apt packages, Azurite from npm), Build, run xunit and Pester (Pester in a fresh pwsh
          against the built module); the last line is "N passed, N failed"
   Demo   Build, then run demo/Demo.ps1 in a fresh pwsh with the built module
-  Bench  Build, then run bench/Invoke-Benchmark.ps1 and bench/Measure-Scale.ps1 (start-up and scale), each in a fresh pwsh
+  Bench  Build, then run bench/Invoke-Benchmark.ps1, Measure-ServerPull.ps1 and Measure-Scale.ps1 (start-up and scale), each in a fresh pwsh
   Clean  remove out/ and every bin/ and obj/
   Help   show this text
 
@@ -266,9 +266,11 @@ function Invoke-BenchTask {
     Write-Host '== Bench'
     $exitCode = Invoke-FreshPwsh -ArgumentList @('-File', $bench) -Environment @{ S3LO_MODULE_PATH = $ModuleManifest }
     if ($exitCode -ne 0) { throw "bench/Invoke-Benchmark.ps1 failed with exit code $exitCode" }
-    Write-Host '== Bench: start-up and scale'
-    $exitCode = Invoke-FreshPwsh -ArgumentList @('-File', (Join-Path $Root 'bench/Measure-Scale.ps1')) -Environment @{ S3LO_MODULE_PATH = $ModuleManifest }
-    if ($exitCode -ne 0) { throw "bench/Measure-Scale.ps1 failed with exit code $exitCode" }
+    foreach ($part in @{ Script = 'Measure-ServerPull.ps1'; Title = 'server pull against docker-registry' }, @{ Script = 'Measure-Scale.ps1'; Title = 'start-up and scale' }) {
+        Write-Host "== Bench: $($part.Title)"
+        $exitCode = Invoke-FreshPwsh -ArgumentList @('-File', (Join-Path $Root "bench/$($part.Script)"), '-ModulePath', $ModuleManifest) -Environment @{ S3LO_MODULE_PATH = $ModuleManifest }
+        if ($exitCode -ne 0) { throw "bench/$($part.Script) failed with exit code $exitCode" }
+    }
 }
 
 function Invoke-PackageTask {
