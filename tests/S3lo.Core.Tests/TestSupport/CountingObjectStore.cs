@@ -15,6 +15,7 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
 {
     private readonly ConcurrentQueue<(string Key, long Bytes)> _writes = new();
     private readonly ConcurrentQueue<string> _reads = new();
+    private readonly ConcurrentQueue<string> _requests = new();
 
     public StoreLocation Location => inner.Location;
 
@@ -38,20 +39,29 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
     /// <summary>The keys read under <paramref name="prefix"/>, e.g. <c>chunks/</c>.</summary>
     public IReadOnlyList<string> ReadsUnder(string prefix) => _reads.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).ToList();
 
+    /// <summary>
+    /// Every call that reached the store since the last <see cref="Reset"/>, as "<c>Method key</c>" (a listing as its prefix, a
+    /// batch delete once): one per request a remote store gets, at least (a store may page a listing or retry).
+    /// </summary>
+    public IReadOnlyList<string> Requests => _requests.ToList();
+
     public void Reset()
     {
         _writes.Clear();
         _reads.Clear();
+        _requests.Clear();
     }
 
     public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("Put " + key);
         _writes.Enqueue((key, data.Length));
         return inner.PutBytesAsync(key, data, objectClass, cancellationToken);
     }
 
     public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("PutIf " + key);
         _writes.Enqueue((key, data.Length));
         return inner.PutBytesAsync(key, data, objectClass, condition, cancellationToken);
     }
@@ -59,34 +69,47 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore
     public Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass, Action<long>? progress,
         CancellationToken cancellationToken)
     {
+        _requests.Enqueue("PutVerified " + key);
         _writes.Enqueue((key, size));
         return inner.PutVerifiedAsync(key, content, digest, size, objectClass, progress, cancellationToken);
     }
 
-    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => Count("Head " + key, inner.HeadAsync(key, cancellationToken));
 
     public Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("Get " + key);
         _reads.Enqueue(key);
         return inner.GetBytesAsync(key, maxBytes, cancellationToken);
     }
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("Open " + key);
         _reads.Enqueue(key);
         return inner.OpenReadAsync(key, cancellationToken);
     }
 
-    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        _requests.Enqueue("List " + prefix);
+        return inner.ListAsync(prefix, cancellationToken);
+    }
 
-    public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => inner.DeleteAsync(keys, cancellationToken);
+    public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => Count("Delete " + string.Join(",", keys), inner.DeleteAsync(keys, cancellationToken));
 
     public Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
-        => inner.DeleteIfUnchangedAsync(judged, cancellationToken);
+        => Count("DeleteIfUnchanged", inner.DeleteIfUnchangedAsync(judged, cancellationToken));
 
-    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => inner.TouchAsync(key, cancellationToken);
+    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => Count("Touch " + key, inner.TouchAsync(key, cancellationToken));
 
-    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => inner.GetClockAsync(cancellationToken);
+    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => Count("Clock", inner.GetClockAsync(cancellationToken));
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    private T Count<T>(string request, T call)
+    {
+        _requests.Enqueue(request);
+        return call;
+    }
 }
