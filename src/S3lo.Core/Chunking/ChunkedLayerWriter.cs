@@ -33,15 +33,17 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
     /// <summary>
     /// Reads <paramref name="raw"/> (the uncompressed tar) to the end and stores it chunked; null, with nothing
     /// written, for a layer smaller than <see cref="FastCdc.MinSize"/>. <paramref name="beforeFirstChunk"/> runs once,
-    /// before the first chunk is stored. The tar's digest must be <paramref name="diffId"/> (the config's).
+    /// before the first chunk is stored. The tar's digest must be <paramref name="diffId"/> (the config's); it is checked
+    /// here unless <paramref name="rawIsVerified"/> says <paramref name="raw"/> checks that digest itself as it ends (an
+    /// uncompressed layer, whose blob digest is its diff_id, read through the engine's verifying stream).
     /// </summary>
     public async Task<(ChunkRecipe Recipe, ChunkedLayerStats Stats)?> WriteAsync(Stream raw, Digest diffId, string what,
-        Func<CancellationToken, Task> beforeFirstChunk, CancellationToken cancellationToken)
+        Func<CancellationToken, Task> beforeFirstChunk, CancellationToken cancellationToken, bool rawIsVerified = false)
     {
         await budget.EnterLayerAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await WriteLayerAsync(raw, diffId, what, beforeFirstChunk, cancellationToken).ConfigureAwait(false);
+            return await WriteLayerAsync(raw, diffId, what, beforeFirstChunk, rawIsVerified, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -50,10 +52,10 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
     }
 
     private async Task<(ChunkRecipe Recipe, ChunkedLayerStats Stats)?> WriteLayerAsync(Stream raw, Digest diffId, string what,
-        Func<CancellationToken, Task> beforeFirstChunk, CancellationToken cancellationToken)
+        Func<CancellationToken, Task> beforeFirstChunk, bool rawIsVerified, CancellationToken cancellationToken)
     {
         var indexer = new TarFileIndexer(what);
-        using var rawHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var rawHash = rawIsVerified ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var compressedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         byte[]? window = budget.RentRaw();
         var pending = new Queue<Task<StoredChunk>>();
@@ -76,7 +78,7 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
                         break;
                     }
                     indexer.Feed(window.AsSpan(fill, n));
-                    rawHash.AppendData(window, fill, n);
+                    rawHash?.AppendData(window, fill, n);
                     fill += n;
                     total += n;
                 }
@@ -125,7 +127,8 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
         }
         indexer.Complete();
 
-        var layer = Digest.FromHash(rawHash.GetHashAndReset());
+        // A verified stream threw at its end if the bytes were not the diff_id's.
+        var layer = rawHash is null ? diffId : Digest.FromHash(rawHash.GetHashAndReset());
         if (layer != diffId)
             throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
                 $"The {what} uncompresses to {layer}, but the image config lists {diffId} for it.", diffId.ToString());

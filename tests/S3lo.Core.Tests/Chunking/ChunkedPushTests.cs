@@ -198,6 +198,25 @@ public abstract class ChunkedPushTests : IAsyncLifetime
         Assert.Empty(counted.Keys);
     }
 
+    // An uncompressed layer's diff_id is its blob digest, checked once as the source is read: bytes that do not match it
+    // still fail the push before its recipe, layer entry or tag exist.
+    [Fact]
+    public async Task An_uncompressed_layer_whose_bytes_do_not_match_is_DigestMismatch_and_no_recipe_or_tag_is_written()
+    {
+        var (store, counted) = await NewStoreAsync();
+        var image = new TarLayerImage(gzip: false);
+        Assert.Equal(image.Layer.Digest, Digest.Compute(image.RawLayer));
+        image.DamageBlob(image.Layer.Digest);
+
+        var e = await Assert.ThrowsAsync<S3loException>(() => Transfers.PushAsync(image, store, "app", "v1"));
+
+        Assert.Equal(ErrorIds.DigestMismatch, e.ErrorId);
+        Assert.Equal(0, counted.WritesUnder(StoreLayout.RecipesPrefix));
+        Assert.Equal(0, counted.WritesUnder(StoreLayout.LayersPrefix));
+        Assert.Equal(0, counted.WritesUnder(StoreLayout.IndexesPrefix));
+        Assert.Null(await store.TryGetTagAsync("app", "v1", default));
+    }
+
     [Fact]
     public async Task A_corrupt_chunk_the_push_would_reuse_is_DigestMismatch_and_no_recipe_or_tag_is_written()
     {
