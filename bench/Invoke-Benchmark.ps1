@@ -66,6 +66,8 @@ $PeakMemoryTarget = 300e6
 $NeedLocal = [bool]($Operation | Where-Object { $_ -in 'push', 'save', 're-push' })
 $NeedS3 = [bool]($Operation | Where-Object { $_ -in 's3-push', 's3-chunked-push' })
 $NeedAzure = $Operation -contains 'azure-push'
+# h'. (the chunked push with and without fsync) runs with h.
+$Ops = @($Operation) + @(if ($Operation -contains 'durability') { 'durability-chunked' })
 # Targets of the chunked push: its time over the zstd -3 -T0 + SHA-256 floor, and an unchanged re-push over the first push.
 $ChunkedFloorTarget = 1.3
 # The whole-layer local push and the save, each against skopeo doing the same.
@@ -488,6 +490,11 @@ try {
                 S3lo = { $s = New-BenchLocalStore (Join-Path $d "durable-$(Get-Random)"); Measure-S3lo 'durability' Push -Chunked false -Path $layout -Reference "local://$s/bench:v1" }
                 Ref  = { $s = New-BenchLocalStore (Join-Path $d "nosync-$(Get-Random)"); Measure-S3lo 'durability' Push -Tool 'nofsync' -Chunked false -Path $layout -Reference "local://$s/bench:v1" -Environment @{ LD_PRELOAD = $script:NoSync } }
             }
+            @{  # h'. the same for the chunked push (two fsyncs per chunk: its file, then its directory)
+                Op   = 'durability-chunked'
+                S3lo = { $s = New-BenchLocalStore (Join-Path $d "durable-c-$(Get-Random)"); Measure-S3lo 'durability-chunked' Push -Chunked true -Path $layout -Reference "local://$s/bench:v1" }
+                Ref  = { $s = New-BenchLocalStore (Join-Path $d "nosync-c-$(Get-Random)"); Measure-S3lo 'durability-chunked' Push -Tool 'nofsync' -Chunked true -Path $layout -Reference "local://$s/bench:v1" -Environment @{ LD_PRELOAD = $script:NoSync } }
+            }
         )
         # the chunked re-push needs the chunked push before it, in every round
         if ($Operation -contains 'chunked-re-push' -and $Operation -notcontains 'chunked-push') {
@@ -502,7 +509,7 @@ try {
                 if (-not $m.Ok) { throw "the unrecorded push that fills the store failed ($($m.Tool)): $($m.Error)" }
             }
         }
-        foreach ($pair in $pairs | Where-Object { $Operation -contains $_.Op }) {
+        foreach ($pair in $pairs | Where-Object { $Ops -contains $_.Op }) {
             $order = if ($referenceFirst) { 'Ref', 'S3lo' } else { 'S3lo', 'Ref' }
             foreach ($which in $order) { if ($pair[$which]) { & $syncAndRecord (& $pair[$which]) } }
         }
@@ -561,6 +568,7 @@ try {
         @{ Op = 'chunked-re-push'; Label = 'g. chunked re-push unchanged'; Ref = 'none' }
         @{ Op = 's3-chunked-push'; Label = "f'. chunked push layout -> S3"; Ref = 'none' }
         @{ Op = 'durability'; Label = 'h. push local, fsync vs no-op'; Ref = 'nofsync' }
+        @{ Op = 'durability-chunked'; Label = "h'. chunked push, fsync vs no-op"; Ref = 'nofsync' }
     )
     $fmtS = { param($v) if ($null -eq $v) { '-' } else { '{0:F2}' -f $v } }
     $fmtR = { param($a, $b) if ($null -eq $a -or $null -eq $b -or $b -le 0) { '-' } else { '{0:F2}' -f ($a / $b) } }
@@ -575,7 +583,7 @@ try {
         $s = Get-Best 'S3lo' $row.Op
         $ref = Get-Best $row.Ref $row.Op
         $summary[$row.Op] = @{ S3lo = $s; Ref = $ref }
-        if ($Operation -notcontains $row.Op) { continue }
+        if ($Ops -notcontains $row.Op) { continue }
         $sSec = if ($s -and $s.Ok) { $s.Seconds } else { $null }
         $rSec = if ($ref -and $ref.Ok) { $ref.Seconds } else { $null }
         $fSec = if ($floor -and $floor.Ok) { $floor.Seconds } else { $null }
@@ -685,6 +693,10 @@ try {
     $du = $summary['durability']
     if ($Operation -contains 'durability' -and $du.S3lo -and $du.S3lo.Ok -and $du.Ref -and $du.Ref.Ok) {
         Write-Host ('  (info)        local push with fsync vs fsync a no-op (LD_PRELOAD): {0:F2} s vs {1:F2} s, ratio {2:F2} (no target)' -f $du.S3lo.Seconds, $du.Ref.Seconds, ($du.S3lo.Seconds / $du.Ref.Seconds))
+    }
+    $dc = $summary['durability-chunked']
+    if ($Ops -contains 'durability-chunked' -and $dc.S3lo -and $dc.S3lo.Ok -and $dc.Ref -and $dc.Ref.Ok) {
+        Write-Host ('  (info)        chunked push with fsync vs fsync a no-op (LD_PRELOAD): {0:F2} s vs {1:F2} s, ratio {2:F2} (no target)' -f $dc.S3lo.Seconds, $dc.Ref.Seconds, ($dc.S3lo.Seconds / $dc.Ref.Seconds))
     }
 
     if ($failures.Count) {
