@@ -44,7 +44,8 @@ param(
     [ValidateRange(1, 10)] [int] $Repeat = 2,
     # Only these measurements (default: all). save and re-push need a filled store: without push, an
     # unrecorded push fills it first. The memory baseline always runs.
-    [ValidateSet('push', 'save', 're-push', 's3-push', 'floor')] [string[]] $Operation = @('push', 'save', 're-push', 's3-push', 'floor')
+    [ValidateSet('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 's3-chunked-push', 'durability', 'floor')]
+    [string[]] $Operation = @('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 's3-chunked-push', 'durability', 'floor')
 )
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
@@ -63,7 +64,15 @@ $ResultPrefix = 'S3LO-BENCH-RESULT '
 $S3ThroughputTarget = 0.8
 $PeakMemoryTarget = 300e6
 $NeedLocal = [bool]($Operation | Where-Object { $_ -in 'push', 'save', 're-push' })
-$NeedS3 = $Operation -contains 's3-push'
+$NeedS3 = [bool]($Operation | Where-Object { $_ -in 's3-push', 's3-chunked-push' })
+$NeedAzure = $Operation -contains 'azure-push'
+# h'. (the chunked push with and without fsync) runs with h.
+$Ops = @($Operation) + @(if ($Operation -contains 'durability') { 'durability-chunked' })
+# Targets of the chunked push: its time over the zstd -3 -T0 + SHA-256 floor, and an unchanged re-push over the first push.
+$ChunkedFloorTarget = 1.3
+# The whole-layer local push and the save, each against skopeo doing the same.
+$SkopeoTargets = @{ push = 0.35; save = 0.9 }
+$ChunkedRePushTarget = 0.1
 
 function Write-Step([string] $Text) { Write-Host "== $Text" }
 
@@ -71,8 +80,9 @@ function Write-Step([string] $Text) { Write-Host "== $Text" }
 
 function Invoke-Process {
     <# Runs a program (no shell), returns ExitCode, Seconds (wall), StdOut, StdErr. #>
-    param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @(), [string] $WorkingDirectory = $PWD.ProviderPath)
+    param([Parameter(Mandatory)] [string] $FilePath, [string[]] $ArgumentList = @(), [string] $WorkingDirectory = $PWD.ProviderPath, [hashtable] $Environment = @{})
     $info = [Diagnostics.ProcessStartInfo]::new($FilePath)
+    foreach ($k in $Environment.Keys) { $info.Environment[$k] = $Environment[$k] }
     foreach ($a in $ArgumentList) { $info.ArgumentList.Add($a) }
     $info.RedirectStandardOutput = $true
     $info.RedirectStandardError = $true
@@ -128,15 +138,18 @@ function Measure-Native {
 
 function Measure-S3lo {
     <# One S3lo operation in a fresh pwsh (Measure-S3loOperation.ps1). #>
-    param([string] $Op, [string] $Operation, [string] $Path, [string] $Reference, [switch] $S3, [scriptblock] $Check, [string[]] $Source, [string] $Tool = 'S3lo')
+    param([string] $Op, [string] $Operation, [string] $Path, [string] $Reference, [switch] $S3, [scriptblock] $Check, [string[]] $Source, [string] $Tool = 'S3lo',
+        [string] $Chunked, [switch] $Azure, [hashtable] $Environment = @{})
     $m = New-Measurement $Tool $Op
     $arguments = @('-NoLogo', '-NoProfile', '-NonInteractive', '-File', $Worker, '-ModulePath', $script:PrivateManifest, '-Operation', $Operation)
     if ($Path) { $arguments += @('-Path', $Path) }
     if ($Reference) { $arguments += @('-Reference', $Reference) }
     if ($Source) { $arguments += @('-Source', ($Source -join '|')) }
     if ($S3) { $arguments += @('-EndpointUrl', $script:Endpoint, '-AccessKey', $AccessKey, '-SecretKey', $SecretKey) }
+    if ($Azure) { $arguments += @('-EndpointUrl', $script:Azurite.EndpointUrl, '-AccountName', $script:Azurite.AccountName, '-AccountKey', $script:Azurite.AccountKey) }
+    if ($Chunked) { $arguments += @('-Chunked', $Chunked) }
     try {
-        $r = Invoke-Process $script:PwshHost (@($script:PwshPrefix) + $arguments)
+        $r = Invoke-Process $script:PwshHost (@($script:PwshPrefix) + $arguments) -Environment $Environment
         $m.ProcessSeconds = $r.Seconds
         $line = @($r.StdOut -split "`n" | Where-Object { $_.StartsWith($ResultPrefix) })
         if (-not $line) { throw "the worker printed no result (exit code $($r.ExitCode)):`n$($r.StdOut)$($r.StdErr)" }
@@ -290,6 +303,7 @@ function New-Bucket([string] $Name) {
 
 # ---------------------------------------------------------------------------------------------
 $script:RunDir = $null
+$script:Azurite = $null
 $privateModuleDir = $null
 $rgwEnvironment = $null
 $failures = [Collections.Generic.List[string]]::new()
@@ -358,6 +372,23 @@ try {
     Write-Host "  S3 endpoint $script:Endpoint"
     }
 
+    # --- the Azure server: Azurite as the tests start it (tests/servers/start-azurite.sh, in memory, 127.0.0.1) ---
+    if ($NeedAzure) {
+        Write-Step 'starting Azurite on 127.0.0.1'
+        $env:S3LO_MODULE_PATH = $script:PrivateManifest   # the test helpers load the Azure SDK from the module's dependencies
+        Import-Module (Join-Path $PSScriptRoot '../tests/Pester/TestHelpers.psm1') -Force
+        Import-Module (Join-Path $PSScriptRoot '../tests/Pester/StoreHelpers.psm1') -Force
+        $script:Azurite = Start-TestAzureServer
+        Write-Host "  Azure endpoint $($script:Azurite.EndpointUrl)"
+    }
+    # --- durability: a library that makes fsync/fdatasync/syncfs no-ops, preloaded into one of the two pushes ---
+    if ($Operation -contains 'durability') {
+        $noSyncSource = Join-Path $script:RunDir 'nosync.c'
+        $script:NoSync = Join-Path $script:RunDir 'nosync.so'
+        Set-Content -LiteralPath $noSyncSource -Value 'int fsync(int fd) { (void)fd; return 0; } int fdatasync(int fd) { (void)fd; return 0; } int syncfs(int fd) { (void)fd; return 0; }'
+        $null = Invoke-Checked gcc @('-shared', '-fPIC', '-O2', '-o', $script:NoSync, $noSyncSource)
+    }
+
     # --- 2. measurements ---
     $results = [Collections.Generic.List[object]]::new()
     $layerFiles = @($script:Image.Layers | ForEach-Object { Join-Path $layout "blobs/sha256/$($_.Hex)" })
@@ -381,11 +412,12 @@ try {
         $null = New-Item -ItemType Directory $d
         $store = New-BenchLocalStore (Join-Path $d 'store')
         $skopeoA = Join-Path $d 'skopeo-a'
+        $chunkStore = New-BenchLocalStore (Join-Path $d 'chunk-store')
 
         $pairs = @(
             @{  # a. push docker-archive -> local (the store exists already: see New-BenchLocalStore)
                 Op   = 'push'
-                S3lo = { Measure-S3lo 'push' Push -Path $archive -Reference "local://$store/bench:v1" -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } } }
+                S3lo = { Measure-S3lo 'push' Push -Chunked false -Path $archive -Reference "local://$store/bench:v1" -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } } }
                 Ref  = { Measure-Native 'skopeo' 'push' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "docker-archive:$archive", "oci:${skopeoA}:v1") -Check { Assert-LayoutHasLayers $skopeoA } }
             }
             @{  # b. save local -> OCI layout
@@ -395,14 +427,14 @@ try {
             }
             @{  # c. unchanged re-push into the same store
                 Op   = 're-push'
-                S3lo = { Measure-S3lo 're-push' Push -Path $archive -Reference "local://$store/bench:v1" }
+                S3lo = { Measure-S3lo 're-push' Push -Chunked false -Path $archive -Reference "local://$store/bench:v1" }
                 Ref  = { Measure-Native 'skopeo' 're-push' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "docker-archive:$archive", "oci:${skopeoA}:v1") }
             }
             @{  # d. push the OCI layout to S3 vs curl PUT of the same 5 blobs to the same server
                 Op   = 's3-push'
                 S3lo = {
                     $bucket = "bench-s3lo-$round"; New-Bucket $bucket
-                    Measure-S3lo 's3-push' Push -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
+                    Measure-S3lo 's3-push' Push -Chunked false -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
                 }
                 Ref  = {
                     $bucket = "bench-curl-$round"; New-Bucket $bucket
@@ -416,9 +448,59 @@ try {
                     }
                 }
             }
-            # d'. (later) push OCI layout -> Azure Blob (Azurite) vs a bare parallel upload of the same 5 files to the same
-            # Azurite: added with the Azure backend, as its own pair (Op 'azure-push'), table row and verdict lines, like d.
+            @{  # d'. push the OCI layout to Azurite vs curl Put Blob (SAS) of the same 5 blobs to the same server
+                Op   = 'azure-push'
+                S3lo = {
+                    $container = "bench-s3lo-$round"; New-TestAzureContainer -Server $script:Azurite -Name $container
+                    Measure-S3lo 'azure-push' Push -Chunked false -Path $layout -Reference "az://$container/bench:v1" -Azure -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
+                }
+                Ref  = {
+                    $container = "bench-curl-$round"; New-TestAzureContainer -Server $script:Azurite -Name $container
+                    $client = Get-TestAzureContainerClient -Server $script:Azurite -Container $container
+                    $sas = $client.GenerateSasUri([Azure.Storage.Sas.BlobContainerSasPermissions]'Create, Write', [DateTimeOffset]::UtcNow.AddHours(2))
+                    $curlArgs = @('-sS', '--fail', '--parallel', '--parallel-max', '4', '-H', 'x-ms-blob-type: BlockBlob', '-w', '%{http_code}\n')
+                    foreach ($f in $script:Image.Files) { $curlArgs += @('-T', $f.Path, "$($sas.GetLeftPart([UriPartial]::Path))/blobs/sha256/$($f.Hex)$($sas.Query)") }
+                    Measure-Native 'curl' 'azure-push' curl $curlArgs -Check {
+                        param($r)
+                        $codes = @($r.StdOut -split "`n" | Where-Object { $_ })
+                        if ($codes.Count -ne $script:Image.Files.Count -or @($codes | Where-Object { $_ -ne '201' })) { throw "curl Put Blob statuses: $($codes -join ' ')" }
+                    }
+                }
+            }
+            @{  # f. chunked push of the OCI layout to a local store vs zstd -3 -T0 + SHA-256 over the same bytes
+                Op   = 'chunked-push'
+                S3lo = { Measure-S3lo 'chunked-push' Push -Chunked true -Path $layout -Reference "local://$chunkStore/bench:v1" -Check { param($o) if ($o.ChunksUploaded -lt 1) { throw 'no chunk uploaded' } } }
+                Ref  = {
+                    $out = Join-Path $d 'zstd-floor.zst'
+                    Measure-Native 'zstd' 'chunked-push' bash (@('-c', 'set -o pipefail; out=$1; shift; cat "$@" | tee >(openssl dgst -sha256 > /dev/null) | zstd -3 -T0 -q -c > "$out"', 'floor', $out) + $layerFiles)
+                }
+            }
+            @{  # g. the same chunked push again, unchanged, into the same store (against the first push: a ratio of times)
+                Op   = 'chunked-re-push'
+                S3lo = { Measure-S3lo 'chunked-re-push' Push -Chunked true -Path $layout -Reference "local://$chunkStore/bench:v1" -Check { param($o) if ($o.BytesUploaded -ne 0) { throw "uploaded $($o.BytesUploaded) bytes" } } }
+                Ref  = $null
+            }
+            @{  # f'. the chunked push to S3: its time and peak memory (no reference)
+                Op   = 's3-chunked-push'
+                S3lo = { $bucket = "bench-chunked-$round"; New-Bucket $bucket; Measure-S3lo 's3-chunked-push' Push -Chunked true -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.ChunksUploaded -lt 1) { throw 'no chunk uploaded' } } }
+                Ref  = $null
+            }
+            @{  # h. durability: the whole push to a fresh local store, as it is (fsync before each rename) and with fsync a no-op
+                Op   = 'durability'
+                S3lo = { $s = New-BenchLocalStore (Join-Path $d "durable-$(Get-Random)"); Measure-S3lo 'durability' Push -Chunked false -Path $layout -Reference "local://$s/bench:v1" }
+                Ref  = { $s = New-BenchLocalStore (Join-Path $d "nosync-$(Get-Random)"); Measure-S3lo 'durability' Push -Tool 'nofsync' -Chunked false -Path $layout -Reference "local://$s/bench:v1" -Environment @{ LD_PRELOAD = $script:NoSync } }
+            }
+            @{  # h'. the same for the chunked push (two fsyncs per chunk: its file, then its directory)
+                Op   = 'durability-chunked'
+                S3lo = { $s = New-BenchLocalStore (Join-Path $d "durable-c-$(Get-Random)"); Measure-S3lo 'durability-chunked' Push -Chunked true -Path $layout -Reference "local://$s/bench:v1" }
+                Ref  = { $s = New-BenchLocalStore (Join-Path $d "nosync-c-$(Get-Random)"); Measure-S3lo 'durability-chunked' Push -Tool 'nofsync' -Chunked true -Path $layout -Reference "local://$s/bench:v1" -Environment @{ LD_PRELOAD = $script:NoSync } }
+            }
         )
+        # the chunked re-push needs the chunked push before it, in every round
+        if ($Operation -contains 'chunked-re-push' -and $Operation -notcontains 'chunked-push') {
+            $m = & ($pairs | Where-Object { $_.Op -eq 'chunked-push' }).S3lo
+            if (-not $m.Ok) { throw "the unrecorded chunked push that fills the store failed: $($m.Error)" }
+        }
         # save and re-push read and rewrite what push wrote: when push is not measured, it runs here unrecorded.
         if ($Operation -notcontains 'push' -and ($Operation -contains 'save' -or $Operation -contains 're-push')) {
             $pushPair = $pairs | Where-Object { $_.Op -eq 'push' }
@@ -427,9 +509,9 @@ try {
                 if (-not $m.Ok) { throw "the unrecorded push that fills the store failed ($($m.Tool)): $($m.Error)" }
             }
         }
-        foreach ($pair in $pairs | Where-Object { $Operation -contains $_.Op }) {
+        foreach ($pair in $pairs | Where-Object { $Ops -contains $_.Op }) {
             $order = if ($referenceFirst) { 'Ref', 'S3lo' } else { 'S3lo', 'Ref' }
-            foreach ($which in $order) { & $syncAndRecord (& $pair[$which]) }
+            foreach ($which in $order) { if ($pair[$which]) { & $syncAndRecord (& $pair[$which]) } }
         }
 
         # e. the floor: read + SHA-256 + write the 4 layers, 4 in parallel. openssl, not sha256sum: coreutils'
@@ -481,7 +563,12 @@ try {
         @{ Op = 'save'; Label = 'b. save local -> OCI layout'; Ref = 'skopeo' }
         @{ Op = 're-push'; Label = 'c. re-push unchanged (local)'; Ref = 'skopeo' }
         @{ Op = 's3-push'; Label = 'd. push OCI layout -> S3 (RGW)'; Ref = 'curl' }
-        # d'. (later) @{ Op = 'azure-push'; Label = "d'. push OCI layout -> Azurite"; Ref = ... }, with a throughput line like d.
+        @{ Op = 'azure-push'; Label = "d'. push OCI layout -> Azurite"; Ref = 'curl' }
+        @{ Op = 'chunked-push'; Label = 'f. chunked push layout -> local'; Ref = 'zstd' }
+        @{ Op = 'chunked-re-push'; Label = 'g. chunked re-push unchanged'; Ref = 'none' }
+        @{ Op = 's3-chunked-push'; Label = "f'. chunked push layout -> S3"; Ref = 'none' }
+        @{ Op = 'durability'; Label = 'h. push local, fsync vs no-op'; Ref = 'nofsync' }
+        @{ Op = 'durability-chunked'; Label = "h'. chunked push, fsync vs no-op"; Ref = 'nofsync' }
     )
     $fmtS = { param($v) if ($null -eq $v) { '-' } else { '{0:F2}' -f $v } }
     $fmtR = { param($a, $b) if ($null -eq $a -or $null -eq $b -or $b -le 0) { '-' } else { '{0:F2}' -f ($a / $b) } }
@@ -496,7 +583,7 @@ try {
         $s = Get-Best 'S3lo' $row.Op
         $ref = Get-Best $row.Ref $row.Op
         $summary[$row.Op] = @{ S3lo = $s; Ref = $ref }
-        if ($Operation -notcontains $row.Op) { continue }
+        if ($Ops -notcontains $row.Op) { continue }
         $sSec = if ($s -and $s.Ok) { $s.Seconds } else { $null }
         $rSec = if ($ref -and $ref.Ok) { $ref.Seconds } else { $null }
         $fSec = if ($floor -and $floor.Ok) { $floor.Seconds } else { $null }
@@ -506,7 +593,7 @@ try {
         $rCol = if ($ref -and -not $ref.Ok) { 'FAILED' } else { & $fmtS $rSec }
         Write-Host ($line -f $row.Label, $sCol, $rCol, $row.Ref, (& $fmtR $sSec $rSec), (& $fmtR $sSec $fSec), (& $fmtM $sPeak), (& $fmtM $above),
             (& $fmtM $(if ($ref -and $ref.Ok) { $ref.PeakBytes })), (& $fmtS $(if ($s -and $s.Ok) { $s.ProcessSeconds })))
-        if ($row.Op -eq 's3-push') {
+        if ($row.Op -in 's3-push', 'azure-push') {
             # the throughput of the same 5 files to the same server; the ratio is S3lo's over the bare upload's (= ref s / S3lo s)
             $fmtT = { param($sec) if ($null -eq $sec -or $sec -le 0) { '-' } else { '{0:F0}' -f ($s3BlobBytes / $sec / 1e6) } }
             Write-Host ($line -f '   throughput MB/s, S3lo/bare', (& $fmtT $sSec), (& $fmtT $rSec), $row.Ref,
@@ -538,11 +625,13 @@ try {
     }
     foreach ($op in 'push', 'save') {
         $p = $summary[$op]
-        if ($Operation -notcontains $op) { & $verdict "$op no slower than skopeo (ratio <= 1.0)" $null 'not run (-Operation)' }
+        $target = $SkopeoTargets[$op]
+        $label = "$op <= $($target)x skopeo's time"
+        if ($Operation -notcontains $op) { & $verdict $label $null 'not run (-Operation)' }
         elseif ($p.S3lo -and $p.S3lo.Ok -and $p.Ref -and $p.Ref.Ok) {
             $ratio = $p.S3lo.Seconds / $p.Ref.Seconds
-            & $verdict "$op no slower than skopeo (ratio <= 1.0)" ($ratio -le 1.0) ('{0:F2} s vs {1:F2} s, ratio {2:F2}' -f $p.S3lo.Seconds, $p.Ref.Seconds, $ratio)
-        } else { & $verdict "$op no slower than skopeo (ratio <= 1.0)" $null 'a run failed' }
+            & $verdict $label ($ratio -le $target) ('{0:F2} s vs {1:F2} s, ratio {2:F2}' -f $p.S3lo.Seconds, $p.Ref.Seconds, $ratio)
+        } else { & $verdict $label $null 'a run failed' }
     }
     if ($Operation -notcontains 're-push') { & $verdict 're-push uploads zero blob bytes' $null 'not run (-Operation)' }
     elseif ($rp -and $rp.Ok) {
@@ -571,7 +660,44 @@ try {
         & $verdict $s3Target $null 'a run failed'
         & $verdict $s3MemoryTarget $null 'a run failed'
     }
-    # d'. (later) the Azurite push: '>= 0.8x bare upload throughput (Azure push)' and its peak memory, computed like d. above.
+    # d'. the Azurite push, the same way
+    $az = $summary['azure-push']
+    $azTarget = ">= $($S3ThroughputTarget)x bare upload throughput (Azure push)"
+    if ($Operation -notcontains 'azure-push') { & $verdict $azTarget $null 'not run (-Operation)' }
+    elseif ($az.S3lo -and $az.S3lo.Ok -and $az.Ref -and $az.Ref.Ok) {
+        $throughput = $az.Ref.Seconds / $az.S3lo.Seconds
+        & $verdict $azTarget ($throughput -ge $S3ThroughputTarget) ('{0:F2}x: {1:F0} MB/s vs {2:F0} MB/s (curl Put Blob --parallel-max 4), {3:F2} s vs {4:F2} s; peak {5:F0} MB' -f $throughput,
+            ($s3BlobBytes / $az.S3lo.Seconds / 1e6), ($s3BlobBytes / $az.Ref.Seconds / 1e6), $az.S3lo.Seconds, $az.Ref.Seconds, ($az.S3lo.PeakBytes / 1e6))
+    } else { & $verdict $azTarget $null 'a run failed' }
+    # f./g. the chunked push against the zstd floor, its peak memory, and the unchanged re-push against it
+    $cp = $summary['chunked-push']
+    if ($Operation -notcontains 'chunked-push') { & $verdict "chunked push <= $($ChunkedFloorTarget)x zstd -3 -T0 + SHA-256" $null 'not run (-Operation)' }
+    elseif ($cp.S3lo -and $cp.S3lo.Ok -and $cp.Ref -and $cp.Ref.Ok) {
+        $ratio = $cp.S3lo.Seconds / $cp.Ref.Seconds
+        & $verdict "chunked push <= $($ChunkedFloorTarget)x zstd -3 -T0 + SHA-256" ($ratio -le $ChunkedFloorTarget) ('{0:F2} s vs {1:F2} s, ratio {2:F2}; {3} chunks, {4:N0} -> {5:N0} bytes' -f $cp.S3lo.Seconds, $cp.Ref.Seconds, $ratio,
+            $cp.S3lo.Output.ChunksUploaded, $cp.S3lo.Output.BytesBeforeCompression, $cp.S3lo.Output.BytesAfterCompression)
+        & $verdict 'peak memory < 300 MB (chunked push)' ($cp.S3lo.PeakBytes -lt $PeakMemoryTarget) ('worst of {0} runs {1:F0} MB' -f $Repeat, ($cp.S3lo.PeakBytes / 1e6))
+    } else { & $verdict "chunked push <= $($ChunkedFloorTarget)x zstd -3 -T0 + SHA-256" $null 'a run failed' }
+    $scp = $summary['s3-chunked-push']
+    if ($Operation -contains 's3-chunked-push' -and $scp.S3lo -and $scp.S3lo.Ok) {
+        & $verdict 'peak memory < 300 MB (chunked push to S3)' ($scp.S3lo.PeakBytes -lt $PeakMemoryTarget) ('worst of {0} runs {1:F0} MB; {2:F2} s' -f $Repeat, ($scp.S3lo.PeakBytes / 1e6), $scp.S3lo.Seconds)
+    }
+    $crp = $summary['chunked-re-push']
+    if ($Operation -notcontains 'chunked-re-push' -or $Operation -notcontains 'chunked-push') { & $verdict "chunked re-push <= $($ChunkedRePushTarget)x the first push" $null 'not run (-Operation, needs chunked-push)' }
+    elseif ($crp.S3lo -and $crp.S3lo.Ok -and $cp.S3lo -and $cp.S3lo.Ok) {
+        $ratio = $crp.S3lo.Seconds / $cp.S3lo.Seconds
+        & $verdict "chunked re-push <= $($ChunkedRePushTarget)x the first push" ($ratio -le $ChunkedRePushTarget) ('{0:F2} s vs {1:F2} s, ratio {2:F2}; uploaded {3} bytes, {4} chunks reused' -f $crp.S3lo.Seconds, $cp.S3lo.Seconds, $ratio,
+            $crp.S3lo.Output.BytesUploaded, $crp.S3lo.Output.ChunksReused)
+    } else { & $verdict "chunked re-push <= $($ChunkedRePushTarget)x the first push" $null 'a run failed' }
+    # h. what fsync costs a local push (no target)
+    $du = $summary['durability']
+    if ($Operation -contains 'durability' -and $du.S3lo -and $du.S3lo.Ok -and $du.Ref -and $du.Ref.Ok) {
+        Write-Host ('  (info)        local push with fsync vs fsync a no-op (LD_PRELOAD): {0:F2} s vs {1:F2} s, ratio {2:F2} (no target)' -f $du.S3lo.Seconds, $du.Ref.Seconds, ($du.S3lo.Seconds / $du.Ref.Seconds))
+    }
+    $dc = $summary['durability-chunked']
+    if ($Ops -contains 'durability-chunked' -and $dc.S3lo -and $dc.S3lo.Ok -and $dc.Ref -and $dc.Ref.Ok) {
+        Write-Host ('  (info)        chunked push with fsync vs fsync a no-op (LD_PRELOAD): {0:F2} s vs {1:F2} s, ratio {2:F2} (no target)' -f $dc.S3lo.Seconds, $dc.Ref.Seconds, ($dc.S3lo.Seconds / $dc.Ref.Seconds))
+    }
 
     if ($failures.Count) {
         Write-Host ''
@@ -585,6 +711,9 @@ try {
     $exitCode = 1
 } finally {
     # --- 4. clean up: the S3 server, the run directory, the private module copy ---
+    if ($script:Azurite) {
+        try { Stop-TestAzureServer $script:Azurite; Write-Host 'Azure server stopped.' } catch { Write-Host "stopping the Azure server failed: $_"; $exitCode = 1 }
+    }
     if ($rgwEnvironment) {
         try {
             Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Process bash @((Join-Path $RgwScripts 'stop-rgw.sh'), '--purge') }

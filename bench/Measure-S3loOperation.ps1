@@ -28,7 +28,12 @@ param(
     [string] $Reference,
     [string] $EndpointUrl,
     [string] $AccessKey,
-    [string] $SecretKey
+    [string] $SecretKey,
+    # Push: 'true' or 'false' for -Chunked; empty leaves it to the store's policy (chunked when absent).
+    [string] $Chunked,
+    # An Azure store (az://): the account, its key, and -EndpointUrl.
+    [string] $AccountName,
+    [string] $AccountKey
 )
 $ErrorActionPreference = 'Stop'
 # No progress rendering (skopeo runs with --quiet too); the cmdlets still report, pwsh drops it.
@@ -80,23 +85,28 @@ public static class BenchFloor {
         }
     }
     $connection = @{}
-    if ($EndpointUrl) {
+    if ($AccountName) {
+        $connection.EndpointUrl = $EndpointUrl
+        $connection.StorageAccountName = $AccountName
+        $connection.StorageAccountKey = $AccountKey
+    } elseif ($EndpointUrl) {
         $connection.EndpointUrl = $EndpointUrl
         $connection.Credential = [pscredential]::new($AccessKey, (ConvertTo-SecureString $SecretKey -AsPlainText -Force))
     }
+    if ($Chunked) { $connection.Chunked = [bool]::Parse($Chunked) }
     $clock.Restart()
     $output = switch ($Operation) {
         'Import' { $null }
         'Floor' { [BenchFloor]::Run($Source.Split('|'), $Path) }
         'Push' { Push-S3loImage -Path $Path -Destination $Reference @connection }
-        'Save' { Save-S3loImage -Reference $Reference -Path $Path -Format OciLayout @connection }
+        'Save' { $connection.Remove('Chunked'); Save-S3loImage -Reference $Reference -Path $Path -Format OciLayout @connection }
     }
     $clock.Stop()
     $result.Seconds = $clock.Elapsed.TotalSeconds
     if ($output) {
         $result.Output = [ordered]@{}
         foreach ($p in $output.PSObject.Properties) {
-            if ($p.Name -in 'BlobsUploaded', 'BlobsSkipped', 'BytesUploaded', 'BytesTotal', 'BytesWritten', 'Digest', 'Reference', 'Path') {
+            if ($p.Name -in 'BlobsUploaded', 'BlobsSkipped', 'BytesUploaded', 'BytesTotal', 'ChunksUploaded', 'ChunksReused', 'BytesBeforeCompression', 'BytesAfterCompression', 'BytesWritten', 'Digest', 'Reference', 'Path') {
                 $result.Output[$p.Name] = $p.Value
             }
         }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Text.Json;
 using S3lo.Core.Oci;
@@ -22,27 +21,43 @@ public sealed record ChunkedLayerStats(int ChunksUploaded, int ChunksReused, lon
 /// there already, then the recipe, the file index and the layer's <c>layers/</c> entry (S3lo's own: the compressed
 /// digest for the diff_id, so a push of the same layer finds it without compressing it again). The compressed digest
 /// covers the frames as stored: a chunk already in the store keeps its bytes, and is read back for it.
-/// Memory is bounded: a 16 MiB window, and per chunk in flight its raw bytes (until compressed) and its frame (until
-/// hashed in order), at most <see cref="ChunksInFlight"/> of them.
+/// Memory is bounded by the <see cref="ChunkBudget"/> the writers of one destination share: the window a layer is read
+/// into becomes the cut chunk's raw buffer (the rest moves to a fresh one), and a chunk in flight holds a slot from
+/// before it is compressed until its frame is hashed in order.
 /// </summary>
-internal sealed class ChunkedLayerWriter(IObjectStore objects)
+internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budget)
 {
     private const int CompressionLevel = 3;
     private const long MaxStoredChunkBytes = 17L << 20;
-    private static readonly int ChunksInFlight = Math.Clamp(Environment.ProcessorCount, 2, 4);
 
     /// <summary>
     /// Reads <paramref name="raw"/> (the uncompressed tar) to the end and stores it chunked; null, with nothing
     /// written, for a layer smaller than <see cref="FastCdc.MinSize"/>. <paramref name="beforeFirstChunk"/> runs once,
-    /// before the first chunk is stored. The tar's digest must be <paramref name="diffId"/> (the config's).
+    /// before the first chunk is stored. The tar's digest must be <paramref name="diffId"/> (the config's); it is checked
+    /// here unless <paramref name="rawIsVerified"/> says <paramref name="raw"/> checks that digest itself as it ends (an
+    /// uncompressed layer, whose blob digest is its diff_id, read through the engine's verifying stream).
     /// </summary>
     public async Task<(ChunkRecipe Recipe, ChunkedLayerStats Stats)?> WriteAsync(Stream raw, Digest diffId, string what,
-        Func<CancellationToken, Task> beforeFirstChunk, CancellationToken cancellationToken)
+        Func<CancellationToken, Task> beforeFirstChunk, CancellationToken cancellationToken, bool rawIsVerified = false)
+    {
+        await budget.EnterLayerAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await WriteLayerAsync(raw, diffId, what, beforeFirstChunk, rawIsVerified, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            budget.LeaveLayer();
+        }
+    }
+
+    private async Task<(ChunkRecipe Recipe, ChunkedLayerStats Stats)?> WriteLayerAsync(Stream raw, Digest diffId, string what,
+        Func<CancellationToken, Task> beforeFirstChunk, bool rawIsVerified, CancellationToken cancellationToken)
     {
         var indexer = new TarFileIndexer(what);
-        using var rawHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var rawHash = rawIsVerified ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         using var compressedHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var window = ArrayPool<byte>.Shared.Rent(FastCdc.MaxSize);
+        byte[]? window = budget.RentRaw();
         var pending = new Queue<Task<StoredChunk>>();
         var chunks = new List<ChunkInfo>();
         int uploaded = 0, reused = 0;
@@ -63,7 +78,7 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects)
                         break;
                     }
                     indexer.Feed(window.AsSpan(fill, n));
-                    rawHash.AppendData(window, fill, n);
+                    rawHash?.AppendData(window, fill, n);
                     fill += n;
                     total += n;
                 }
@@ -77,25 +92,43 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects)
                 }
 
                 var length = FastCdc.NextCut(window.AsSpan(0, fill));
-                var chunk = ArrayPool<byte>.Shared.Rent(length);
-                Buffer.BlockCopy(window, 0, chunk, 0, length);
-                Buffer.BlockCopy(window, length, window, 0, fill - length);
+                // A slot first: the chunks of this layer already in flight are taken in order to free one, never waited on by another layer.
+                while (!budget.TryEnterChunk())
+                {
+                    if (pending.Count > 0)
+                    {
+                        await TakeAsync().ConfigureAwait(false);
+                        continue;
+                    }
+                    await budget.EnterChunkAsync(cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                var chunk = window;
+                window = budget.RentRaw();
+                Buffer.BlockCopy(chunk, length, window, 0, fill - length);
                 fill -= length;
-                pending.Enqueue(Task.Run(() => StoreChunkAsync(chunk, length, what, cancellationToken), cancellationToken));
-                while (pending.Count >= ChunksInFlight || (pending.Count > 0 && pending.Peek().IsCompleted)) await TakeAsync().ConfigureAwait(false);
+                pending.Enqueue(Task.Run(() => StoreChunkAsync(chunk, length, what, cancellationToken)));
+                while (pending.Count > 0 && pending.Peek().IsCompleted) await TakeAsync().ConfigureAwait(false);
             }
             while (pending.Count > 0) await TakeAsync().ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(window);
+            if (window is not null) budget.ReturnRaw(window);
             // A failure leaves chunks being stored; they are content-addressed, so whatever of them lands is garbage a
-            // collection removes, never a wrong object.
-            foreach (var task in pending) _ = task.ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            // collection removes, never a wrong object. Their slots and buffers come back when they end.
+            foreach (var task in pending)
+                _ = task.ContinueWith(t =>
+                {
+                    if (t.IsCompletedSuccessfully) Release(t.Result);
+                    else budget.LeaveChunk();
+                    _ = t.Exception;
+                }, TaskScheduler.Default);
         }
         indexer.Complete();
 
-        var layer = Digest.FromHash(rawHash.GetHashAndReset());
+        // A verified stream threw at its end if the bytes were not the diff_id's.
+        var layer = rawHash is null ? diffId : Digest.FromHash(rawHash.GetHashAndReset());
         if (layer != diffId)
             throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
                 $"The {what} uncompresses to {layer}, but the image config lists {diffId} for it.", diffId.ToString());
@@ -109,58 +142,94 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects)
 
         async Task TakeAsync()
         {
-            var stored = await pending.Dequeue().ConfigureAwait(false);
-            compressedHash.AppendData(stored.Frame);
-            chunks.Add(new ChunkInfo(stored.Digest, stored.Size, stored.Frame.Length));
-            compressedTotal += stored.Frame.Length;
+            StoredChunk stored;
+            try
+            {
+                stored = await pending.Dequeue().ConfigureAwait(false);
+            }
+            catch
+            {
+                budget.LeaveChunk();
+                throw;
+            }
+            compressedHash.AppendData(stored.Frame, 0, stored.Length);
+            chunks.Add(new ChunkInfo(stored.Digest, stored.Size, stored.Length));
+            compressedTotal += stored.Length;
             if (stored.Uploaded)
             {
                 uploaded++;
-                bytesUploaded += stored.Frame.Length;
+                bytesUploaded += stored.Length;
             }
             else
             {
                 reused++;
             }
+            Release(stored);
+        }
+
+        void Release(StoredChunk stored)
+        {
+            if (stored.Pooled) budget.ReturnFrame(stored.Frame);
+            budget.LeaveChunk();
         }
     }
 
-    private sealed record StoredChunk(Digest Digest, long Size, byte[] Frame, bool Uploaded);
+    /// <summary>A chunk as stored: its frame is <c>Frame[..Length]</c>, in a buffer of the budget when <c>Pooled</c>.</summary>
+    private sealed record StoredChunk(Digest Digest, long Size, byte[] Frame, int Length, bool Pooled, bool Uploaded);
 
     /// <summary>
     /// Stores one chunk unless the store has it; returns the frame as stored. A chunk already there is touched first, so a
     /// collection starting now sees it as new, and read back: its bytes, not a fresh compression, make the layer's digest.
+    /// The raw buffer goes back to the budget once compressed.
     /// </summary>
     private async Task<StoredChunk> StoreChunkAsync(byte[] buffer, int length, string what, CancellationToken cancellationToken)
     {
         Digest digest;
         byte[] frame;
+        int frameLength;
         try
         {
             digest = Digest.FromHash(SHA256.HashData(buffer.AsSpan(0, length)));
             var key = StoreLayout.ChunkKey(digest);
             if (await objects.TouchAsync(key, cancellationToken).ConfigureAwait(false)
                 && await ReadStoredAsync(key, digest, length, what, cancellationToken).ConfigureAwait(false) is { } existing)
-                return new StoredChunk(digest, length, existing, false);
+                return new StoredChunk(digest, length, existing, existing.Length, false, false);
 
-            using (var compressor = new ZstdSharp.Compressor(CompressionLevel)) frame = compressor.Wrap(buffer.AsSpan(0, length)).ToArray();
+            frame = budget.RentFrame();
+            try
+            {
+                using var compressor = new ZstdSharp.Compressor(CompressionLevel);
+                frameLength = compressor.Wrap(buffer.AsSpan(0, length), frame);
+            }
+            catch
+            {
+                budget.ReturnFrame(frame);
+                throw;
+            }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            budget.ReturnRaw(buffer);
         }
         var chunkKey = StoreLayout.ChunkKey(digest);
         try
         {
-            await objects.PutBytesAsync(chunkKey, frame, ObjectClass.Blob, WriteCondition.IfNotExists, cancellationToken).ConfigureAwait(false);
-            return new StoredChunk(digest, length, frame, true);
+            await objects.PutBytesAsync(chunkKey, frame.AsMemory(0, frameLength), ObjectClass.Blob, WriteCondition.IfNotExists, cancellationToken)
+                .ConfigureAwait(false);
+            return new StoredChunk(digest, length, frame, frameLength, true, true);
         }
         catch (PreconditionFailedException)
         {
+            budget.ReturnFrame(frame);
             // Another push stored it meanwhile, perhaps compressed differently: its bytes are the chunk's.
             var stored = await ReadStoredAsync(chunkKey, digest, length, what, cancellationToken).ConfigureAwait(false)
                          ?? throw new PreconditionFailedException(chunkKey, objects.Location);
-            return new StoredChunk(digest, length, stored, false);
+            return new StoredChunk(digest, length, stored, stored.Length, false, false);
+        }
+        catch
+        {
+            budget.ReturnFrame(frame);
+            throw;
         }
     }
 

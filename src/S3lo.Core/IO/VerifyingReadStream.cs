@@ -33,6 +33,25 @@ public sealed class VerifyingReadStream : ReadOnlyStream
         _leaveOpen = leaveOpen;
     }
 
+    /// <summary>
+    /// The stream a store writes <paramref name="content"/> through: <paramref name="content"/> itself when it already is a
+    /// verifying stream for this digest and size that nothing has read from yet (the transfer engine opens every blob
+    /// so), which then hashes the bytes once for both; otherwise a new one over it, leaving it open. A mismatch ends
+    /// either the same way, so a store publishes only bytes that matched.
+    /// </summary>
+    public static Lease Over(Stream content, Digest digest, long size, string what)
+        => content is VerifyingReadStream { _read: 0, _verified: false, _disposed: false } engine && engine._expected == digest && engine._expectedSize == size
+            ? new Lease(engine, false)
+            : new Lease(new VerifyingReadStream(content, digest, size, what, leaveOpen: true), true);
+
+    /// <summary>A verifying stream, disposed with the lease only if the lease made it.</summary>
+    public readonly struct Lease(VerifyingReadStream stream, bool owned) : IAsyncDisposable
+    {
+        public VerifyingReadStream Stream => stream;
+
+        public ValueTask DisposeAsync() => owned ? stream.DisposeAsync() : ValueTask.CompletedTask;
+    }
+
     public override long Length => _expectedSize >= 0 ? _expectedSize : throw new NotSupportedException();
     public override long Position { get => _read; set => throw new NotSupportedException(); }
 

@@ -45,7 +45,8 @@ public interface IObjectStore : IAsyncDisposable
     /// <summary>
     /// Streams <paramref name="size"/> bytes into <paramref name="key"/> and publishes them only if they
     /// hash to <paramref name="digest"/>: a mismatch throws <c>DigestMismatch</c> and leaves nothing under the key.
-    /// <paramref name="progress"/> receives byte counts as they are stored.
+    /// <paramref name="progress"/> receives byte counts as they are stored. A <see cref="IO.VerifyingReadStream"/> for this digest
+    /// and size that nothing has read yet is hashed through, not wrapped again (<see cref="IO.VerifyingReadStream.Over"/>).
     /// </summary>
     Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
         Action<long>? progress, CancellationToken cancellationToken);

@@ -36,6 +36,7 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
     private readonly bool _force;
     private readonly LayerChunking _chunking;
     private readonly SemaphoreSlim _stampLock = new(1, 1);
+    private readonly ChunkBudget _chunkBudget = ChunkBudget.ForThisMachine();
     private bool _chunkFormatStamped;
 
     /// <param name="force">Overwrite the tag even when the image is immutable.</param>
@@ -117,8 +118,10 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
             (ChunkRecipe Recipe, ChunkedLayerStats Stats)? written;
             try
             {
-                written = await new ChunkedLayerWriter(_store.Objects).WriteAsync(raw, layer.DiffId, what, StampChunkFormatAsync, cancellationToken)
-                    .ConfigureAwait(false);
+                // An uncompressed layer's blob digest is its diff_id: the engine's verifying stream checks it, once.
+                var rawIsVerified = content is VerifyingReadStream && Compression(blob.MediaType) == LayerCompression.None && blob.Digest == layer.DiffId;
+                written = await new ChunkedLayerWriter(_store.Objects, _chunkBudget)
+                    .WriteAsync(raw, layer.DiffId, what, StampChunkFormatAsync, cancellationToken, rawIsVerified).ConfigureAwait(false);
             }
             catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException or S3loException { ErrorId: ErrorIds.InvalidLayer })
             {
@@ -157,6 +160,7 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
     public ValueTask DisposeAsync()
     {
         _stampLock.Dispose();
+        _chunkBudget.Dispose();
         return ValueTask.CompletedTask;
     }
 

@@ -114,6 +114,19 @@ public abstract class ChunkedPushTests : IAsyncLifetime
         Assert.Equal(first.Digest, again.Digest);
         Assert.Equal((0, first.ChunksUploaded, 0L), (again.ChunksUploaded, again.ChunksReused, again.BytesUploaded));
         Assert.Equal((0, 2), (again.BlobsUploaded, again.BlobsSkipped));
+        // Requests, not only writes: the policy, the layer's entry and recipe are read, the tag written; everything else is a
+        // touch protecting what the tag relies on from a garbage collection (docs/format.md), each key at most twice
+        // (before the upload and after the publish). Nothing is downloaded, nothing compressed.
+        var requests = counted.Requests;
+        var touches = requests.Where(r => r.StartsWith("Touch ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(
+            ["Get s3lo.yaml", "Get " + StoreLayout.LayerKey(Digest.Compute(image.RawLayer)), "Put " + StoreLayout.OciLayoutKey("app", "v2"),
+             "Put " + StoreLayout.ManifestKey("app", "v2")],
+            requests.Except(touches).Where(r => !r.StartsWith("Get " + StoreLayout.RecipesPrefix, StringComparison.Ordinal)).Distinct());
+        Assert.InRange(requests.Count(r => r.StartsWith("Get " + StoreLayout.RecipesPrefix, StringComparison.Ordinal)), 1, 2);
+        Assert.All(touches.GroupBy(t => t), g => Assert.InRange(g.Count(), 1, 2));
+        Assert.Empty(counted.ReadsUnder(StoreLayout.ChunksPrefix));
+        Assert.Empty(counted.ReadsUnder(StoreLayout.BlobsPrefix));
     }
 
     [Fact]
@@ -183,6 +196,25 @@ public abstract class ChunkedPushTests : IAsyncLifetime
 
         Assert.Equal(ErrorIds.InvalidLayer, e.ErrorId);
         Assert.Empty(counted.Keys);
+    }
+
+    // An uncompressed layer's diff_id is its blob digest, checked once as the source is read: bytes that do not match it
+    // still fail the push before its recipe, layer entry or tag exist.
+    [Fact]
+    public async Task An_uncompressed_layer_whose_bytes_do_not_match_is_DigestMismatch_and_no_recipe_or_tag_is_written()
+    {
+        var (store, counted) = await NewStoreAsync();
+        var image = new TarLayerImage(gzip: false);
+        Assert.Equal(image.Layer.Digest, Digest.Compute(image.RawLayer));
+        image.DamageBlob(image.Layer.Digest);
+
+        var e = await Assert.ThrowsAsync<S3loException>(() => Transfers.PushAsync(image, store, "app", "v1"));
+
+        Assert.Equal(ErrorIds.DigestMismatch, e.ErrorId);
+        Assert.Equal(0, counted.WritesUnder(StoreLayout.RecipesPrefix));
+        Assert.Equal(0, counted.WritesUnder(StoreLayout.LayersPrefix));
+        Assert.Equal(0, counted.WritesUnder(StoreLayout.IndexesPrefix));
+        Assert.Null(await store.TryGetTagAsync("app", "v1", default));
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using S3lo.Core.IO;
 using System.Security.Cryptography;
 using System.Text;
 using S3lo.Core;
@@ -101,6 +102,39 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal(ErrorIds.DigestMismatch, e.ErrorId);
         Assert.Null(await Store.HeadAsync(key, default));
         Assert.Empty(await ListAsync(""));
+    }
+
+    // The transfer engine hands stores a verifying stream of its own; the store hashes through it instead of again, and
+    // still publishes nothing when the bytes do not match. A verifying stream checks only what it was made for: one for
+    // other bytes (here, the bytes' own digest) is no proof for the digest claimed, and is checked again.
+    [Theory]
+    [InlineData(1000, true)]
+    [InlineData(1000, false)]
+    [InlineData(S3ObjectStore.PartSize * 2 + 1, true)]
+    [InlineData(S3ObjectStore.PartSize * 2 + 1, false)]
+    public async Task AVerifiedPutThroughAVerifyingStreamOfWrongBytesLeavesNothing(int length, bool streamForTheClaimedDigest)
+    {
+        var data = RandomBytes(length);
+        var claimed = Digest.Compute(RandomBytes(16));
+        var key = StoreLayout.BlobKey(claimed);
+        await using var stream = new VerifyingReadStream(new MemoryStream(data), streamForTheClaimedDigest ? claimed : Digest.Compute(data), length, "blob in the source");
+        var e = await Assert.ThrowsAnyAsync<S3loException>(() => Store.PutVerifiedAsync(key, stream, claimed, length, ObjectClass.Blob, null, default));
+        Assert.Equal(ErrorIds.DigestMismatch, e.ErrorId);
+        Assert.Null(await Store.HeadAsync(key, default));
+        Assert.Empty(await ListAsync(""));
+    }
+
+    [Theory]
+    [InlineData(1000)]
+    [InlineData(S3ObjectStore.PartSize * 2 + 12345)]
+    public async Task AVerifiedPutThroughTheEnginesVerifyingStreamStoresExactlyTheBytes(int length)
+    {
+        var data = RandomBytes(length);
+        var digest = Digest.Compute(data);
+        await using var engine = new VerifyingReadStream(new MemoryStream(data), digest, length, "blob in the source");
+        await Store.PutVerifiedAsync(StoreLayout.BlobKey(digest), engine, digest, length, ObjectClass.Blob, null, default);
+        await using var read = await Store.OpenReadAsync(StoreLayout.BlobKey(digest), default);
+        Assert.Equal(digest, await Digest.ComputeAsync(read, default));
     }
 
     [Fact]

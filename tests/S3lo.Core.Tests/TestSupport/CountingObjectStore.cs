@@ -19,6 +19,7 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRan
     private readonly ConcurrentQueue<string> _reads = new();
     private readonly ConcurrentDictionary<string, long> _bytesRead = new();
     private readonly TaskCompletionSource _streamRead = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<string> _requests = new();
 
     public StoreLocation Location => inner.Location;
 
@@ -51,23 +52,32 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRan
     /// <summary>Completes when a stream this store opened is first read from.</summary>
     public Task FirstStreamRead => _streamRead.Task;
 
+    /// <summary>
+    /// Every call that reached the store since the last <see cref="Reset"/>, as "<c>Method key</c>" (a listing as its prefix, a
+    /// batch delete once): one per request a remote store gets, at least (a store may page a listing or retry).
+    /// </summary>
+    public IReadOnlyList<string> Requests => _requests.ToList();
+
     public void Reset()
     {
         _writes.Clear();
         _reads.Clear();
         _bytesRead.Clear();
+        _requests.Clear();
     }
 
     private void CountRead(string key, long bytes) => _bytesRead.AddOrUpdate(key, bytes, (_, total) => total + bytes);
 
     public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("Put " + key);
         _writes.Enqueue((key, data.Length));
         return inner.PutBytesAsync(key, data, objectClass, cancellationToken);
     }
 
     public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("PutIf " + key);
         _writes.Enqueue((key, data.Length));
         return inner.PutBytesAsync(key, data, objectClass, condition, cancellationToken);
     }
@@ -75,14 +85,16 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRan
     public Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass, Action<long>? progress,
         CancellationToken cancellationToken)
     {
+        _requests.Enqueue("PutVerified " + key);
         _writes.Enqueue((key, size));
         return inner.PutVerifiedAsync(key, content, digest, size, objectClass, progress, cancellationToken);
     }
 
-    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => inner.HeadAsync(key, cancellationToken);
+    public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken) => Count("Head " + key, inner.HeadAsync(key, cancellationToken));
 
     public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("Get " + key);
         _reads.Enqueue(key);
         var stored = await inner.GetBytesAsync(key, maxBytes, cancellationToken);
         if (stored is not null) CountRead(key, stored.Bytes.Length);
@@ -91,27 +103,33 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRan
 
     public async Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        _requests.Enqueue("Open " + key);
         _reads.Enqueue(key);
         return new CountedStream(this, key, await inner.OpenReadAsync(key, cancellationToken));
     }
 
     public async Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
     {
+        _requests.Enqueue($"Open {key} {offset}+{length}");
         _reads.Enqueue(key);
         var ranged = inner as IRangedReads ?? throw new NotSupportedException($"{inner.Location} has no ranged reads.");
         return new CountedStream(this, key, await ranged.OpenReadAsync(key, offset, length, cancellationToken));
     }
 
-    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken) => inner.ListAsync(prefix, cancellationToken);
+    public IAsyncEnumerable<ObjectInfo> ListAsync(string prefix, CancellationToken cancellationToken)
+    {
+        _requests.Enqueue("List " + prefix);
+        return inner.ListAsync(prefix, cancellationToken);
+    }
 
-    public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => inner.DeleteAsync(keys, cancellationToken);
+    public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => Count("Delete " + string.Join(",", keys), inner.DeleteAsync(keys, cancellationToken));
 
     public Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
-        => inner.DeleteIfUnchangedAsync(judged, cancellationToken);
+        => Count("DeleteIfUnchanged", inner.DeleteIfUnchangedAsync(judged, cancellationToken));
 
-    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => inner.TouchAsync(key, cancellationToken);
+    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => Count("Touch " + key, inner.TouchAsync(key, cancellationToken));
 
-    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => inner.GetClockAsync(cancellationToken);
+    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => Count("Clock", inner.GetClockAsync(cancellationToken));
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
@@ -141,5 +159,11 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRan
             await inner.DisposeAsync();
             GC.SuppressFinalize(this);
         }
+    }
+
+    private T Count<T>(string request, T call)
+    {
+        _requests.Enqueue(request);
+        return call;
     }
 }

@@ -46,6 +46,9 @@ internal sealed class TarLayerImage : IImageSource
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+    /// <summary>Flips one byte in the middle of a blob as the source serves it: its descriptor no longer matches.</summary>
+    public void DamageBlob(Digest digest) => _blobs[digest][_blobs[digest].Length / 2] ^= 0xFF;
+
     private Descriptor Add(string mediaType, byte[] bytes)
     {
         var descriptor = new Descriptor(mediaType, Digest.Compute(bytes), bytes.Length);

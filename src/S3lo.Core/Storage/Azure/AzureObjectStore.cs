@@ -302,7 +302,8 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
     public async Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
         Action<long>? progress, CancellationToken cancellationToken)
     {
-        await using var verified = new VerifyingReadStream(content, digest, size, $"blob {digest}", leaveOpen: true);
+        await using var lease = VerifyingReadStream.Over(content, digest, size, $"blob {digest}");
+        var verified = lease.Stream;
         if (size is >= 0 and <= BlockSize)
         {
             await _blockBuffers.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -212,7 +212,8 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
     {
         await WriteAtomicallyAsync(key, async file =>
         {
-            await using var verified = new VerifyingReadStream(content, digest, size, $"blob {digest}", leaveOpen: true);
+            await using var lease = VerifyingReadStream.Over(content, digest, size, $"blob {digest}");
+            var verified = lease.Stream;
             var buffer = new byte[BufferSize];
             int n;
             while ((n = await verified.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)

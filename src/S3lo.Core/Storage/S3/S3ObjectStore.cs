@@ -24,7 +24,9 @@ namespace S3lo.Core.Storage.S3;
 /// <para>
 /// Every body is signed with a SHA-256 S3lo computed itself (<see cref="PayloadHashS3Client"/>): a blob that fits
 /// one PUT with its own, verified digest; a part with the hash of its buffer, taken once off the reading thread.
-/// So the bytes of a blob are hashed twice at most (digest, part) and the SDK never reads them again.
+/// The digest is checked through the transfer engine's own verifying stream when it hands one over
+/// (<see cref="VerifyingReadStream.Over"/>), so a blob up to <see cref="PartSize"/> is hashed once, a larger one twice
+/// (digest, part), and the SDK never reads the bytes again (no CRC32 either on S3-compatible endpoints).
 /// </para>
 /// </summary>
 public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedReads, IPresignedReads
@@ -337,7 +339,8 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     public async Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass,
         Action<long>? progress, CancellationToken cancellationToken)
     {
-        await using var verified = new VerifyingReadStream(content, digest, size, $"blob {digest}", leaveOpen: true);
+        await using var lease = VerifyingReadStream.Over(content, digest, size, $"blob {digest}");
+        var verified = lease.Stream;
         if (size <= PartSize)
         {
             var buffer = await _partBuffers.RentAsync(cancellationToken).ConfigureAwait(false);
