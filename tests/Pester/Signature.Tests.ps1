@@ -26,13 +26,13 @@ BeforeAll {
 
     function Get-KeyId([string] $DerPath) { (Get-FileHash -Algorithm SHA256 $DerPath).Hash.ToLowerInvariant().Substring(0, 16) }
 
-    function Assert-OpensslVerifies($Store, [string] $Name, [string] $Tag, [string] $PublicKey, [string] $KeyId) {
+    function Assert-OpensslVerifies($Store, [string] $Name, [string] $Tag, [string] $PublicKey, [string] $KeyId, [string] $SignedStore = $Store.Root) {
         # The payload as FORMAT.md defines it, rebuilt from the reference, and the record's DER signature, checked by openssl.
         $record = [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $Store "manifests/$Name/$Tag/signatures/$KeyId.json")) | ConvertFrom-Json
         $digest = (Get-TestSha256 (Get-TestStoreObject $Store "manifests/$Name/$Tag/manifest.json"))
         $record.digest | Should -Be $digest
         $payload = Join-Path $Work "payload-$([guid]::NewGuid().ToString('N'))"
-        [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n$($Store.Root)/$($Name):$Tag`n$digest`n"))
+        [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n$SignedStore/$($Name):$Tag`n$digest`n"))
         [IO.File]::WriteAllBytes("$payload.sig", [Convert]::FromBase64String($record.signature))
         Invoke-TestProgram openssl @('dgst', '-sha256', '-verify', $PublicKey, '-signature', "$payload.sig", $payload) | Should -Match 'Verified OK'
         $record
@@ -198,12 +198,9 @@ Describe 'Reading the store' {
             $null = New-TestLocalStore (Join-Path $root 'store')
             $null = Push-S3loImage $Layout 'local://./store/org/app:v1'
             $signed = Set-S3loImageSignature 'local://./store/org/app:v1' -KeyPath "$Keys/ec.key"
-            $store = [pscustomobject]@{ Kind = 'local'; Root = './store'; Uri = 'local://./store/'; Params = @{} }
-            $record = [Text.Encoding]::UTF8.GetString([IO.File]::ReadAllBytes("$root/store/manifests/org/app/v1/signatures/$($signed.KeyId).json")) | ConvertFrom-Json
-            $payload = Join-Path $Work 'relative-payload'
-            [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n./store/org/app:v1`n$($record.digest)`n"))
-            [IO.File]::WriteAllBytes("$payload.sig", [Convert]::FromBase64String($record.signature))
-            Invoke-TestProgram openssl @('dgst', '-sha256', '-verify', "$Keys/ec.pub", '-signature', "$payload.sig", $payload) | Should -Match 'Verified OK'
+            # s3lo reads local://./store/org/app:v1 as root ./store and image org/app: the payload names ./store/org/app:v1.
+            $store = [pscustomobject]@{ Kind = 'local'; Root = "$root/store"; Uri = "local://$root/store/"; Params = @{} }
+            $null = Assert-OpensslVerifies $store 'org/app' 'v1' "$Keys/ec.pub" $signed.KeyId -SignedStore './store'
             Test-S3loImageSignature 'local://./store/org/app:v1' -PublicKeyPath "$Keys/ec.pub" | Should -BeTrue
         }
         finally { Pop-Location }
