@@ -299,6 +299,16 @@ Describe 'Start-S3loServer -RequireSignature' {
         }
     }
 
+    It 'serves the blobs of signed images only' {
+        $signedConfig = (Get-S3loManifest "local://$GateStore/app:signed").Config.Digest
+        $unsignedConfig = (Get-S3loManifest "local://$GateStore/app:unsigned").Config.Digest
+        $signedConfig | Should -Not -Be $unsignedConfig
+        (Invoke-WebRequest "$($GateEndpoint.Url)v2/app/blobs/$signedConfig" -SkipHttpErrorCheck).StatusCode | Should -Be 200
+        $denied = Invoke-WebRequest "$($GateEndpoint.Url)v2/app/blobs/$unsignedConfig" -SkipHttpErrorCheck
+        $denied.StatusCode | Should -Be 403
+        ($denied.Content | ConvertFrom-Json).errors[0].code | Should -Be 'DENIED'
+    }
+
     It 'stops serving a tag pushed again with an unsigned image' {
         $null = Push-S3loImage $Other "local://$GateStore/app:signed"
         (Get-Manifest 'signed').StatusCode | Should -Be 403
