@@ -71,6 +71,23 @@ Describe 'Signatures on a <Kind> store' -ForEach $StoreKinds {
         $listed.Algorithm | Should -Be $record.algorithm
     }
 
+    It 'verifies a record made outside S3lo, by openssl, as s3lo writes it' {
+        $keyId = Get-KeyId "$Keys/rsa.pub.der"
+        $digest = Get-TestSha256 (Get-TestStoreObject $store 'manifests/app/v1/manifest.json')
+        $payload = Join-Path $Work "outside-$Kind"
+        [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n$($store.Root)/app:v1`n$digest`n"))
+        Invoke-TestProgram openssl @('dgst', '-sha256', '-sign', "$Keys/rsa.key", '-out', "$payload.sig", $payload) | Out-Null
+        $record = [ordered]@{ schemaVersion = 2; digest = $digest; keyRef = 'awskms:///alias/elsewhere'; keyID = $keyId; algorithm = 'RSA_PKCS1_SHA_256'
+            signature = [Convert]::ToBase64String([IO.File]::ReadAllBytes("$payload.sig")); signedAt = '2026-01-02T03:04:05Z' }
+        Set-TestStoreObject $store "manifests/app/v1/signatures/$keyId.json" ([Text.Encoding]::UTF8.GetBytes(($record | ConvertTo-Json -Compress)))
+
+        $listed = Get-S3loImageSignature $ref -PublicKeyPath "$Keys/rsa.pub" @p
+        $listed.Status | Should -Be 'Valid'
+        $listed.KeyRef | Should -Be 'awskms:///alias/elsewhere'
+        $listed.SignedAt | Should -Be ([DateTimeOffset]'2026-01-02T03:04:05Z')
+        Test-S3loImageSignature $ref -PublicKeyPath "$Keys/rsa.pub" @p | Should -BeTrue
+    }
+
     It 'signs from the pipeline with a cosign key file and COSIGN_PASSWORD, or -Password' {
         $env:COSIGN_PASSWORD = 'correct horse'
         try { Get-S3loImage $ref @p | Set-S3loImageSignature -KeyPath "$Keys/cosign.key" | Out-Null }
@@ -156,6 +173,16 @@ Describe 'Signatures on a <Kind> store' -ForEach $StoreKinds {
         $wrong = ConvertTo-SecureString 'wrong' -AsPlainText -Force
         { Set-S3loImageSignature $ref -KeyPath "$Keys/cosign.key" -Password $wrong @p } | Should -Throw -ErrorId 'WrongKeyPassword,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
         Get-TestStoreKey $store -Prefix 'manifests/app/v1/signatures/' | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Cosign key files of older cosign versions' {
+    It 'reads ENCRYPTED COSIGN PRIVATE KEY' {
+        Invoke-TestProgram /usr/bin/python3 @((Join-Path $PSScriptRoot 'fixtures/make-cosign-key.py'), "$Keys/ec.pk8", 'pw', "$Keys/old-cosign.key", 'ENCRYPTED COSIGN PRIVATE KEY') | Out-Null
+        $store = New-TestStore -Kind local -Root $Work
+        $null = Push-S3loImage $Layout "$($store.Uri)app:v1"
+        $signed = Set-S3loImageSignature "$($store.Uri)app:v1" -KeyPath "$Keys/old-cosign.key" -Password (ConvertTo-SecureString 'pw' -AsPlainText -Force)
+        $null = Assert-OpensslVerifies $store 'app' 'v1' "$Keys/ec.pub" $signed.KeyId
     }
 }
 
