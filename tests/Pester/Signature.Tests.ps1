@@ -172,7 +172,14 @@ Describe 'Signatures on a <Kind> store' -ForEach $StoreKinds {
         { Set-S3loImageSignature $ref -KeyPath "$Keys/cosign.key" @p } | Should -Throw -ErrorId 'KeyPasswordRequired,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
         $wrong = ConvertTo-SecureString 'wrong' -AsPlainText -Force
         { Set-S3loImageSignature $ref -KeyPath "$Keys/cosign.key" -Password $wrong @p } | Should -Throw -ErrorId 'WrongKeyPassword,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
+        { Set-S3loImageSignature $ref @p } | Should -Throw -ErrorId 'InvalidArgument,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
+        Set-S3loImageSignature $ref -KeyPath "$Keys/ec.key" -WhatIf @p
         Get-TestStoreKey $store -Prefix 'manifests/app/v1/signatures/' | Should -BeNullOrEmpty
+    }
+
+    It 'is a terminating error, not $false, for a tag that does not exist' {
+        { Test-S3loImageSignature "$($store.Uri)app:missing" -PublicKeyPath "$Keys/ec.pub" -ErrorAction Continue @p } |
+            Should -Throw -ErrorId 'ImageNotFound,S3lo.PowerShell.Commands.TestS3loImageSignatureCommand'
     }
 }
 
