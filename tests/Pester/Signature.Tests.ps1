@@ -26,13 +26,13 @@ BeforeAll {
 
     function Get-KeyId([string] $DerPath) { (Get-FileHash -Algorithm SHA256 $DerPath).Hash.ToLowerInvariant().Substring(0, 16) }
 
-    function Assert-OpensslVerifies($Store, [string] $Name, [string] $Tag, [string] $PublicKey, [string] $KeyId) {
+    function Assert-OpensslVerifies($Store, [string] $Name, [string] $Tag, [string] $PublicKey, [string] $KeyId, [string] $SignedStore = $Store.Root) {
         # The payload as FORMAT.md defines it, rebuilt from the reference, and the record's DER signature, checked by openssl.
         $record = [Text.Encoding]::UTF8.GetString((Get-TestStoreObject $Store "manifests/$Name/$Tag/signatures/$KeyId.json")) | ConvertFrom-Json
         $digest = (Get-TestSha256 (Get-TestStoreObject $Store "manifests/$Name/$Tag/manifest.json"))
         $record.digest | Should -Be $digest
         $payload = Join-Path $Work "payload-$([guid]::NewGuid().ToString('N'))"
-        [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n$($Store.Root)/$($Name):$Tag`n$digest`n"))
+        [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n$SignedStore/$($Name):$Tag`n$digest`n"))
         [IO.File]::WriteAllBytes("$payload.sig", [Convert]::FromBase64String($record.signature))
         Invoke-TestProgram openssl @('dgst', '-sha256', '-verify', $PublicKey, '-signature', "$payload.sig", $payload) | Should -Match 'Verified OK'
         $record
@@ -69,6 +69,23 @@ Describe 'Signatures on a <Kind> store' -ForEach $StoreKinds {
         $listed.Status | Should -Be 'Valid'
         $listed.Digest | Should -Be $record.digest
         $listed.Algorithm | Should -Be $record.algorithm
+    }
+
+    It 'verifies a record made outside S3lo, by openssl, as s3lo writes it' {
+        $keyId = Get-KeyId "$Keys/rsa.pub.der"
+        $digest = Get-TestSha256 (Get-TestStoreObject $store 'manifests/app/v1/manifest.json')
+        $payload = Join-Path $Work "outside-$Kind"
+        [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n$($store.Root)/app:v1`n$digest`n"))
+        Invoke-TestProgram openssl @('dgst', '-sha256', '-sign', "$Keys/rsa.key", '-out', "$payload.sig", $payload) | Out-Null
+        $record = [ordered]@{ schemaVersion = 2; digest = $digest; keyRef = 'awskms:///alias/elsewhere'; keyID = $keyId; algorithm = 'RSA_PKCS1_SHA_256'
+            signature = [Convert]::ToBase64String([IO.File]::ReadAllBytes("$payload.sig")); signedAt = '2026-01-02T03:04:05Z' }
+        Set-TestStoreObject $store "manifests/app/v1/signatures/$keyId.json" ([Text.Encoding]::UTF8.GetBytes(($record | ConvertTo-Json -Compress)))
+
+        $listed = Get-S3loImageSignature $ref -PublicKeyPath "$Keys/rsa.pub" @p
+        $listed.Status | Should -Be 'Valid'
+        $listed.KeyRef | Should -Be 'awskms:///alias/elsewhere'
+        $listed.SignedAt | Should -Be ([DateTimeOffset]'2026-01-02T03:04:05Z')
+        Test-S3loImageSignature $ref -PublicKeyPath "$Keys/rsa.pub" @p | Should -BeTrue
     }
 
     It 'signs from the pipeline with a cosign key file and COSIGN_PASSWORD, or -Password' {
@@ -155,7 +172,24 @@ Describe 'Signatures on a <Kind> store' -ForEach $StoreKinds {
         { Set-S3loImageSignature $ref -KeyPath "$Keys/cosign.key" @p } | Should -Throw -ErrorId 'KeyPasswordRequired,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
         $wrong = ConvertTo-SecureString 'wrong' -AsPlainText -Force
         { Set-S3loImageSignature $ref -KeyPath "$Keys/cosign.key" -Password $wrong @p } | Should -Throw -ErrorId 'WrongKeyPassword,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
+        { Set-S3loImageSignature $ref @p } | Should -Throw -ErrorId 'InvalidArgument,S3lo.PowerShell.Commands.SetS3loImageSignatureCommand'
+        Set-S3loImageSignature $ref -KeyPath "$Keys/ec.key" -WhatIf @p
         Get-TestStoreKey $store -Prefix 'manifests/app/v1/signatures/' | Should -BeNullOrEmpty
+    }
+
+    It 'is a terminating error, not $false, for a tag that does not exist' {
+        { Test-S3loImageSignature "$($store.Uri)app:missing" -PublicKeyPath "$Keys/ec.pub" -ErrorAction Continue @p } |
+            Should -Throw -ErrorId 'ImageNotFound,S3lo.PowerShell.Commands.TestS3loImageSignatureCommand'
+    }
+}
+
+Describe 'Cosign key files of older cosign versions' {
+    It 'reads ENCRYPTED COSIGN PRIVATE KEY' {
+        Invoke-TestProgram /usr/bin/python3 @((Join-Path $PSScriptRoot 'fixtures/make-cosign-key.py'), "$Keys/ec.pk8", 'pw', "$Keys/old-cosign.key", 'ENCRYPTED COSIGN PRIVATE KEY') | Out-Null
+        $store = New-TestStore -Kind local -Root $Work
+        $null = Push-S3loImage $Layout "$($store.Uri)app:v1"
+        $signed = Set-S3loImageSignature "$($store.Uri)app:v1" -KeyPath "$Keys/old-cosign.key" -Password (ConvertTo-SecureString 'pw' -AsPlainText -Force)
+        $null = Assert-OpensslVerifies $store 'app' 'v1' "$Keys/ec.pub" $signed.KeyId
     }
 }
 
@@ -198,12 +232,9 @@ Describe 'Reading the store' {
             $null = New-TestLocalStore (Join-Path $root 'store')
             $null = Push-S3loImage $Layout 'local://./store/org/app:v1'
             $signed = Set-S3loImageSignature 'local://./store/org/app:v1' -KeyPath "$Keys/ec.key"
-            $store = [pscustomobject]@{ Kind = 'local'; Root = './store'; Uri = 'local://./store/'; Params = @{} }
-            $record = [Text.Encoding]::UTF8.GetString([IO.File]::ReadAllBytes("$root/store/manifests/org/app/v1/signatures/$($signed.KeyId).json")) | ConvertFrom-Json
-            $payload = Join-Path $Work 'relative-payload'
-            [IO.File]::WriteAllBytes($payload, [Text.Encoding]::UTF8.GetBytes("s3lo-signature-v2`n./store/org/app:v1`n$($record.digest)`n"))
-            [IO.File]::WriteAllBytes("$payload.sig", [Convert]::FromBase64String($record.signature))
-            Invoke-TestProgram openssl @('dgst', '-sha256', '-verify', "$Keys/ec.pub", '-signature', "$payload.sig", $payload) | Should -Match 'Verified OK'
+            # s3lo reads local://./store/org/app:v1 as root ./store and image org/app: the payload names ./store/org/app:v1.
+            $store = [pscustomobject]@{ Kind = 'local'; Root = "$root/store"; Uri = "local://$root/store/"; Params = @{} }
+            $null = Assert-OpensslVerifies $store 'org/app' 'v1' "$Keys/ec.pub" $signed.KeyId -SignedStore './store'
             Test-S3loImageSignature 'local://./store/org/app:v1' -PublicKeyPath "$Keys/ec.pub" | Should -BeTrue
         }
         finally { Pop-Location }
@@ -300,6 +331,16 @@ Describe 'Start-S3loServer -RequireSignature' {
             $response.StatusCode | Should -Be 403 -Because $reference
             ($response.Content | ConvertFrom-Json).errors[0].code | Should -Be 'DENIED'
         }
+    }
+
+    It 'serves the blobs of signed images only' {
+        $signedConfig = (Get-S3loManifest "local://$GateStore/app:signed").Config.Digest
+        $unsignedConfig = (Get-S3loManifest "local://$GateStore/app:unsigned").Config.Digest
+        $signedConfig | Should -Not -Be $unsignedConfig
+        (Invoke-WebRequest "$($GateEndpoint.Url)v2/app/blobs/$signedConfig" -SkipHttpErrorCheck).StatusCode | Should -Be 200
+        $denied = Invoke-WebRequest "$($GateEndpoint.Url)v2/app/blobs/$unsignedConfig" -SkipHttpErrorCheck
+        $denied.StatusCode | Should -Be 403
+        ($denied.Content | ConvertFrom-Json).errors[0].code | Should -Be 'DENIED'
     }
 
     It 'stops serving a tag pushed again with an unsigned image' {

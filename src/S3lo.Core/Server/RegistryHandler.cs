@@ -150,6 +150,8 @@ public sealed partial class RegistryHandler
         if (!Digest.TryParse(reference, out var digest)) return RegistryErrors.DigestInvalid(reference);
         var view = await ViewAsync(name, cancellationToken).ConfigureAwait(false);
         if (!view.Blobs.TryGetValue(digest, out var descriptor) && !view.ByDigest.ContainsKey(digest)) return RegistryErrors.BlobUnknown(reference);
+        if (Gate is not null && !await Gate.AllowsBlobAsync(view, name, digest, cancellationToken).ConfigureAwait(false))
+            return RegistryErrors.Denied($"{name}@{digest}");
         var head = request.Method == "HEAD";
 
         if (view.ByDigest.TryGetValue(digest, out var manifest))

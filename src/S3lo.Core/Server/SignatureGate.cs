@@ -5,8 +5,8 @@ using S3lo.Core.Storage;
 namespace S3lo.Core.Server;
 
 /// <summary>
-/// Which manifests a server that requires signatures may serve: a tag whose current manifest one of the keys signed,
-/// that manifest by digest, and the children of such an index. A verdict is kept for the cache period under the tag,
+/// What a server that requires signatures may serve: a tag whose current manifest one of the keys signed, that manifest
+/// by digest, the children of such an index, and the blobs these images reference. A verdict is kept for the cache period under the tag,
 /// the manifest digest and the keys together, so a tag pushed again (another digest) is judged anew.
 /// </summary>
 internal sealed class SignatureGate(ImageStore store, string signedStore, IReadOnlyList<VerificationKey> keys, TimeSpan ttl)
@@ -25,6 +25,23 @@ internal sealed class SignatureGate(ImageStore store, string signedStore, IReadO
         }
         return false;
     }
+
+    /// <summary>Whether a blob (a config, a layer, an index child) may be served: one signed tag's image references it.</summary>
+    public async Task<bool> AllowsBlobAsync(RepositoryView view, string name, Digest digest, CancellationToken cancellationToken)
+    {
+        foreach (var (tag, manifest) in view.ByTag)
+        {
+            if (References(view, manifest).Contains(digest) && await IsSignedAsync(name, tag, manifest.Digest, cancellationToken).ConfigureAwait(false))
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>What a tag's manifest references: its config and layers, or for an index its children and theirs.</summary>
+    private static IEnumerable<Digest> References(RepositoryView view, Manifest manifest)
+        => manifest.References.SelectMany(d => view.ByDigest.TryGetValue(d.Digest, out var child) && child != manifest
+            ? child.References.Select(c => c.Digest).Prepend(d.Digest)
+            : [d.Digest]);
 
     private Task<bool> IsSignedAsync(string name, string tag, Digest digest, CancellationToken cancellationToken)
         => _verdicts.GetAsync((name, tag, digest, _keyIds),

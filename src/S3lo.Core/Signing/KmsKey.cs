@@ -127,11 +127,7 @@ public sealed class KmsKey : ISigner, IDisposable
         {
             throw new S3loException(ErrorIds.SigningFailed, S3loErrorKind.PermissionDenied, $"KMS denied access to {keyRef}: {e.Message}", keyRef, e);
         }
-        catch (AmazonClientException e)
-        {
-            throw new S3loException(ErrorIds.SigningFailed, S3loErrorKind.ConnectionError, $"KMS could not be reached for {keyRef}: {e.Message}", keyRef, e);
-        }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is AmazonClientException or HttpRequestException)
         {
             throw new S3loException(ErrorIds.SigningFailed, S3loErrorKind.ConnectionError, $"KMS could not be reached for {keyRef}: {e.Message}", keyRef, e);
         }
