@@ -58,6 +58,8 @@ public static class ErrorIds
     public const string AmbiguousSourceImage = "AmbiguousSourceImage";
     public const string SourceImageNotFound = "SourceImageNotFound";
     public const string OutputExists = "OutputExists";
+    /// <summary>The output path of a save or a file read cannot be created or written (no such parent, no permission).</summary>
+    public const string OutputError = "OutputError";
     public const string StoreNotFound = "StoreNotFound";
     public const string StoreAccessDenied = "StoreAccessDenied";
     public const string CredentialsNotFound = "CredentialsNotFound";

@@ -110,7 +110,7 @@ internal static class LayerFiles
             // Past the end-of-archive blocks: the padding a tar may carry, and the compressed stream's own end.
             await tar.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or ZstdSharp.ZstdException)
+        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or OverflowException or ZstdSharp.ZstdException)
         {
             // Corrupt bytes are the likelier cause, and the truer report: the digest is checked before the archive is blamed.
             await blob.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
@@ -142,13 +142,33 @@ internal static class LayerFiles
         return new LayerEntry(path, t, t == ImageFileType.File ? entry.Length : 0, link, entry.Mode, entry.ModificationTime, ordinal, -1);
     }
 
+    /// <summary>The most a file index may uncompress to: about a hundred bytes per file, for hundreds of thousands of files.</summary>
+    internal const int MaxIndexJsonBytes = 64 << 20;
+
+    /// <summary>Uncompresses a zstd stream, refusing one that grows past <paramref name="limit"/> bytes (a decompression bomb)
+    /// before it takes the memory: the frame's declared size is not trusted, the bytes are counted as they come.</summary>
+    private static byte[] Unzstd(byte[] compressed, int limit, Digest layer)
+    {
+        using var input = new ZstdSharp.DecompressionStream(new MemoryStream(compressed, writable: false));
+        var output = new MemoryStream();
+        var buffer = new byte[81920];
+        int n;
+        while ((n = input.Read(buffer)) > 0)
+        {
+            if (output.Length + n > limit)
+                throw new S3loException(ErrorIds.ObjectTooLarge, S3loErrorKind.InvalidData,
+                    $"The file index of the layer {layer} uncompresses to more than {limit >> 20} MiB; S3lo does not read it.", layer.ToString());
+            output.Write(buffer, 0, n);
+        }
+        return output.ToArray();
+    }
+
     /// <summary>A file index: the layer's raw tar digest, and its entries.</summary>
     internal static (Digest Layer, IReadOnlyList<LayerEntry> Entries) ParseIndex(byte[] compressed, Digest layer)
     {
         try
         {
-            using var decompressor = new ZstdSharp.Decompressor();
-            using var document = JsonDocument.Parse(decompressor.Unwrap(compressed).ToArray());
+            using var document = JsonDocument.Parse(Unzstd(compressed, MaxIndexJsonBytes, layer));
             var root = document.RootElement;
             var rawLayer = Digest.FromHex(root.GetProperty("layer").GetString() ?? "");
             var entries = new List<LayerEntry>();
@@ -172,7 +192,7 @@ internal static class LayerFiles
             }
             return (rawLayer, entries);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or ZstdSharp.ZstdException
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException or EndOfStreamException or ZstdSharp.ZstdException
                                       || (e is S3loException s && s.ErrorId == ErrorIds.InvalidDigest))
         {
             throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,

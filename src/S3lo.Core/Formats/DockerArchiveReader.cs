@@ -112,7 +112,7 @@ internal static class DockerArchiveReader
             }
             throw Invalid(archive, "the config has no rootfs.diff_ids");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
         {
             throw Invalid(archive, "the config is not valid JSON", e);
         }

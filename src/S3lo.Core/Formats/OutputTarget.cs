@@ -29,7 +29,14 @@ internal sealed class OutputTarget
         finalPath = Path.TrimEndingDirectorySeparator(finalPath);
         CheckReplaceable(finalPath, isDirectory, overwrite);
         var parent = Path.GetDirectoryName(finalPath)!;
-        Directory.CreateDirectory(parent);
+        try
+        {
+            Directory.CreateDirectory(parent);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new S3loException(ErrorIds.OutputError, S3loErrorKind.WriteError, $"Cannot write {finalPath}: {e.Message}", finalPath, e);
+        }
         return new OutputTarget(finalPath, Path.Combine(parent, TempPrefix + Path.GetRandomFileName().Replace(".", "")), isDirectory, overwrite);
     }
 
@@ -59,6 +66,10 @@ internal sealed class OutputTarget
         catch (IOException e) when (File.Exists(FinalPath) || Directory.Exists(FinalPath))
         {
             throw Exists(FinalPath, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new S3loException(ErrorIds.OutputError, S3loErrorKind.WriteError, $"Cannot write {FinalPath}: {e.Message}", FinalPath, e);
         }
     }
 

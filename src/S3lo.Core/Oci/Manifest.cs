@@ -77,7 +77,20 @@ public sealed class Manifest
             $"The image index has no manifest for platform {wanted}; it offers: {string.Join(", ", Platforms)}.", wanted.ToString());
     }
 
+    /// <summary>Reads a manifest or index; anything that is not one (invalid UTF-8, numbers out of range, a key twice) is <c>InvalidManifest</c>.</summary>
     public static Manifest Parse(byte[] bytes, string? mediaTypeHint = null)
+    {
+        try
+        {
+            return ParseJson(bytes, mediaTypeHint);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException or KeyNotFoundException)
+        {
+            throw Invalid(e.Message, e);
+        }
+    }
+
+    private static Manifest ParseJson(byte[] bytes, string? mediaTypeHint)
     {
         JsonElement root;
         try

@@ -209,6 +209,11 @@ public sealed class PolicyDocument
             throw new S3loException(ErrorIds.InvalidPolicy, S3loErrorKind.InvalidData,
                 $"s3lo.yaml line {e.Start.Line}: {e.Message}", "s3lo.yaml", e);
         }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's parser reports some malformed streams (a flow mapping cut short) as a state it cannot be in.
+            throw new S3loException(ErrorIds.InvalidPolicy, S3loErrorKind.InvalidData, $"s3lo.yaml is not valid YAML: {e.Message}", "s3lo.yaml", e);
+        }
 
         var defaultPolicy = ImagePolicy.Empty;
         var images = new List<(string, ImagePolicy)>();

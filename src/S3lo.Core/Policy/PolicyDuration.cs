@@ -27,7 +27,16 @@ public static partial class PolicyDuration
             value = TimeSpan.FromDays(days);
             return true;
         }
-        return TryParseGo(text, out value);
+        try
+        {
+            return TryParseGo(text, out value);
+        }
+        catch (OverflowException)
+        {
+            // A number beyond any duration (Go refuses it as overflow too).
+            value = default;
+            return false;
+        }
     }
 
     /// <summary>

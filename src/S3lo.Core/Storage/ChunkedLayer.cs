@@ -16,6 +16,9 @@ public sealed record ChunkRecipe(Digest Layer, long Size, Digest CompressedDiges
     /// <summary>The chunk format this version reads; a store that declares another is refused.</summary>
     public const int SupportedChunkFormat = 1;
 
+    /// <summary>The largest raw chunk chunk_format 1 allows.</summary>
+    public const long MaxChunkBytes = 16L << 20;
+
     public static ChunkRecipe Parse(byte[] bytes, Digest expected)
     {
         try
@@ -30,6 +33,10 @@ public sealed record ChunkRecipe(Digest Layer, long Size, Digest CompressedDiges
                 Digest.FromHex(root.GetProperty("compressedDigest").GetString() ?? ""), root.GetProperty("compressedSize").GetInt64(), chunks);
             if (recipe.CompressedDigest != expected)
                 throw Invalid(expected, $"it describes the layer {recipe.CompressedDigest}");
+            // A raw chunk is at most 16 MiB (chunk_format 1), its stored frame at most MaxStoredChunkBytes: a larger size is
+            // refused here, before any reader sizes a buffer by it.
+            if (chunks.Any(c => c.Size > MaxChunkBytes || c.CompressedSize > ChunkedLayerStream.MaxStoredChunkBytes))
+                throw Invalid(expected, $"a chunk is declared larger than {MaxChunkBytes >> 20} MiB");
             if (chunks.Count == 0 || chunks.Any(c => c.Size <= 0 || c.CompressedSize <= 0) || chunks.Sum(c => c.Size) != recipe.Size
                 || chunks.Sum(c => c.CompressedSize) != recipe.CompressedSize)
                 throw Invalid(expected, "its chunk sizes do not add up to the layer's");

@@ -118,7 +118,19 @@ public abstract class StoreCmdlet : AsyncCmdlet
     protected ImageReference FromParts(string store, string? name, string? tag, string? digest = null)
         => ImageReference.Create(ParseStore(store), name, tag, digest);
 
-    protected string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+    /// <summary>A PowerShell path as a file system path; a drive or provider that does not exist is a malformed argument.</summary>
+    protected string ResolvePath(string path)
+    {
+        try
+        {
+            return SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
+        }
+        catch (SessionStateException e)
+        {
+            ThrowTerminatingError(new ErrorRecord(e, ErrorIds.InvalidArgument, ErrorCategory.InvalidArgument, path));
+            throw;
+        }
+    }
 
     /// <summary>Opens a store once per cmdlet run; thread-safe, since items may be processed concurrently.</summary>
     protected Task<Core.Storage.ImageStore> OpenStoreAsync(StoreLocation location, CancellationToken cancellationToken)

@@ -39,6 +39,7 @@ public sealed class LocalStoreProvider : IStoreProvider
     public (StoreLocation Store, string? Image) ParseReference(string text, string rest, StoreContext context)
     {
         if (rest.Length == 0) throw ImageReference.Invalid(text, "it has no path");
+        if (rest.Contains('\0')) throw ImageReference.Invalid(text, "its path holds a NUL character");
         if (IsSeparator(rest[^1])) return (Location(context.ResolvePath(rest)), null);
         var (namePath, tag, digest) = ImageReference.SplitNameTagDigest(rest, text);
         var absolute = Path.TrimEndingDirectorySeparator(Path.GetFullPath(context.ResolvePath(namePath)));
@@ -56,6 +57,7 @@ public sealed class LocalStoreProvider : IStoreProvider
     public StoreLocation ParseStore(string text, string rest, StoreContext context)
     {
         if (rest.Length == 0) throw ImageReference.Invalid(text, "it has no path");
+        if (rest.Contains('\0')) throw ImageReference.Invalid(text, "its path holds a NUL character");
         return Location(context.ResolvePath(rest));
     }
 

@@ -116,6 +116,9 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
         };
         if (options.IsCustomEndpoint)
         {
+            if (!Uri.TryCreate(options.EndpointUrl, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
+                throw new S3loException(ErrorIds.InvalidArgument, S3loErrorKind.InvalidArgument,
+                    $"The endpoint '{options.EndpointUrl}' is not an http:// or https:// URL.", options.EndpointUrl);
             // S3-compatible services rarely handle virtual-host addressing or aws-chunked checksum trailers.
             config.ServiceURL = options.EndpointUrl;
             config.ForcePathStyle = true;
