@@ -114,14 +114,15 @@ public abstract class ChunkedPushTests : IAsyncLifetime
         Assert.Equal(first.Digest, again.Digest);
         Assert.Equal((0, first.ChunksUploaded, 0L), (again.ChunksUploaded, again.ChunksReused, again.BytesUploaded));
         Assert.Equal((0, 2), (again.BlobsUploaded, again.BlobsSkipped));
-        // Requests, not only writes: the policy, the layer's entry and recipe are read, the tag written; everything else is a
-        // touch protecting what the tag relies on from a garbage collection (docs/format.md), each key at most twice
-        // (before the upload and after the publish). Nothing is downloaded, nothing compressed.
+        // Requests, not only writes: the policy, the layer's entry and recipe are read, the tag written and its signature
+        // records listed (stale ones are removed); everything else is a touch protecting what the tag relies on from a
+        // garbage collection (docs/format.md), each key at most twice (before the upload and after the publish). Nothing
+        // is downloaded, nothing compressed.
         var requests = counted.Requests;
         var touches = requests.Where(r => r.StartsWith("Touch ", StringComparison.Ordinal)).ToList();
         Assert.Equal(
             ["Get s3lo.yaml", "Get " + StoreLayout.LayerKey(Digest.Compute(image.RawLayer)), "Put " + StoreLayout.OciLayoutKey("app", "v2"),
-             "Put " + StoreLayout.ManifestKey("app", "v2")],
+             "Put " + StoreLayout.ManifestKey("app", "v2"), "List " + StoreLayout.SignaturesPrefix("app", "v2")],
             requests.Except(touches).Where(r => !r.StartsWith("Get " + StoreLayout.RecipesPrefix, StringComparison.Ordinal)).Distinct());
         Assert.InRange(requests.Count(r => r.StartsWith("Get " + StoreLayout.RecipesPrefix, StringComparison.Ordinal)), 1, 2);
         Assert.All(touches.GroupBy(t => t), g => Assert.InRange(g.Count(), 1, 2));
