@@ -1,5 +1,8 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using S3lo.Core.Diagnostics;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
@@ -33,36 +36,46 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
 
     public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         var file = new FileInfo(PathOf(key));
+        RequestTrace.Local("HEAD", file.FullName, file.Exists ? "ok" : "not found", started);
         return Task.FromResult(file.Exists ? Info(key, file) : null);
     }
 
     public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
+        var started = Stopwatch.GetTimestamp();
         try
         {
             await using var stream = OpenFile(path);
             if (stream.Length > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
             var bytes = new byte[stream.Length];
             await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            RequestTrace.Local("GET", path, "ok", started, bytesReceived: bytes.Length);
             // A local file has no ETag; the digest of its bytes serves as one for conditional writes.
             return new StoredObject(bytes, Info(key, new FileInfo(path)) with { ETag = Digest.Compute(bytes).Hex });
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            RequestTrace.Local("GET", path, "not found", started);
             return null;
         }
     }
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var path = PathOf(key);
         try
         {
-            return Task.FromResult<Stream>(OpenFile(PathOf(key)));
+            var stream = OpenFile(path);
+            RequestTrace.Local("GET", path, "ok", started, bytesReceived: stream.Length);
+            return Task.FromResult<Stream>(stream);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            RequestTrace.Local("GET", path, "not found", started);
             throw new ObjectNotFoundException(key, Location);
         }
     }
@@ -210,6 +223,8 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
         var path = PathOf(key);
         var directory = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(directory, TempMarker + Guid.NewGuid().ToString("N"));
+        var started = Stopwatch.GetTimestamp();
+        long written = 0;
         try
         {
             var created = CreateDirectories(directory);
@@ -224,6 +239,7 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
             {
                 await write(file).ConfigureAwait(false);
+                written = file.Length;
                 // The bytes reach the disk before the name does, so a name that survives a crash has its whole content.
                 file.Flush(flushToDisk: true);
             }
@@ -231,9 +247,11 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
             Publish();
             SyncDirectory(directory);
             foreach (var parent in created) SyncDirectory(parent);
+            RequestTrace.Local("PUT", path, "ok", started, bytesSent: written);
         }
         catch (Exception e)
         {
+            RequestTrace.Local("PUT", path, e is PreconditionFailedException ? "exists" : "failed: " + e.Message.Split('\n', 2)[0].Trim(), started, bytesSent: written);
             TryDelete(temp);
             if (e is IOException or UnauthorizedAccessException && e is not FileNotFoundException)
                 throw new S3loException(ErrorIds.StoreError, S3loErrorKind.WriteError, $"Cannot write '{key}' in {Location}: {e.Message}", key, e);
@@ -246,12 +264,21 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
         var slash = prefix.LastIndexOf('/');
         var directoryKey = slash < 0 ? "" : prefix[..slash];
         var start = directoryKey.Length == 0 ? Location.Root : PathOf(directoryKey);
-        if (!Directory.Exists(start)) yield break;
+        var started = Stopwatch.GetTimestamp();
+        if (!Directory.Exists(start))
+        {
+            RequestTrace.Local("LIST", Path.Combine(Location.Root, prefix), "0 objects", started);
+            yield break;
+        }
+        var listed = 0;
         foreach (var info in Walk(new DirectoryInfo(start), directoryKey))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (info.Key.StartsWith(prefix, StringComparison.Ordinal)) yield return info;
+            if (!info.Key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            listed++;
+            yield return info;
         }
+        RequestTrace.Local("LIST", Path.Combine(Location.Root, prefix), listed.ToString(CultureInfo.InvariantCulture) + " objects", started);
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -301,6 +328,7 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
         {
             cancellationToken.ThrowIfCancellationRequested();
             var path = PathOf(key);
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 File.Delete(path);
@@ -308,6 +336,7 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites
             catch (DirectoryNotFoundException)
             {
             }
+            RequestTrace.Local("DELETE", path, "ok", started);
             RemoveEmptyDirectories(Path.GetDirectoryName(path)!);
         }
         return Task.CompletedTask;
