@@ -50,7 +50,7 @@ Describe 'Format views' {
     It 'fits a long <What> table into 120 columns without dropping or cutting a column' -ForEach @(
         @{ What = 'Get-S3loImage'; Make = { Get-S3loImage -Store $Store }; Headers = 'Name', 'Tag', 'Kind', 'Size', 'LastModified', 'Digest', 'Platforms' }
         @{ What = 'Get-S3loLifecyclePlan'; Make = { Get-S3loLifecyclePlan -Store $Store }; Headers = 'Name', 'Tag', 'LastModified', 'Action', 'Reason' }
-        @{ What = 'Push-S3loImage'; Make = { $Pushed }; Headers = 'Blobs', 'Bytes', 'Duration', 'Digest', 'Destination' }
+        @{ What = 'Push-S3loImage'; Make = { $Pushed }; Headers = 'Destination', 'Blobs', 'Bytes', 'Duration', 'Digest' }
         @{ What = 'Sync-S3loImage'; Make = { Sync-S3loImage -Source ($StoreUri + $Names[3]) -Destination ('local://' + $Store + '-m/' + $Names[3]) }; Headers = 'Tag', 'Action', 'Blobs', 'Bytes', 'Digest', 'Destination' }
         @{ What = 'Get-S3loPolicy'; Make = { Get-S3loPolicy -Store $Store }; Headers = 'Scope', 'Immutable', 'KeepLast', 'MaxAge', 'KeepTags', 'Chunked' }
         @{ What = 'Get-S3loPolicy -Name'; Make = { $Names | ForEach-Object { Get-S3loPolicy -Store $Store -Name $_ } }; Headers = 'Name', 'Immutable', 'KeepLast', 'MaxAge', 'KeepTags', 'Pattern', 'Pruned' }
