@@ -139,13 +139,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     private protected ProgressSink<T> CreateProgress<T>(int activityId, Func<T, (string Activity, string Status, int Percent)> describe) where T : class
         => new(this, activityId, ProgressEnabled(), describe);
 
-    internal static string FormatBytes(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
-        >= 1L << 10 => $"{bytes / 1024.0:0.0} KiB",
-        _ => $"{bytes} B",
-    };
+    internal static string FormatBytes(long bytes) => Formatting.Display.Size(bytes);
 
     // $ProgressPreference (and -ProgressAction) are applied by WriteProgress itself, in the caller's scope.
     // CI runners (GitHub Actions, Azure DevOps, …) render progress as log noise, so none is written there.
