@@ -59,7 +59,7 @@ Describe 'Format views' {
         $null = New-TestLocalStore (Join-Path $Work 'fmt-store')
         $null = Push-S3loImage $layout "local://$Work/fmt-store/app:v1"
         $table = Get-S3loImage "local://$Work/fmt-store/" | Out-String
-        $table | Should -Match 'app\s+v1\s+Image\s+linux/amd64'
+        $table | Should -Match 'app\s+v1\s+Image\s+[\d.]+ KiB\s.*\slinux/amd64'
         $push = Push-S3loImage $layout "local://$Work/fmt-store/app:v2" | Out-String
         $push | Should -Match 'app:v2'
         Get-S3loManifest "local://$Work/fmt-store/app:v1" | Out-String | Should -Match 'Layers'

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using S3lo.Core.Diagnostics;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
@@ -53,7 +54,7 @@ public sealed partial class RegistryClient : IDisposable
         _credentials = _options.Credentials
                        ?? (_options.UseDockerConfig ? RegistryCredentials.FromDockerConfig(registry, _options.DockerConfigPath) : null);
         // Redirects are followed (blob storage often lives behind one); HttpClient drops the Authorization header on them.
-        _http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        _http = new HttpClient(new TracingHandler("Registry", new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };

@@ -23,6 +23,7 @@ public sealed class CopyS3loImageCommand : StoreWriteCmdlet
     /// <summary>The image to copy: s3://bucket/name:tag, local://dir/name:tag, or a digest reference.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipeline = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Source { get; set; } = "";
 
     /// <summary>An image from Get-S3loImage (it keeps its own store connection).</summary>
@@ -32,11 +33,13 @@ public sealed class CopyS3loImageCommand : StoreWriteCmdlet
     /// <summary>Where to copy to: s3://bucket/name:tag, local://dir/name:tag, or a registry reference with a tag.</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Destination { get; set; } = "";
 
     /// <summary>From a multi-platform image, copy only this platform (such as linux/arm64) as a single-platform image.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImagePlatformCompleter))]
     public string? Platform { get; set; }
 
     /// <summary>User name and password (or token) for the registry, or both registries; default: what `docker login` stored in ~/.docker/config.json.</summary>

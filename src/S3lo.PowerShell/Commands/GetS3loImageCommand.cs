@@ -14,18 +14,21 @@ public sealed class GetS3loImageCommand : StoreCmdlet
     /// <summary>The store (s3://bucket/, local://./images/, or a directory path); an image reference narrows to that image or tag.</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Store { get; set; } = "";
 
     /// <summary>Image names to list; wildcards allowed.</summary>
     [Parameter(Position = 1)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string[]? Name { get; set; }
 
     /// <summary>Tags to list; wildcards allowed.</summary>
     [Parameter]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageTagCompleter))]
     public string[]? Tag { get; set; }
 
     protected override void ProcessRecord()

@@ -19,6 +19,7 @@ public sealed class GetS3loImageFileCommand : ImageTargetCmdlet
     /// <summary>For an index, the platform to list (such as linux/arm64); default the host's.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImagePlatformCompleter))]
     public string? Platform { get; set; }
 
     protected override void ProcessRecord()

@@ -21,6 +21,7 @@ public sealed class GetS3loLifecyclePlanCommand : StoreCmdlet
     [Parameter(Position = 1)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string[]? Name { get; set; }
 
     protected override void ProcessRecord()

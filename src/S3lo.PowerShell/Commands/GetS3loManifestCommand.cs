@@ -14,6 +14,7 @@ public sealed class GetS3loManifestCommand : ImageTargetCmdlet
     /// <summary>For an index, show the manifest of this platform (such as linux/arm64) instead of the index.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImagePlatformCompleter))]
     public string? Platform { get; set; }
 
     protected override void ProcessRecord()

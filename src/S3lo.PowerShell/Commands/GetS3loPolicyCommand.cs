@@ -22,6 +22,7 @@ public sealed class GetS3loPolicyCommand : StoreCmdlet
     /// <summary>An image name: show the policy that applies to it and where each value comes from.</summary>
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = ImageSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string Name { get; set; } = "";
 
     protected override void ProcessRecord()

@@ -28,6 +28,7 @@ public sealed class InvokeS3loLifecycleCommand : StoreCmdlet
     [Parameter(Position = 1)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string[]? Name { get; set; }
 
     /// <summary>Unreferenced blobs younger than this are kept: a TimeSpan or 1h, 30m, 2d.</summary>

@@ -22,6 +22,7 @@ public sealed class MeasureS3loStoreCommand : StoreCmdlet
     /// <summary>The store (s3://bucket/, az://container/, local://./images/, or a directory path).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Store { get; set; } = "";
 
     /// <summary>One row per image instead of one for the store.</summary>

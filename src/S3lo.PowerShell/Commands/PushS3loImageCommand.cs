@@ -34,6 +34,7 @@ public sealed class PushS3loImageCommand : StoreWriteCmdlet
     [Parameter(Mandatory = true, Position = 1, ParameterSetName = ReferenceSet)]
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = DaemonReferenceSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Destination { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
@@ -44,11 +45,13 @@ public sealed class PushS3loImageCommand : StoreWriteCmdlet
     [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
     [Parameter(Mandatory = true, ParameterSetName = DaemonStoreSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string Name { get; set; } = "";
 
     [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
     [Parameter(Mandatory = true, ParameterSetName = DaemonStoreSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageTagCompleter))]
     public string Tag { get; set; } = "";
 
     /// <summary>Which image of a layout or archive holding several (its org.opencontainers.image.ref.name).</summary>

@@ -45,6 +45,7 @@ public sealed class ReadS3loImageFileCommand : ImageTargetCmdlet
     /// <summary>For an index, the platform to read from (such as linux/arm64); default the host's.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImagePlatformCompleter))]
     public string? Platform { get; set; }
 
     protected override void ProcessRecord()

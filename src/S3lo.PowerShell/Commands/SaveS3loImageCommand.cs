@@ -40,6 +40,7 @@ public sealed class SaveS3loImageCommand : ImageTargetCmdlet
     /// <summary>The platform to take from a multi-platform image, such as linux/arm64; default the host's.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImagePlatformCompleter))]
     public string? Platform { get; set; }
 
     /// <summary>Replace an existing output.</summary>

@@ -21,6 +21,7 @@ public sealed class SetS3loPolicyCommand : StoreWriteCmdlet
     /// <summary>An image name or a pattern such as dev/* ('*' and '?' do not match '/'); without it, the store default.</summary>
     [Parameter(Position = 1)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string? Name { get; set; }
 
     /// <summary>Tags of the image may not be overwritten or removed (-Immutable:$false to allow it explicitly).</summary>

@@ -23,17 +23,20 @@ public sealed class SyncS3loImageCommand : StoreWriteCmdlet
     /// <summary>What to mirror: a registry repository (ghcr.io/org/app) or a store image (s3://bucket/app), without a tag.</summary>
     [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Source { get; set; } = "";
 
     /// <summary>Where to: a store image (s3://bucket/mirror/app) or a registry repository, without a tag.</summary>
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Destination { get; set; } = "";
 
     /// <summary>The tags to mirror, with wildcards; all when not given. -Prune removes only destination tags these match.</summary>
     [Parameter]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageTagCompleter))]
     public string[] Tag { get; set; } = ["*"];
 
     /// <summary>Also remove destination tags (among those -Tag matches) that the source no longer has.</summary>

@@ -20,18 +20,21 @@ public sealed class TestS3loStoreCommand : StoreCmdlet
     /// <summary>The store (s3://bucket/, az://container/, local://./images/, or a directory path).</summary>
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string Store { get; set; } = "";
 
     /// <summary>Checks only these images; wildcards allowed.</summary>
     [Parameter(Position = 1)]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string[]? Name { get; set; }
 
     /// <summary>Checks only these tags; wildcards allowed.</summary>
     [Parameter]
     [SupportsWildcards]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageTagCompleter))]
     public string[]? Tag { get; set; }
 
     /// <summary>Also reads every referenced config, layer and chunk and checks it against its digest.</summary>

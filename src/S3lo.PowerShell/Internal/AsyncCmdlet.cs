@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Management.Automation;
 using S3lo.Core;
+using S3lo.Core.Diagnostics;
 using S3lo.Core.Transfer;
 
 namespace S3lo.PowerShell.Internal;
@@ -23,8 +24,10 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     {
         using var queue = new BlockingCollection<Action>();
         _queue = queue;
+        var trace = CreateTraceSink();
         var task = Task.Run(async () =>
         {
+            using var tracing = trace is null ? null : RequestTrace.Begin(trace);
             try
             {
                 await work(_stopping.Token).ConfigureAwait(false);
@@ -70,6 +73,21 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
         catch (InvalidOperationException) when (queue.IsAddingCompleted)
         {
         }
+    }
+
+    /// <summary>With -Verbose (or $VerbosePreference) each store and registry request goes to the verbose stream, with -Debug
+    /// the SDKs' own messages to the debug stream; null when neither is wanted, so that nothing is traced.</summary>
+    private RequestTraceSink? CreateTraceSink()
+    {
+        var verbose = Wants("Verbose", "VerbosePreference");
+        var debug = Wants("Debug", "DebugPreference");
+        return verbose || debug ? new RequestTraceSink(this, verbose, debug) : null;
+    }
+
+    private bool Wants(string parameter, string preference)
+    {
+        if (MyInvocation.BoundParameters.TryGetValue(parameter, out var given)) return given is SwitchParameter { IsPresent: true } or true;
+        return GetVariableValue(preference) is ActionPreference p && p is not (ActionPreference.SilentlyContinue or ActionPreference.Ignore);
     }
 
     protected void PostObject(object value) => Post(() => WriteObject(value));
@@ -121,13 +139,7 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     private protected ProgressSink<T> CreateProgress<T>(int activityId, Func<T, (string Activity, string Status, int Percent)> describe) where T : class
         => new(this, activityId, ProgressEnabled(), describe);
 
-    internal static string FormatBytes(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.00} GiB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.0} MiB",
-        >= 1L << 10 => $"{bytes / 1024.0:0.0} KiB",
-        _ => $"{bytes} B",
-    };
+    internal static string FormatBytes(long bytes) => Formatting.Display.Size(bytes);
 
     // $ProgressPreference (and -ProgressAction) are applied by WriteProgress itself, in the caller's scope.
     // CI runners (GitHub Actions, Azure DevOps, …) render progress as log noise, so none is written there.
@@ -146,6 +158,27 @@ public abstract class AsyncCmdlet : PSCmdlet, IDisposable
     protected virtual void Dispose(bool disposing)
     {
         if (disposing) _stopping.Dispose();
+    }
+
+    // Internal, as ProgressSink below. Messages are queued and written by Run on the pipeline thread: WriteVerbose and
+    // WriteDebug may only be called there.
+    internal sealed class RequestTraceSink(AsyncCmdlet owner, bool verbose, bool debug) : IRequestTraceSink
+    {
+        public bool DebugEnabled => debug;
+
+        public void Request(RequestRecord request)
+        {
+            if (!verbose) return;
+            var text = request.ToString();
+            owner.Post(() => owner.WriteVerbose(text));
+        }
+
+        public void Debug(string source, string message)
+        {
+            if (!debug) return;
+            var text = source + ": " + message;
+            owner.Post(() => owner.WriteDebug(text));
+        }
     }
 
     // Internal: a public type implementing an engine interface would make PowerShell load the engine

@@ -14,6 +14,7 @@ public abstract class ImageTargetCmdlet : StoreCmdlet
     /// <summary>The images: s3://bucket/name:tag, az://container/name:tag, local://dir/name:tag, or name@sha256:… in place of a tag.</summary>
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ReferenceSet, ValueFromPipeline = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageReferenceCompleter))]
     public string[] Reference { get; set; } = [];
 
     /// <summary>The store, when the image is given in parts: s3://bucket/, az://container/, local://dir/ or a directory path.</summary>
@@ -23,11 +24,13 @@ public abstract class ImageTargetCmdlet : StoreCmdlet
 
     [Parameter(Mandatory = true, ParameterSetName = StoreSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageNameCompleter))]
     public string Name { get; set; } = "";
 
     /// <summary>With -Store and -Name: the tag (or give -Digest).</summary>
     [Parameter(ParameterSetName = StoreSet)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ImageTagCompleter))]
     public string? Tag { get; set; }
 
     /// <summary>With -Store and -Name: a manifest digest, sha256:…, in place of a tag.</summary>

@@ -69,35 +69,15 @@ public abstract class StoreCmdlet : AsyncCmdlet
     [ValidateNotNullOrEmpty]
     public string? ConnectionString { get; set; }
 
-    /// <summary>The Azure settings the connection parameters give. An account key or SAS given here wins over a connection string
-    /// from the environment; without any, DefaultAzureCredential signs. A cmdlet that writes adds its access tiers.</summary>
-    private protected virtual AzureConnectionOptions AzureConnection
-    {
-        get
-        {
-            var defaults = new AzureConnectionOptions();
-            return defaults with
-            {
-                AccountName = StorageAccountName ?? defaults.AccountName,
-                ConnectionString = ConnectionString ?? (StorageAccountKey is null && SasToken is null ? defaults.ConnectionString : null),
-                AccountKey = StorageAccountKey,
-                SasToken = SasToken,
-                EndpointUrl = EndpointUrl,
-            };
-        }
-    }
+    /// <summary>The connection parameters as given.</summary>
+    private ConnectionParameters Connection
+        => new(ProfileName, Region, EndpointUrl, Credential, StorageAccountName, StorageAccountKey, SasToken, ConnectionString);
+
+    /// <summary>The Azure settings the connection parameters give; a cmdlet that writes adds its access tiers.</summary>
+    private protected virtual AzureConnectionOptions AzureConnection => Connection.Azure;
 
     /// <summary>The S3 settings the connection parameters give; a cmdlet that writes adds its storage classes.</summary>
-    private protected virtual S3ConnectionOptions S3Connection => new()
-    {
-        ProfileName = ProfileName,
-        Region = Region,
-        EndpointUrl = EndpointUrl ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3")) ?? NonEmpty(Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL")),
-        AccessKey = Credential?.UserName,
-        SecretKey = Credential?.GetNetworkCredential().Password,
-    };
-
-    private static string? NonEmpty(string? value) => string.IsNullOrEmpty(value) ? null : value;
+    private protected virtual S3ConnectionOptions S3Connection => Connection.S3;
 
     /// <summary>What parsing a reference needs: local paths resolved against the PowerShell location, and each provider's settings.</summary>
     private StoreContext Context => new(ResolvePath, S3Connection, AzureConnection);

@@ -3,12 +3,14 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Azure;
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Identity;
 using Azure.Storage;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Azure.Storage.Blobs.Specialized;
 using Azure.Storage.Sas;
+using S3lo.Core.Diagnostics;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
@@ -67,6 +69,13 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
         return Task.FromResult(new AzureObjectStore(location, CreateContainerClient(location.Root, options), options));
     }
 
+    // Azure.Core's own transport settings (no redirects, no cookies, its own per-try timeouts), with each request traced.
+    private static readonly HttpClientTransport TracedTransport = new(new HttpClient(new TracingHandler("Azure",
+        new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    });
+
     private static BlobContainerClient CreateContainerClient(string container, AzureConnectionOptions options)
     {
         // Five retries as on S3, with backoff from 0.2 s: the storage defaults wait some 20 s before reporting even a refused connection.
@@ -74,6 +83,7 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
         {
             Diagnostics = { ApplicationId = "S3lo" },
             Retry = { Mode = RetryMode.Exponential, MaxRetries = 5, Delay = TimeSpan.FromSeconds(0.2), MaxDelay = TimeSpan.FromSeconds(10) },
+            Transport = TracedTransport,
         };
         if (!string.IsNullOrEmpty(options.ConnectionString))
         {

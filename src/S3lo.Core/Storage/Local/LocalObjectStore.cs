@@ -1,5 +1,8 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using S3lo.Core.Diagnostics;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 
@@ -33,13 +36,16 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
 
     public Task<ObjectInfo?> HeadAsync(string key, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         var file = new FileInfo(PathOf(key));
+        RequestTrace.Local("HEAD", file.FullName, file.Exists ? "ok" : "not found", started);
         return Task.FromResult(file.Exists ? Info(key, file) : null);
     }
 
     public async Task<StoredObject?> GetBytesAsync(string key, long maxBytes, CancellationToken cancellationToken)
     {
         var path = PathOf(key);
+        var started = Stopwatch.GetTimestamp();
         try
         {
             // Read whole into the array: no stream buffer (a 1 MiB buffer per small manifest made listings slow).
@@ -47,26 +53,32 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
             if (stream.Length > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
             var bytes = new byte[stream.Length];
             await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+            RequestTrace.Local("GET", path, "ok", started, bytesReceived: bytes.Length);
             // A local file has no ETag; the digest of its bytes serves as one for conditional writes.
             return new StoredObject(bytes, Info(key, new FileInfo(path)) with { ETag = Digest.Compute(bytes).Hex });
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            RequestTrace.Local("GET", path, "not found", started);
             return null;
         }
     }
 
     public Task<Stream> OpenReadAsync(string key, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var path = PathOf(key);
         try
         {
-            var path = PathOf(key);
             // A buffer no larger than the file: configs and manifests are small, layers get the full buffer.
             var length = new FileInfo(path).Length;
-            return Task.FromResult<Stream>(OpenFile(path, (int)Math.Clamp(length, 4096, BufferSize)));
+            var stream = OpenFile(path, (int)Math.Clamp(length, 4096, BufferSize));
+            RequestTrace.Local("GET", path, "ok", started, bytesReceived: stream.Length);
+            return Task.FromResult<Stream>(stream);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            RequestTrace.Local("GET", path, "not found", started);
             throw new ObjectNotFoundException(key, Location);
         }
     }
@@ -74,14 +86,18 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
     public Task<Stream> OpenReadAsync(string key, long offset, long length, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
+        var started = Stopwatch.GetTimestamp();
+        var path = PathOf(key);
         try
         {
-            var path = PathOf(key);
             var size = new FileInfo(path).Length;
-            return Task.FromResult<Stream>(new Formats.FileRangeStream(path, offset, Math.Clamp(size - offset, 0, length)));
+            var stream = new Formats.FileRangeStream(path, offset, Math.Clamp(size - offset, 0, length));
+            RequestTrace.Local("GET", $"{path} bytes={offset}-{offset + length - 1}", "ok", started, bytesReceived: stream.Length);
+            return Task.FromResult<Stream>(stream);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
+            RequestTrace.Local("GET", path, "not found", started);
             throw new ObjectNotFoundException(key, Location);
         }
     }
@@ -230,6 +246,8 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
         var path = PathOf(key);
         var directory = Path.GetDirectoryName(path)!;
         var temp = Path.Combine(directory, TempMarker + Guid.NewGuid().ToString("N"));
+        var started = Stopwatch.GetTimestamp();
+        long written = 0;
         try
         {
             var created = CreateDirectories(directory);
@@ -244,6 +262,7 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
             {
                 await write(file).ConfigureAwait(false);
+                written = file.Length;
                 // The bytes reach the disk before the name does, so a name that survives a crash has its whole content.
                 file.Flush(flushToDisk: true);
             }
@@ -251,9 +270,11 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
             Publish();
             SyncDirectory(directory);
             foreach (var parent in created) SyncDirectory(parent);
+            RequestTrace.Local("PUT", path, "ok", started, bytesSent: written);
         }
         catch (Exception e)
         {
+            RequestTrace.Local("PUT", path, e is PreconditionFailedException ? "exists" : "failed: " + e.Message.Split('\n', 2)[0].Trim(), started, bytesSent: written);
             TryDelete(temp);
             if (e is IOException or UnauthorizedAccessException && e is not FileNotFoundException)
                 throw new S3loException(ErrorIds.StoreError, S3loErrorKind.WriteError, $"Cannot write '{key}' in {Location}: {e.Message}", key, e);
@@ -266,12 +287,21 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
         var slash = prefix.LastIndexOf('/');
         var directoryKey = slash < 0 ? "" : prefix[..slash];
         var start = directoryKey.Length == 0 ? Location.Root : PathOf(directoryKey);
-        if (!Directory.Exists(start)) yield break;
+        var started = Stopwatch.GetTimestamp();
+        if (!Directory.Exists(start))
+        {
+            RequestTrace.Local("LIST", Path.Combine(Location.Root, prefix), "0 objects", started);
+            yield break;
+        }
+        var listed = 0;
         foreach (var info in Walk(new DirectoryInfo(start), directoryKey))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (info.Key.StartsWith(prefix, StringComparison.Ordinal)) yield return info;
+            if (!info.Key.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            listed++;
+            yield return info;
         }
+        RequestTrace.Local("LIST", Path.Combine(Location.Root, prefix), listed.ToString(CultureInfo.InvariantCulture) + " objects", started);
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
@@ -321,6 +351,7 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
         {
             cancellationToken.ThrowIfCancellationRequested();
             var path = PathOf(key);
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 File.Delete(path);
@@ -328,6 +359,7 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
             catch (DirectoryNotFoundException)
             {
             }
+            RequestTrace.Local("DELETE", path, "ok", started);
             RemoveEmptyDirectories(Path.GetDirectoryName(path)!);
         }
         return Task.CompletedTask;

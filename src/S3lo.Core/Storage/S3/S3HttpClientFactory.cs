@@ -1,5 +1,6 @@
 using System.Net;
 using Amazon.Runtime;
+using S3lo.Core.Diagnostics;
 
 namespace S3lo.Core.Storage.S3;
 
@@ -36,7 +37,7 @@ internal sealed class S3HttpClientFactory : HttpClientFactory
             handler.Proxy = proxy;
             if (clientConfig.ProxyCredentials is { } credentials) proxy.Credentials = credentials;
         }
-        var client = new HttpClient(new NoExpectContinueHandler(handler));
+        var client = new HttpClient(new TracingHandler("S3", new NoExpectContinueHandler(handler)));
         if (clientConfig.Timeout is { } timeout) client.Timeout = timeout;
         return client;
     }
