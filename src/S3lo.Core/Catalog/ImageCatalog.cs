@@ -14,8 +14,9 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     // children) depends only on content-addressed, verified bytes, so it is kept for the session, per store: listing
     // the same store again, or tags that share a config or a child, costs one read per tag (its manifest).
     private const int MaxCachedEntries = 100_000;
-    private static readonly ConcurrentDictionary<(string Store, Digest Digest), Platform?> Platforms = new();
-    private static readonly ConcurrentDictionary<(string Store, Digest Digest), IReadOnlyList<Descriptor>> ChildReferences = new();
+    // A read in flight is shared: tags listed at once that share a config wait for the one read.
+    private static readonly ConcurrentDictionary<(string Store, Digest Digest), Lazy<Task<Platform?>>> Platforms = new();
+    private static readonly ConcurrentDictionary<(string Store, Digest Digest), Lazy<Task<IReadOnlyList<Descriptor>>>> ChildReferences = new();
 
     /// <summary>
     /// Every tag whose name and tag pass the filters, in listing order. Manifests are read concurrently
@@ -106,24 +107,17 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
             {
                 blobs[entry.Digest] = entry.Size;
                 if (entry.Platform is { IsAttestation: true }) continue;
-                var key = (store.Location.ToString(), entry.Digest);
-                if (!ChildReferences.TryGetValue(key, out var references))
-                {
-                    references = (await store.GetManifestBlobAsync(entry, cancellationToken).ConfigureAwait(false)).References.ToList();
-                    Remember(ChildReferences, key, references);
-                }
+                var references = await CachedAsync(ChildReferences, (store.Location.ToString(), entry.Digest),
+                    async () => (IReadOnlyList<Descriptor>)(await store.GetManifestBlobAsync(entry, cancellationToken).ConfigureAwait(false)).References.ToList())
+                    .ConfigureAwait(false);
                 foreach (var blob in references) blobs[blob.Digest] = blob.Size;
             }
             size = manifest.Bytes.Length + blobs.Values.Sum();
         }
         else
         {
-            var key = (store.Location.ToString(), manifest.Config!.Digest);
-            if (!Platforms.TryGetValue(key, out var platform))
-            {
-                platform = await ReadPlatformAsync(manifest, cancellationToken).ConfigureAwait(false);
-                Remember(Platforms, key, platform);
-            }
+            var platform = await CachedAsync(Platforms, (store.Location.ToString(), manifest.Config!.Digest),
+                () => ReadPlatformAsync(manifest, cancellationToken)).ConfigureAwait(false);
             platforms = platform is { } p ? [p.ToString()] : [];
             size = manifest.Bytes.Length + manifest.ContentSize;
         }
@@ -143,10 +137,21 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
         };
     }
 
-    private static void Remember<T>(ConcurrentDictionary<(string, Digest), T> cache, (string, Digest) key, T value)
+    /// <summary>The cached result for <paramref name="key"/>, read once however many ask at the same time; a read that
+    /// fails (or is cancelled) is not kept, so the next listing tries again.</summary>
+    private static async Task<T> CachedAsync<T>(ConcurrentDictionary<(string, Digest), Lazy<Task<T>>> cache, (string, Digest) key, Func<Task<T>> read)
     {
         if (cache.Count >= MaxCachedEntries) cache.Clear();
-        cache[key] = value;
+        var entry = cache.GetOrAdd(key, _ => new Lazy<Task<T>>(read));
+        try
+        {
+            return await entry.Value.ConfigureAwait(false);
+        }
+        catch
+        {
+            cache.TryRemove(new KeyValuePair<(string, Digest), Lazy<Task<T>>>(key, entry));
+            throw;
+        }
     }
 
     /// <summary>The platform an image's config declares.</summary>
