@@ -365,8 +365,9 @@ try {
             RGW_ACCESS_KEY      = $AccessKey
             RGW_SECRET_KEY      = $SecretKey
             RGW_STORAGE_CLASSES = 'INTELLIGENT_TIERING'
-            # memstore keeps every object in RAM: room for 2 x Repeat uploads of the image, plus slack
-            RGW_MEMSTORE_BYTES  = "$([long]$SizeMB * 1MB * 2 * $Repeat + 2GB)"
+            # memstore keeps every object in RAM: room for 3 x Repeat uploads of the image (S3lo, curl, chunked), plus
+            # slack; a full memstore makes RGW hold writes rather than refuse them
+            RGW_MEMSTORE_BYTES  = "$([long]$SizeMB * 1MB * 3 * $Repeat + 2GB)"
     }
     Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Checked bash @((Join-Path $RgwScripts 'start-rgw.sh')) }
     Write-Host "  S3 endpoint $script:Endpoint"
@@ -378,6 +379,8 @@ try {
         $env:S3LO_MODULE_PATH = $script:PrivateManifest   # the test helpers load the Azure SDK from the module's dependencies
         Import-Module (Join-Path $PSScriptRoot '../tests/Pester/TestHelpers.psm1') -Force
         Import-Module (Join-Path $PSScriptRoot '../tests/Pester/StoreHelpers.psm1') -Force
+        # Azurite keeps every blob in memory: room for both tools' uploads of every round, plus slack
+        $env:AZURITE_MEMORY_MB = "$([Math]::Max(2048, 2 * $Repeat * $SizeMB + 1024))"
         $script:Azurite = Start-TestAzureServer
         Write-Host "  Azure endpoint $($script:Azurite.EndpointUrl)"
     }
