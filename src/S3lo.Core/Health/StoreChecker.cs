@@ -4,6 +4,7 @@ using S3lo.Core.Gc;
 using S3lo.Core.IO;
 using S3lo.Core.Oci;
 using S3lo.Core.Policy;
+using S3lo.Core.Signing;
 using S3lo.Core.Storage;
 
 namespace S3lo.Core.Health;
@@ -37,7 +38,6 @@ public sealed record StoreCheckOptions
 /// </summary>
 public sealed class StoreChecker(ImageStore store)
 {
-    private const long MaxSignatureRecordBytes = 64 << 10;
 
     public async IAsyncEnumerable<StoreProblem> CheckAsync(StoreCheckOptions options, IProgress<StoreCheckProgress>? progress,
         [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -258,7 +258,7 @@ public sealed class StoreChecker(ImageStore store)
                 StoredObject? stored;
                 try
                 {
-                    stored = await store.Objects.GetBytesAsync(record.Key, MaxSignatureRecordBytes, cancellationToken).ConfigureAwait(false);
+                    stored = await store.Objects.GetBytesAsync(record.Key, SignatureRecord.MaxBytes, cancellationToken).ConfigureAwait(false);
                 }
                 catch (S3loException e) when (e.ErrorId == ErrorIds.ObjectTooLarge)
                 {
@@ -266,7 +266,7 @@ public sealed class StoreChecker(ImageStore store)
                     continue;
                 }
                 if (stored is null) continue;
-                var (signed, problem) = SignatureDigest.Read(stored.Bytes);
+                var (signed, problem) = SignatureRecord.ReadSignedDigest(stored.Bytes);
                 if (problem is not null)
                     Report(ProblemSeverity.Warning, ProblemKind.InvalidSignature, reference, record.Key,
                         $"The signature record {record.Key} of {reference} cannot be read: {problem}.");

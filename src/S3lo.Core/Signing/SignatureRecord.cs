@@ -62,6 +62,30 @@ public sealed record SignatureRecord(int SchemaVersion, string Digest, string Ke
         }
     }
 
+    /// <summary>
+    /// The manifest digest a record signs, read without the rest of the record (a store check has no key to verify the
+    /// signature with); a reason instead when it is not a schemaVersion 2 record with a sha256 digest.
+    /// </summary>
+    internal static (Oci.Digest? Digest, string? Problem) ReadSignedDigest(byte[] json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) return (null, "it is not a JSON object");
+            if (!root.TryGetProperty("schemaVersion", out var version) || version.ValueKind != JsonValueKind.Number || !version.TryGetInt32(out var v))
+                return (null, "it has no schemaVersion");
+            if (v != CurrentSchemaVersion) return (null, $"its schemaVersion is {v}, not {CurrentSchemaVersion}");
+            if (!root.TryGetProperty("digest", out var digest) || digest.ValueKind != JsonValueKind.String)
+                return (null, "it has no digest");
+            return Oci.Digest.TryParse(digest.GetString(), out var parsed) ? (parsed, null) : (null, $"its digest '{digest.GetString()}' is not a sha256 digest");
+        }
+        catch (JsonException e)
+        {
+            return (null, $"it is not JSON: {e.Message}");
+        }
+    }
+
     /// <summary>What a record says of itself before it is parsed whole: its keyID, when it has one as text.</summary>
     internal static string? PeekKeyId(ReadOnlySpan<byte> json)
     {
