@@ -6,10 +6,14 @@ namespace S3lo.Core.Server;
 /// <summary>
 /// Values kept for a short time, each loaded once however many requests ask for it at the same moment. A load is
 /// shared, so it runs without any one caller's token; each caller stops waiting on its own. A failed load is not kept.
+/// At most about <c>maxEntries</c> values are kept.
 /// </summary>
 internal sealed class TtlCache<TKey, TValue>(TimeSpan ttl, int maxEntries = 4096) where TKey : notnull
 {
     private readonly ConcurrentDictionary<TKey, Entry> _entries = new();
+
+    /// <summary>The values kept now, loaded or loading.</summary>
+    public int Count => _entries.Count;
 
     public Task<TValue> GetAsync(TKey key, Func<TKey, Task<TValue>> load, CancellationToken cancellationToken)
     {
@@ -27,12 +31,18 @@ internal sealed class TtlCache<TKey, TValue>(TimeSpan ttl, int maxEntries = 4096
         }
     }
 
+    // Expired entries go first; if that is not enough (many fresh ones), the oldest loaded go too, down to nine tenths of
+    // the limit, so that a full cache is pruned once per tenth of its size rather than on every load.
     private void Prune(long now)
     {
         foreach (var (key, entry) in _entries)
         {
             if (entry.Value.IsCompleted && Stopwatch.GetElapsedTime(entry.Loaded, now) >= ttl) _entries.TryRemove(KeyValuePair.Create(key, entry));
         }
+        var excess = _entries.Count - maxEntries * 9 / 10;
+        if (_entries.Count <= maxEntries || excess <= 0) return;
+        foreach (var (key, entry) in _entries.Where(e => e.Value.Value.IsCompleted).OrderBy(e => e.Value.Loaded).Take(excess).ToList())
+            _entries.TryRemove(KeyValuePair.Create(key, entry));
     }
 
     private sealed class Entry(long loaded, Lazy<Task<TValue>> value)
