@@ -1,8 +1,8 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Threading.Channels;
 using S3lo.Core.Oci;
+using S3lo.Core.Server;
 using S3lo.Core.Storage;
 
 namespace S3lo.Core.Catalog;
@@ -11,12 +11,13 @@ namespace S3lo.Core.Catalog;
 public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
 {
     // What a listing reads besides each tag's manifest (an image's platform from its config, the blobs of an index's
-    // children) depends only on content-addressed, verified bytes, so it is kept for the session, per store: listing
-    // the same store again, or tags that share a config or a child, costs one read per tag (its manifest).
+    // children) depends only on content-addressed, verified bytes, so it is kept for an hour, per store: listing the same
+    // store again, or tags that share a config or a child, costs one read per tag (its manifest). A read in flight is
+    // shared (TtlCache), so tags listed at once that share a config wait for the one read.
+    private static readonly TimeSpan CacheTime = TimeSpan.FromHours(1);
     private const int MaxCachedEntries = 100_000;
-    // A read in flight is shared: tags listed at once that share a config wait for the one read.
-    private static readonly ConcurrentDictionary<(string Store, Digest Digest), Lazy<Task<Platform?>>> Platforms = new();
-    private static readonly ConcurrentDictionary<(string Store, Digest Digest), Lazy<Task<IReadOnlyList<Descriptor>>>> ChildReferences = new();
+    private static readonly TtlCache<(string Store, Digest Digest), Platform?> Platforms = new(CacheTime, MaxCachedEntries);
+    private static readonly TtlCache<(string Store, Digest Digest), IReadOnlyList<Descriptor>> ChildReferences = new(CacheTime, MaxCachedEntries);
 
     /// <summary>
     /// Every tag whose name and tag pass the filters, in listing order. Manifests are read concurrently
@@ -107,17 +108,18 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
             {
                 blobs[entry.Digest] = entry.Size;
                 if (entry.Platform is { IsAttestation: true }) continue;
-                var references = await CachedAsync(ChildReferences, (store.Location.ToString(), entry.Digest),
-                    async () => (IReadOnlyList<Descriptor>)(await store.GetManifestBlobAsync(entry, cancellationToken).ConfigureAwait(false)).References.ToList())
-                    .ConfigureAwait(false);
+                // The shared read runs without this caller's token (TtlCache); the caller stops waiting on its own.
+                var references = await ChildReferences.GetAsync((store.Location.ToString(), entry.Digest),
+                    async _ => (IReadOnlyList<Descriptor>)(await store.GetManifestBlobAsync(entry, CancellationToken.None).ConfigureAwait(false)).References.ToList(),
+                    cancellationToken).ConfigureAwait(false);
                 foreach (var blob in references) blobs[blob.Digest] = blob.Size;
             }
             size = manifest.Bytes.Length + blobs.Values.Sum();
         }
         else
         {
-            var platform = await CachedAsync(Platforms, (store.Location.ToString(), manifest.Config!.Digest),
-                () => ReadPlatformAsync(manifest, cancellationToken)).ConfigureAwait(false);
+            var platform = await Platforms.GetAsync((store.Location.ToString(), manifest.Config!.Digest),
+                _ => ReadPlatformAsync(manifest, CancellationToken.None), cancellationToken).ConfigureAwait(false);
             platforms = platform is { } p ? [p.ToString()] : [];
             size = manifest.Bytes.Length + manifest.ContentSize;
         }
@@ -135,23 +137,6 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
             LastModified = tag.ManifestObject.LastModified,
             Location = store.Location,
         };
-    }
-
-    /// <summary>The cached result for <paramref name="key"/>, read once however many ask at the same time; a read that
-    /// fails (or is cancelled) is not kept, so the next listing tries again.</summary>
-    private static async Task<T> CachedAsync<T>(ConcurrentDictionary<(string, Digest), Lazy<Task<T>>> cache, (string, Digest) key, Func<Task<T>> read)
-    {
-        if (cache.Count >= MaxCachedEntries) cache.Clear();
-        var entry = cache.GetOrAdd(key, _ => new Lazy<Task<T>>(read));
-        try
-        {
-            return await entry.Value.ConfigureAwait(false);
-        }
-        catch
-        {
-            cache.TryRemove(new KeyValuePair<(string, Digest), Lazy<Task<T>>>(key, entry));
-            throw;
-        }
     }
 
     /// <summary>The platform an image's config declares.</summary>
