@@ -14,7 +14,7 @@ local store, and the requests a listing of the same tags from S3 (Ceph RGW) send
    in a fresh pwsh. Target: requests <= ceil(keys under manifests/ / 1000) list pages + 1 per tag
    (+1: RGW marks a full last page truncated, so 10,000 keys take 11 pages). Times through the proxy are not S3lo's.
    The listing reads each tag's manifest and, for the platform, its config; configs and index
-   children are kept for the session (content-addressed), so a second listing reads only manifests.
+   children are kept for an hour (content-addressed), so a second listing reads only manifests.
 Prints the table and a verdict; a missed target is reported, not an error. Removes what it wrote.
 #>
 [CmdletBinding()]
