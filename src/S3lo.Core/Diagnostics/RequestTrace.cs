@@ -47,9 +47,8 @@ public static class RequestTrace
     /// <summary>Reports this flow's requests to <paramref name="sink"/> until the result is disposed.</summary>
     public static IDisposable Begin(IRequestTraceSink sink)
     {
-        var scope = new Scope(sink, CurrentScope.Value);
+        var scope = new Scope(sink, CurrentScope.Value, sink.DebugEnabled ? SdkDebugListeners.Acquire() : null);
         CurrentScope.Value = scope;
-        if (sink.DebugEnabled) SdkDebugListeners.EnsureStarted();
         return scope;
     }
 
@@ -62,7 +61,7 @@ public static class RequestTrace
         scope.Sink.Request(new RequestRecord("local", method, path, outcome, bytesSent, bytesReceived, Stopwatch.GetElapsedTime(started)));
     }
 
-    internal sealed class Scope(IRequestTraceSink sink, Scope? outer) : IDisposable
+    internal sealed class Scope(IRequestTraceSink sink, Scope? outer, IDisposable? sdkLogging) : IDisposable
     {
         // The last failure of each request (method and redacted URL), to tell a retry from a first attempt: the SDKs and
         // S3lo's own retry loops all send the same request again.
@@ -84,6 +83,7 @@ public static class RequestTrace
         public void Dispose()
         {
             if (CurrentScope.Value == this) CurrentScope.Value = outer;
+            sdkLogging?.Dispose();
         }
     }
 }

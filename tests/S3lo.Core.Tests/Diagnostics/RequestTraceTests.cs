@@ -68,12 +68,49 @@ public abstract class RequestTraceTests
         Assert.All(requests, r => Assert.DoesNotContain(Secret, r.ToString(), StringComparison.Ordinal));
     }
 
-    private sealed class CollectingSink : IRequestTraceSink
+    [Fact]
+    public async Task The_sdk_detail_reaches_a_debug_sink_and_stops_when_the_last_debug_operation_ends()
+    {
+        // The SDKs' logging is process-wide: the S3 and Azure cases must not overlap.
+        await DebugTests.WaitAsync();
+        try
+        {
+            await SdkDetailAsync();
+        }
+        finally
+        {
+            DebugTests.Release();
+        }
+    }
+
+    private static readonly SemaphoreSlim DebugTests = new(1, 1);
+
+    private async Task SdkDetailAsync()
+    {
+        await using var store = await OpenAsync(ServerUrl);
+        for (var round = 0; round < 2; round++)
+        {
+            var sink = new CollectingSink(debug: true);
+            using (RequestTrace.Begin(sink))
+            {
+                Assert.True(SdkDebugListeners.IsListening);
+                await store.PutBytesAsync($"debugged/object{round}", new byte[100], ObjectClass.Metadata, default);
+            }
+            Assert.NotEmpty(sink.Messages);
+            Assert.All(sink.Messages, m => Assert.DoesNotContain(Secret, m, StringComparison.Ordinal));
+            // Switched off with the operation: the SDKs no longer format messages that nobody receives.
+            Assert.False(SdkDebugListeners.IsListening);
+            Assert.Equal(Amazon.LoggingOptions.None, Amazon.AWSConfigs.LoggingConfig.LogTo);
+        }
+    }
+
+    private sealed class CollectingSink(bool debug = false) : IRequestTraceSink
     {
         public ConcurrentQueue<RequestRecord> Requests { get; } = new();
-        public bool DebugEnabled => false;
+        public ConcurrentQueue<string> Messages { get; } = new();
+        public bool DebugEnabled => debug;
         public void Request(RequestRecord request) => Requests.Enqueue(request);
-        public void Debug(string source, string message) { }
+        public void Debug(string source, string message) => Messages.Enqueue(message);
     }
 }
 
