@@ -44,8 +44,9 @@ param(
     [ValidateRange(1, 10)] [int] $Repeat = 2,
     # Only these measurements (default: all). save and re-push need a filled store: without push, an
     # unrecorded push fills it first. The memory baseline always runs.
-    [ValidateSet('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 's3-chunked-push', 'durability', 'floor')]
-    [string[]] $Operation = @('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 's3-chunked-push', 'durability', 'floor')
+    # edit-re-push needs chunked-push in the same run, s3-read-file needs s3-chunked-push.
+    [ValidateSet('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 'edit-re-push', 's3-chunked-push', 's3-read-file', 'durability', 'floor')]
+    [string[]] $Operation = @('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 'edit-re-push', 's3-chunked-push', 's3-read-file', 'durability', 'floor')
 )
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
@@ -64,7 +65,7 @@ $ResultPrefix = 'S3LO-BENCH-RESULT '
 $S3ThroughputTarget = 0.8
 $PeakMemoryTarget = 300e6
 $NeedLocal = [bool]($Operation | Where-Object { $_ -in 'push', 'save', 're-push' })
-$NeedS3 = [bool]($Operation | Where-Object { $_ -in 's3-push', 's3-chunked-push' })
+$NeedS3 = [bool]($Operation | Where-Object { $_ -in 's3-push', 's3-chunked-push', 's3-read-file' })
 $NeedAzure = $Operation -contains 'azure-push'
 # h'. (the chunked push with and without fsync) runs with h.
 $Ops = @($Operation) + @(if ($Operation -contains 'durability') { 'durability-chunked' })
@@ -73,6 +74,11 @@ $ChunkedFloorTarget = 1.3
 # The whole-layer local push and the save, each against skopeo doing the same.
 $SkopeoTargets = @{ push = 0.35; save = 0.9 }
 $ChunkedRePushTarget = 0.1
+# A one-file edit in a large layer uploads at most this many chunks.
+$EditChunksTarget = 2
+# The small file that the file read takes out of layer 1 (the layers are otherwise one large file each).
+$SmallFilePath = 'etc/s3lo-bench.txt'
+$SmallFileBytes = [Text.Encoding]::UTF8.GetBytes((1..40 | ForEach-Object { "line $_ of the small file the bench reads out of the image" }) -join "`n")
 
 function Write-Step([string] $Text) { Write-Host "== $Text" }
 
@@ -139,13 +145,13 @@ function Measure-Native {
 function Measure-S3lo {
     <# One S3lo operation in a fresh pwsh (Measure-S3loOperation.ps1). #>
     param([string] $Op, [string] $Operation, [string] $Path, [string] $Reference, [switch] $S3, [scriptblock] $Check, [string[]] $Source, [string] $Tool = 'S3lo',
-        [string] $Chunked, [switch] $Azure, [hashtable] $Environment = @{})
+        [string] $Chunked, [switch] $Azure, [hashtable] $Environment = @{}, [string] $EndpointUrl = $script:Endpoint)
     $m = New-Measurement $Tool $Op
     $arguments = @('-NoLogo', '-NoProfile', '-NonInteractive', '-File', $Worker, '-ModulePath', $script:PrivateManifest, '-Operation', $Operation)
     if ($Path) { $arguments += @('-Path', $Path) }
     if ($Reference) { $arguments += @('-Reference', $Reference) }
     if ($Source) { $arguments += @('-Source', ($Source -join '|')) }
-    if ($S3) { $arguments += @('-EndpointUrl', $script:Endpoint, '-AccessKey', $AccessKey, '-SecretKey', $SecretKey) }
+    if ($S3) { $arguments += @('-EndpointUrl', $EndpointUrl, '-AccessKey', $AccessKey, '-SecretKey', $SecretKey) }
     if ($Azure) { $arguments += @('-EndpointUrl', $script:Azurite.EndpointUrl, '-AccountName', $script:Azurite.AccountName, '-AccountKey', $script:Azurite.AccountKey) }
     if ($Chunked) { $arguments += @('-Chunked', $Chunked) }
     try {
@@ -170,9 +176,7 @@ function Measure-S3lo {
 
 #region test image
 
-function New-LayerTar {
-    <# Writes an uncompressed tar holding one file of random data; returns its sha256 hex and size. #>
-    param([string] $Directory, [string] $FileName, [long] $DataBytes)
+function New-TarHeader([string] $FileName, [long] $DataBytes) {
     $header = [byte[]]::new(512)
     $ascii = [Text.Encoding]::ASCII
     $fields = @(
@@ -185,30 +189,59 @@ function New-LayerTar {
     $sum = 0; foreach ($b in $header) { $sum += $b }
     $b = $ascii.GetBytes([Convert]::ToString($sum, 8).PadLeft(6, '0') + "`0 ")
     [Array]::Copy($b, 0, $header, 148, 8)
+    , $header
+}
 
+function New-LayerTar {
+    <#
+    Writes an uncompressed tar holding one file of random data (and, with -SmallFile, a small text file after it);
+    returns its sha256 hex and size. With -EditOf, the large file's bytes are those of that earlier layer file with 4 KiB
+    in its middle replaced (seeded): a one-file edit.
+    #>
+    param([string] $Directory, [string] $FileName, [long] $DataBytes, [switch] $SmallFile, [string] $EditOf)
     $tmp = Join-Path $Directory "layer-$([guid]::NewGuid().ToString('N')).tmp"
     $hash = [Security.Cryptography.IncrementalHash]::CreateHash([Security.Cryptography.HashAlgorithmName]::SHA256)
     $rng = [Security.Cryptography.RandomNumberGenerator]::Create()
+    $source = if ($EditOf) { [IO.File]::OpenRead($EditOf) } else { $null }
     $buffer = [byte[]]::new(4MB)
     $stream = [IO.FileStream]::new($tmp, [IO.FileMode]::CreateNew, [IO.FileAccess]::Write, [IO.FileShare]::None, 1MB)
+    $write = { param([byte[]] $Bytes, [int] $Count) $stream.Write($Bytes, 0, $Count); $hash.AppendData($Bytes, 0, $Count) }
     try {
-        $stream.Write($header, 0, 512); $hash.AppendData($header, 0, 512)
-        $left = $DataBytes
-        while ($left -gt 0) {
-            $n = [int][Math]::Min($left, $buffer.Length)
-            $rng.GetBytes($buffer, 0, $n)
-            $stream.Write($buffer, 0, $n); $hash.AppendData($buffer, 0, $n)
-            $left -= $n
+        $header = New-TarHeader $FileName $DataBytes
+        & $write $header 512
+        if ($source) { $null = $source.Seek(512, [IO.SeekOrigin]::Begin) }
+        $edit = [long]($DataBytes / 2)
+        $done = 0L
+        while ($done -lt $DataBytes) {
+            $n = [int][Math]::Min($DataBytes - $done, $buffer.Length)
+            if ($source) {
+                $source.ReadExactly($buffer, 0, $n)
+                if ($edit -ge $done -and $edit -lt $done + $n) {
+                    $patch = [byte[]]::new([Math]::Min(4096, $done + $n - $edit))
+                    [Random]::new(42).NextBytes($patch)
+                    [Array]::Copy($patch, 0, $buffer, $edit - $done, $patch.Length)
+                }
+            } else {
+                $rng.GetBytes($buffer, 0, $n)
+            }
+            & $write $buffer $n
+            $done += $n
         }
-        $pad = (512 - $DataBytes % 512) % 512 + 1024   # fill the last block, then two zero blocks
-        $zeros = [byte[]]::new($pad)
-        $stream.Write($zeros, 0, $pad); $hash.AppendData($zeros, 0, $pad)
+        $pad = (512 - $DataBytes % 512) % 512   # fill the last block
+        & $write ([byte[]]::new($pad)) $pad
+        if ($SmallFile) {
+            & $write (New-TarHeader $SmallFilePath $SmallFileBytes.Length) 512
+            & $write $SmallFileBytes $SmallFileBytes.Length
+            $pad = (512 - $SmallFileBytes.Length % 512) % 512
+            & $write ([byte[]]::new($pad)) $pad
+        }
+        & $write ([byte[]]::new(1024)) 1024   # two zero blocks end the archive
         $size = $stream.Length
     } finally {
-        $stream.Dispose(); $rng.Dispose()
+        $stream.Dispose(); $rng.Dispose(); if ($source) { $source.Dispose() }
     }
     $hex = [Convert]::ToHexString($hash.GetHashAndReset()).ToLowerInvariant()
-    Move-Item -LiteralPath $tmp -Destination (Join-Path $Directory $hex)
+    Move-Item -LiteralPath $tmp -Destination (Join-Path $Directory $hex) -Force
     [pscustomobject]@{ Hex = $hex; Size = $size }
 }
 
@@ -222,7 +255,26 @@ function Write-JsonBlob([string] $Directory, [string] $Json) {
 function New-BenchLayout([string] $Layout) {
     $blobDir = Join-Path $Layout 'blobs/sha256'
     $null = New-Item -ItemType Directory -Force $blobDir
-    $layers = for ($i = 1; $i -le $LayerCount; $i++) { New-LayerTar $blobDir "data/layer$i.bin" $LayerBytes }
+    $layers = for ($i = 1; $i -le $LayerCount; $i++) { New-LayerTar $blobDir "data/layer$i.bin" $LayerBytes -SmallFile:($i -eq 1) }
+    Write-BenchImage $Layout $layers
+}
+
+function New-EditedBenchLayout([string] $Layout, $Image) {
+    <# The bench image after a one-file edit: layer 1's large file has 4 KiB changed in its middle; the other layers are the same files. #>
+    $blobDir = Join-Path $Layout 'blobs/sha256'
+    $null = New-Item -ItemType Directory -Force $blobDir
+    $from = Join-Path $script:ImageLayout "blobs/sha256/$($Image.Layers[0].Hex)"
+    $layers = @(New-LayerTar $blobDir 'data/layer1.bin' $LayerBytes -SmallFile -EditOf $from)
+    foreach ($l in $Image.Layers | Select-Object -Skip 1) {
+        $null = New-Item -ItemType HardLink -Path (Join-Path $blobDir $l.Hex) -Target (Join-Path $script:ImageLayout "blobs/sha256/$($l.Hex)")
+        $layers += $l
+    }
+    Write-BenchImage $Layout $layers
+}
+
+function Write-BenchImage([string] $Layout, $Layers) {
+    $blobDir = Join-Path $Layout 'blobs/sha256'
+    $layers = $Layers
     $config = [ordered]@{
         architecture = 'amd64'; os = 'linux'
         config       = [ordered]@{ Cmd = @('/bin/sh') }
@@ -303,6 +355,7 @@ function New-Bucket([string] $Name) {
 
 # ---------------------------------------------------------------------------------------------
 $script:RunDir = $null
+$script:Proxy = $null
 $script:Azurite = $null
 $privateModuleDir = $null
 $rgwEnvironment = $null
@@ -343,8 +396,15 @@ try {
     Write-Step "generating the image ($SizeMB MiB, $LayerCount layers)"
     $layout = Join-Path $script:RunDir 'image-layout'
     $clock = [Diagnostics.Stopwatch]::StartNew()
+    $script:ImageLayout = $layout
     $script:Image = New-BenchLayout $layout
     Write-Host ("  OCI layout written in {0:F1} s: {1}" -f $clock.Elapsed.TotalSeconds, (($script:Image.Layers | ForEach-Object { $_.Hex.Substring(0, 12) }) -join ', '))
+    if ($Operation -contains 'edit-re-push') {
+        $clock.Restart()
+        $editedLayout = Join-Path $script:RunDir 'edited-layout'
+        $null = New-EditedBenchLayout $editedLayout $script:Image
+        Write-Host ("  the one-file edit (4 KiB in the middle of layer 1's large file) written in {0:F1} s" -f $clock.Elapsed.TotalSeconds)
+    }
     $archive = Join-Path $script:RunDir 'image.tar'
     if ($NeedLocal) {
         $clock.Restart()
@@ -371,6 +431,13 @@ try {
     }
     Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Checked bash @((Join-Path $RgwScripts 'start-rgw.sh')) }
     Write-Host "  S3 endpoint $script:Endpoint"
+    }
+    # --- the file read goes through a counting proxy (bench/count-proxy.py): requests and bytes fetched, counted apart from S3lo ---
+    if ($Operation -contains 's3-read-file') {
+        $proxyPort = Get-FreeTcpPort
+        $script:Proxy = Start-Process python3 -ArgumentList (Join-Path $PSScriptRoot 'count-proxy.py'), $proxyPort, $port -PassThru
+        $script:ViaProxy = "http://127.0.0.1:$proxyPort"
+        for ($i = 0; $i -lt 100; $i++) { try { $null = Invoke-RestMethod "$script:ViaProxy/__reset"; break } catch { Start-Sleep -Milliseconds 100 } }
     }
 
     # --- the Azure server: Azurite as the tests start it (tests/servers/start-azurite.sh, in memory, 127.0.0.1) ---
@@ -483,9 +550,28 @@ try {
                 S3lo = { Measure-S3lo 'chunked-re-push' Push -Chunked true -Path $layout -Reference "local://$chunkStore/bench:v1" -Check { param($o) if ($o.BytesUploaded -ne 0) { throw "uploaded $($o.BytesUploaded) bytes" } } }
                 Ref  = $null
             }
+            @{  # i. the image after a one-file edit (4 KiB in the middle of a 256 MiB file), chunked into the store holding the first push
+                Op   = 'edit-re-push'
+                S3lo = { Measure-S3lo 'edit-re-push' Push -Chunked true -Path $editedLayout -Reference "local://$chunkStore/bench:v2" -Check { param($o) if ($o.ChunksUploaded -lt 1) { throw 'the edit uploaded no chunk' } } }
+                Ref  = $null
+            }
             @{  # f'. the chunked push to S3: its time and peak memory (no reference)
                 Op   = 's3-chunked-push'
                 S3lo = { $bucket = "bench-chunked-$round"; New-Bucket $bucket; Measure-S3lo 's3-chunked-push' Push -Chunked true -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.ChunksUploaded -lt 1) { throw 'no chunk uploaded' } } }
+                Ref  = $null
+            }
+            @{  # j. one small file read out of the chunked image on S3, through the counting proxy: the bytes fetched
+                Op   = 's3-read-file'
+                S3lo = {
+                    $null = Invoke-RestMethod "$script:ViaProxy/__reset"
+                    $expected = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($SmallFileBytes)).ToLowerInvariant()
+                    $m = Measure-S3lo 's3-read-file' ReadFile -Path "/$SmallFilePath" -Reference "s3://bench-chunked-$round/bench:v1" -S3 -EndpointUrl $script:ViaProxy -Check {
+                        param($o) if ($o.Sha256 -ne $expected) { throw "read $($o.Length) bytes that are not the small file" } }
+                    $counts = Invoke-RestMethod "$script:ViaProxy/__count"
+                    $m | Add-Member Fetched ([long](Invoke-RestMethod "$script:ViaProxy/__bytes"))
+                    $m | Add-Member Requests ([long](($counts.PSObject.Properties.Value | Measure-Object -Sum).Sum))
+                    $m
+                }
                 Ref  = $null
             }
             @{  # h. durability: the whole push to a fresh local store, as it is (fsync before each rename) and with fsync a no-op
@@ -500,9 +586,14 @@ try {
             }
         )
         # the chunked re-push needs the chunked push before it, in every round
-        if ($Operation -contains 'chunked-re-push' -and $Operation -notcontains 'chunked-push') {
+        if (($Operation -contains 'chunked-re-push' -or $Operation -contains 'edit-re-push') -and $Operation -notcontains 'chunked-push') {
             $m = & ($pairs | Where-Object { $_.Op -eq 'chunked-push' }).S3lo
             if (-not $m.Ok) { throw "the unrecorded chunked push that fills the store failed: $($m.Error)" }
+        }
+        # the file read needs the chunked image on S3
+        if ($Operation -contains 's3-read-file' -and $Operation -notcontains 's3-chunked-push') {
+            $m = & ($pairs | Where-Object { $_.Op -eq 's3-chunked-push' }).S3lo
+            if (-not $m.Ok) { throw "the unrecorded chunked push to S3 that the file read needs failed: $($m.Error)" }
         }
         # save and re-push read and rewrite what push wrote: when push is not measured, it runs here unrecorded.
         if ($Operation -notcontains 'push' -and ($Operation -contains 'save' -or $Operation -contains 're-push')) {
@@ -569,7 +660,9 @@ try {
         @{ Op = 'azure-push'; Label = "d'. push OCI layout -> Azurite"; Ref = 'curl' }
         @{ Op = 'chunked-push'; Label = 'f. chunked push layout -> local'; Ref = 'zstd' }
         @{ Op = 'chunked-re-push'; Label = 'g. chunked re-push unchanged'; Ref = 'none' }
+        @{ Op = 'edit-re-push'; Label = 'i. one-file edit re-push (local)'; Ref = 'none' }
         @{ Op = 's3-chunked-push'; Label = "f'. chunked push layout -> S3"; Ref = 'none' }
+        @{ Op = 's3-read-file'; Label = 'j. read one file, chunked on S3'; Ref = 'none' }
         @{ Op = 'durability'; Label = 'h. push local, fsync vs no-op'; Ref = 'nofsync' }
         @{ Op = 'durability-chunked'; Label = "h'. chunked push, fsync vs no-op"; Ref = 'nofsync' }
     )
@@ -692,6 +785,21 @@ try {
         & $verdict "chunked re-push <= $($ChunkedRePushTarget)x the first push" ($ratio -le $ChunkedRePushTarget) ('{0:F2} s vs {1:F2} s, ratio {2:F2}; uploaded {3} bytes, {4} chunks reused' -f $crp.S3lo.Seconds, $cp.S3lo.Seconds, $ratio,
             $crp.S3lo.Output.BytesUploaded, $crp.S3lo.Output.ChunksReused)
     } else { & $verdict "chunked re-push <= $($ChunkedRePushTarget)x the first push" $null 'a run failed' }
+    # i. the one-file edit: chunks and bytes uploaded
+    $er = $summary['edit-re-push']
+    $erTarget = "one-file edit uploads <= $EditChunksTarget chunks"
+    if ($Operation -notcontains 'edit-re-push') { & $verdict $erTarget $null 'not run (-Operation)' }
+    elseif ($er.S3lo -and $er.S3lo.Ok) {
+        $o = $er.S3lo.Output
+        & $verdict $erTarget ([long]$o.ChunksUploaded -le $EditChunksTarget) ('{0} chunks uploaded ({1:N0} bytes), {2} reused; the layer is {3:N0} bytes' -f $o.ChunksUploaded, $o.BytesUploaded, $o.ChunksReused, $script:Image.Layers[0].Size)
+    } else { & $verdict $erTarget $null 'a run failed' }
+    # j. what a file read fetches from S3 (no target: the chunk holding the file, the recipe, the file index, manifest and config)
+    $rf = @($results | Where-Object { $_.Op -eq 's3-read-file' -and $_.Ok })
+    if ($Operation -contains 's3-read-file' -and $rf) {
+        $most = $rf | Sort-Object Fetched -Descending | Select-Object -First 1
+        Write-Host ('  (info)        read one {0:N0}-byte file of the {1} MiB chunked image on S3: {2:N0} bytes fetched in {3} requests (the most of {4} runs, counted by the proxy)' -f
+            $SmallFileBytes.Length, $SizeMB, $most.Fetched, $most.Requests, $rf.Count)
+    }
     # h. what fsync costs a local push (no target)
     $du = $summary['durability']
     if ($Operation -contains 'durability' -and $du.S3lo -and $du.S3lo.Ok -and $du.Ref -and $du.Ref.Ok) {
@@ -717,6 +825,7 @@ try {
     if ($script:Azurite) {
         try { Stop-TestAzureServer $script:Azurite; Write-Host 'Azure server stopped.' } catch { Write-Host "stopping the Azure server failed: $_"; $exitCode = 1 }
     }
+    if ($script:Proxy) { Stop-Process -Id $script:Proxy.Id -Force -ErrorAction Ignore }
     if ($rgwEnvironment) {
         try {
             Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Process bash @((Join-Path $RgwScripts 'stop-rgw.sh'), '--purge') }

@@ -19,7 +19,7 @@ Output: a single line 'S3LO-BENCH-RESULT <json>' on stdout; exit code 0 if the o
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
-    [ValidateSet('Import', 'Push', 'Save', 'Floor')] [string] $Operation = 'Import',
+    [ValidateSet('Import', 'Push', 'Save', 'ReadFile', 'Floor')] [string] $Operation = 'Import',
     # Floor: the files to read, hash and copy into -Path (a directory), all in parallel; '|'-separated.
     [string] $Source,
     # Push: the archive or layout to push. Save: the output directory.
@@ -100,13 +100,19 @@ public static class BenchFloor {
         'Floor' { [BenchFloor]::Run($Source.Split('|'), $Path) }
         'Push' { Push-S3loImage -Path $Path -Destination $Reference @connection }
         'Save' { $connection.Remove('Chunked'); Save-S3loImage -Reference $Reference -Path $Path -Format OciLayout @connection }
+        'ReadFile' {
+            # -Path is the file inside the image; the result is its length and SHA-256, for the bench to check
+            $connection.Remove('Chunked')
+            $bytes = [byte[]](Read-S3loImageFile -Reference $Reference -Path $Path -AsByteStream @connection)
+            [pscustomobject]@{ Length = $bytes.Length; Sha256 = [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bytes)).ToLowerInvariant() }
+        }
     }
     $clock.Stop()
     $result.Seconds = $clock.Elapsed.TotalSeconds
     if ($output) {
         $result.Output = [ordered]@{}
         foreach ($p in $output.PSObject.Properties) {
-            if ($p.Name -in 'BlobsUploaded', 'BlobsSkipped', 'BytesUploaded', 'BytesTotal', 'ChunksUploaded', 'ChunksReused', 'BytesBeforeCompression', 'BytesAfterCompression', 'BytesWritten', 'Digest', 'Reference', 'Path') {
+            if ($p.Name -in 'BlobsUploaded', 'BlobsSkipped', 'BytesUploaded', 'BytesTotal', 'ChunksUploaded', 'ChunksReused', 'BytesBeforeCompression', 'BytesAfterCompression', 'BytesWritten', 'Digest', 'Reference', 'Path', 'Length', 'Sha256') {
                 $result.Output[$p.Name] = $p.Value
             }
         }
