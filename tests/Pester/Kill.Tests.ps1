@@ -11,7 +11,7 @@ BeforeAll {
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     # One 12 MiB layer of random bytes: above the 8 MiB part and block size, so S3 and Azure write it in parts that a
-    # kill can leave unfinished.
+    # kill can leave unfinished when its source is read once (a copy from a store); from a file it goes up in one request.
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 1 -LayerSize 12MB -Tag v1
     $script:Source = New-TestStore -Kind local -Root $Work
     $null = Push-S3loImage $Layout "$($Source.Uri)app:v1"
@@ -115,14 +115,15 @@ BeforeAll {
         }
     }
     # Where a seeded moment lands is up to timing, so one more kill per kind is made to land mid-write: while the
-    # store shows an unfinished write of a push of whole layers (a temporary file, a multipart upload, staged blocks).
+    # store shows an unfinished write of a copy of whole layers from a store (a temporary file, a multipart upload, staged
+    # blocks; a push from a file sends each layer to S3 and Azure in one request, which leaves nothing unfinished).
     # The child is paused (SIGSTOP) when one shows, and killed if it still shows, else resumed.
     # A child whose first push ends before it is caught is ended and tried again on a fresh store, at most five times.
     $pending = @('local', 's3', 'az')
     for ($attempt = 0; $pending -and $attempt -lt 5; $attempt++) {
         $children = foreach ($kind in $pending) {
             $store = New-TestStore -Kind $kind -Root $Work -Server $Server
-            [pscustomobject]@{ Process = Start-Child (Get-ChildScript $store 'whole'); Store = $store; Kind = $kind }
+            [pscustomobject]@{ Process = Start-Child (Get-ChildScript $store 'copy'); Store = $store; Kind = $kind }
         }
         foreach ($child in $children) { $null = $child.Process.StandardOutput.ReadLine() }
         foreach ($child in $children) { $child.Process.StandardInput.WriteLine('go') }
@@ -139,7 +140,7 @@ BeforeAll {
                     $child.Process.Kill()
                     $child.Process.WaitForExit()
                     $script:Kills++
-                    $script:Killed[$child.Kind] += @([pscustomobject]@{ Store = $child.Store; Operation = 'whole'; Seed = 'mid-write'; Delay = $null })
+                    $script:Killed[$child.Kind] += @([pscustomobject]@{ Store = $child.Store; Operation = 'copy'; Seed = 'mid-write'; Delay = $null })
                     $pending = @($pending | Where-Object { $_ -ne $child.Kind })
                     $running = @($running | Where-Object { $_ -ne $child })
                 } else {
