@@ -355,7 +355,9 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
         await using var body = new UploadBody(content, size, progress);
         try
         {
-            await BlockBlob(key).UploadAsync(body, new BlobUploadOptions { AccessTier = TierFor(objectClass) }, cancellationToken).ConfigureAwait(false);
+            // The SDK's own threshold for one request is 256 MiB; above it, it stages blocks of its own, buffered.
+            var options = new BlobUploadOptions { AccessTier = TierFor(objectClass), TransferOptions = new StorageTransferOptions { InitialTransferSize = MaxPutBlobSize } };
+            await BlockBlob(key).UploadAsync(body, options, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception) when (body.Failure is { } failure)
         {
