@@ -11,10 +11,18 @@ BeforeAll {
     $script:Work = $Suite.Work
     $script:Server = $Suite.Server
     # One 12 MiB layer of random bytes: above the 8 MiB part and block size, so S3 and Azure write it in parts that a
-    # kill can leave unfinished.
+    # kill can leave unfinished when its source is read once (a copy from an S3 or Azure store); from a file it goes up in one request.
     $script:Layout = New-TestImage -Path (Join-Path $Work 'layout') -Layers 1 -LayerSize 12MB -Tag v1
     $script:Source = New-TestStore -Kind local -Root $Work
     $null = Push-S3loImage $Layout "$($Source.Uri)app:v1"
+    # A source of each kind for the mid-write kill below: a copy from a store of the same kind, whose blobs are read
+    # once, as S3 and Azure answer them (a file can be read again, so from one each layer goes up in one request).
+    $script:Sources = @{ local = $Source }
+    foreach ($kind in 's3', 'az') {
+        $Sources[$kind] = New-TestStore -Kind $kind -Root $Work -Server $Server
+        $p = $Sources[$kind].Params
+        $null = Push-S3loImage $Layout "$($Sources[$kind].Uri)app:v1" -Chunked:$false @p
+    }
 
     # Seven rounds, each killing a push or copy into a fresh store of every kind at once: 21 kills. The seed of each
     # round draws, per kind, the operation (push, chunked by default, push of whole layers or copy from a local store) and when it is killed.
@@ -30,6 +38,7 @@ BeforeAll {
             'push' { "Push-S3loImage '$Layout' `"$($Store.Uri)app:t`$(`$i % 2)`" $params" }
             'whole' { "Push-S3loImage '$Layout' `"$($Store.Uri)app:t`$(`$i % 2)`" -Chunked:`$false $params" }
             'copy' { "Copy-S3loImage '$($Source.Uri)app:v1' `"$($Store.Uri)copy:t`$(`$i % 2)`" $params" }
+            'copy-same-kind' { "Copy-S3loImage '$($Sources[$Store.Kind].Uri)app:v1' `"$($Store.Uri)copy:t`$(`$i % 2)`" $params" }
         }
         # 'ready' once the module is loaded, then the work starts on a line from the test, so the kill's delay counts from
         # the start of the work; the loop (two tags of the same image, again and again, bounded in time) outlasts it.
@@ -115,14 +124,15 @@ BeforeAll {
         }
     }
     # Where a seeded moment lands is up to timing, so one more kill per kind is made to land mid-write: while the
-    # store shows an unfinished write of a push of whole layers (a temporary file, a multipart upload, staged blocks).
+    # store shows an unfinished write of a copy of whole layers from a store of the same kind (a temporary file, a
+    # multipart upload, staged blocks; from a file, S3 and Azure get each layer in one request, which leaves nothing unfinished).
     # The child is paused (SIGSTOP) when one shows, and killed if it still shows, else resumed.
     # A child whose first push ends before it is caught is ended and tried again on a fresh store, at most five times.
     $pending = @('local', 's3', 'az')
     for ($attempt = 0; $pending -and $attempt -lt 5; $attempt++) {
         $children = foreach ($kind in $pending) {
             $store = New-TestStore -Kind $kind -Root $Work -Server $Server
-            [pscustomobject]@{ Process = Start-Child (Get-ChildScript $store 'whole'); Store = $store; Kind = $kind }
+            [pscustomobject]@{ Process = Start-Child (Get-ChildScript $store 'copy-same-kind'); Store = $store; Kind = $kind }
         }
         foreach ($child in $children) { $null = $child.Process.StandardOutput.ReadLine() }
         foreach ($child in $children) { $child.Process.StandardInput.WriteLine('go') }
@@ -139,7 +149,7 @@ BeforeAll {
                     $child.Process.Kill()
                     $child.Process.WaitForExit()
                     $script:Kills++
-                    $script:Killed[$child.Kind] += @([pscustomobject]@{ Store = $child.Store; Operation = 'whole'; Seed = 'mid-write'; Delay = $null })
+                    $script:Killed[$child.Kind] += @([pscustomobject]@{ Store = $child.Store; Operation = 'copy-same-kind'; Seed = 'mid-write'; Delay = $null })
                     $pending = @($pending | Where-Object { $_ -ne $child.Kind })
                     $running = @($running | Where-Object { $_ -ne $child })
                 } else {

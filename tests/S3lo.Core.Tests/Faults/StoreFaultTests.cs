@@ -1,3 +1,4 @@
+using S3lo.Core.IO;
 using System.Text;
 using Xunit.Abstractions;
 using S3lo.Core.Catalog;
@@ -219,6 +220,32 @@ public abstract class StoreFaultTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"{Backend} ranged read: {proxy.Summary}");
         Assert.True(proxy.Injected(Fault.BodyCutOff) > 0);
         Assert.Equal(data[offset..(offset + length)], read.ToArray());
+    }
+
+    /// <summary>A blob from a source that can be read again (a file) goes up in one request; when that request fails after
+    /// its body was sent (the proxy reads it whole, then answers 503 or resets), the SDK's retry sends it again from the
+    /// first byte, and what is stored is the blob, with the progress counted once.</summary>
+    [Fact]
+    public async Task A_whole_blob_request_that_fails_is_sent_again_from_its_first_byte()
+    {
+        using var proxy = new FaultProxy(ServerUrl, 11, 0.5, Fault.Unavailable, Fault.ResetBeforeAnswer);
+        var (objects, direct) = await OpenAsync(proxy.Url);
+        await using var _ = direct;
+        await using var store = objects;
+        for (var attempt = 0; attempt < 8 && proxy.InjectedTotal == 0; attempt++)
+        {
+            var data = new byte[(8 << 20) + 4321];
+            new Random(attempt).NextBytes(data);
+            var digest = Digest.Compute(data);
+            long reported = 0;
+            await using var source = new VerifyingReadStream(new MemoryStream(data), digest, data.Length, "blob in the source");
+            await store.PutVerifiedAsync(StoreLayout.BlobKey(digest), source, digest, data.Length, ObjectClass.Blob, n => Interlocked.Add(ref reported, n), default);
+            Assert.Equal(data.Length, reported);
+            await using var read = await direct.OpenReadAsync(StoreLayout.BlobKey(digest), default);
+            Assert.Equal(digest, await Digest.ComputeAsync(read, default));
+        }
+        output.WriteLine($"{Backend} whole blobs: {proxy.Summary}");
+        Assert.True(proxy.InjectedTotal > 0);
     }
 
     public void Dispose() => _dir.Dispose();

@@ -17,17 +17,20 @@ using S3lo.Core.Oci;
 namespace S3lo.Core.Storage.Azure;
 
 /// <summary>
-/// A store in an Azure Blob Storage container; blob names are the store's keys. Blobs above
-/// <see cref="BlockSize"/> are staged as blocks read one after another (so the digest is computed while
-/// streaming) and sent concurrently; the block list is committed only when the digest matched, so a bad
-/// blob never becomes visible (its staged blocks stay uncommitted and expire). No blob is ever held whole
-/// in memory: at most <see cref="MaxBufferedBlocks"/> block buffers exist per store.
+/// A store in an Azure Blob Storage container; blob names are the store's keys. A blob above <see cref="BlockSize"/>
+/// whose source can be read again from its start (a file) goes up as one Put Blob streamed from it, up to 5000 MiB; any
+/// other is staged as blocks read one after another (so the digest is computed while streaming) and sent concurrently,
+/// and the block list is committed only when the digest matched (its staged blocks otherwise stay uncommitted and
+/// expire). Either way a bad blob never becomes visible, and no blob is ever held whole in memory: at most
+/// <see cref="MaxBufferedBlocks"/> block buffers exist per store.
 /// </summary>
 public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedReads, IPresignedReads
 {
     public const int BlockSize = 8 << 20;
     private const int MaxBufferedBlocks = 8;
     private const int MaxBlocksPerBlob = 50_000;
+    // The largest Put Blob the service takes (since API version 2019-12-12).
+    private const long MaxPutBlobSize = 5000L << 20;
     private const int MaxParallelDeletes = 16;
     private const string ArchiveTier = "Archive";
     // Compared as strings: a BlobErrorCode cannot be made from the null code of an answer without an error body.
@@ -314,6 +317,11 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
     {
         await using var lease = VerifyingReadStream.Over(content, digest, size, $"blob {digest}");
         var verified = lease.Stream;
+        if (size is > BlockSize and <= MaxPutBlobSize && verified.CanRestart)
+        {
+            await PutWholeAsync(key, verified, size, objectClass, progress, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (size is >= 0 and <= BlockSize)
         {
             await _blockBuffers.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -333,6 +341,32 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
             return;
         }
         await PutInBlocksAsync(key, verified, size, objectClass, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One Put Blob of the whole blob, streamed from a source that can be read again from its start. The blob appears
+    /// only when the body is complete, and the verifying stream checks the digest on the read that reaches the size,
+    /// before it hands out those last bytes: a wrong body is never sent whole, so the request fails and nothing is
+    /// stored. The SDK's retries start the body over from the source (<see cref="UploadBody"/>).
+    /// </summary>
+    private async Task PutWholeAsync(string key, VerifyingReadStream content, long size, ObjectClass objectClass, Action<long>? progress,
+        CancellationToken cancellationToken)
+    {
+        await using var body = new UploadBody(content, size, progress);
+        try
+        {
+            // The SDK's own threshold for one request is 256 MiB; above it, it stages blocks of its own, buffered.
+            var options = new BlobUploadOptions { AccessTier = TierFor(objectClass), TransferOptions = new StorageTransferOptions { InitialTransferSize = MaxPutBlobSize } };
+            await BlockBlob(key).UploadAsync(body, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (body.Failure is { } failure)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     private async Task PutInBlocksAsync(string key, VerifyingReadStream content, long size, ObjectClass objectClass, Action<long>? progress,

@@ -9,9 +9,9 @@ namespace S3lo.Core.Storage.S3;
 /// An S3 client that signs a request body with a SHA-256 the caller already computed, instead of hashing the
 /// body again. SigV4 signs <c>x-amz-content-sha256</c>, the hex SHA-256 of the payload; left to itself the SDK
 /// either reads a seekable body once more to hash it or (the default for PutObject and UploadPart,
-/// <c>UseChunkEncoding</c>) sends it aws-chunked with a SHA-256 and an HMAC per 80 KiB chunk. S3lo has every body
-/// in a buffer and knows its hash already (a small blob's digest is its SHA-256, a part is hashed once when it is
-/// cut), so the second pass over the bytes - on a 2-core machine a large share of a push's CPU - is waste.
+/// <c>UseChunkEncoding</c>) sends it aws-chunked with a SHA-256 and an HMAC per 80 KiB chunk. S3lo knows every body's
+/// hash already (a blob sent whole has its digest as its SHA-256, a part is hashed once when it is cut), so the second
+/// pass over the bytes - on a 2-core machine a large share of a push's CPU - is waste.
 /// <para>
 /// The hash reaches the signer through <see cref="IRequest.PrecomputedContentSha256"/>, which
 /// <c>AWS4Signer.SetRequestBodyHash</c> uses as the payload hash when the request is not chunk-encoded; an

@@ -16,17 +16,17 @@ using S3lo.Core.Oci;
 namespace S3lo.Core.Storage.S3;
 
 /// <summary>
-/// A store in an S3 bucket (AWS or an S3-compatible service). Blobs above <see cref="PartSize"/> go up
-/// as multipart uploads whose parts are read one after another (so the digest is computed while
-/// streaming) and sent concurrently; the upload is completed only when the digest matched, so a bad
-/// blob never becomes visible. No blob is ever held whole in memory: at most
-/// <see cref="MaxBufferedParts"/> part buffers exist per store, allocated once and reused.
+/// A store in an S3 bucket (AWS or an S3-compatible service). A blob above <see cref="PartSize"/> whose source can be
+/// read again from its start (a file) goes up as one PUT streamed from it, up to S3's 5 GiB; any other goes up as a
+/// multipart upload whose parts are read one after another (so the digest is computed while streaming) and sent
+/// concurrently, completed only when the digest matched. Either way a bad blob never becomes visible, and no blob is
+/// ever held whole in memory: at most <see cref="MaxBufferedParts"/> part buffers exist per store, allocated once and reused.
 /// <para>
-/// Every body is signed with a SHA-256 S3lo computed itself (<see cref="PayloadHashS3Client"/>): a blob that fits
-/// one PUT with its own, verified digest; a part with the hash of its buffer, taken once off the reading thread.
-/// The digest is checked through the transfer engine's own verifying stream when it hands one over
-/// (<see cref="VerifyingReadStream.Over"/>), so a blob up to <see cref="PartSize"/> is hashed once, a larger one twice
-/// (digest, part), and the SDK never reads the bytes again (no CRC32 either on S3-compatible endpoints).
+/// Every body is signed with a SHA-256 S3lo computed itself (<see cref="PayloadHashS3Client"/>): a whole blob with its
+/// own digest (checked by the server, and by S3lo as it reads); a part with the hash of its buffer, taken once off the
+/// reading thread. The digest is checked through the transfer engine's own verifying stream when it hands one over
+/// (<see cref="VerifyingReadStream.Over"/>), so a blob sent whole is hashed once, one sent in parts twice (digest,
+/// part), and the SDK never reads the bytes again (no CRC32 either on S3-compatible endpoints).
 /// </para>
 /// </summary>
 public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedReads, IPresignedReads
@@ -36,6 +36,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     private const int DeleteBatchSize = 1000;
     private const int ParallelDeletes = 16;
     private const long MaxSingleCopySize = 5L << 30;
+    private const long MaxSinglePutSize = 5L << 30;
     private const long CopyPartSize = 1L << 30;
     // The SDK copies a request body to the connection through a buffer of this size (its default, 8 KiB, costs
     // one send() per 8 KiB); in flight at most once per request.
@@ -344,6 +345,11 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     {
         await using var lease = VerifyingReadStream.Over(content, digest, size, $"blob {digest}");
         var verified = lease.Stream;
+        if (size > PartSize && size <= MaxSinglePutSize && verified.CanRestart)
+        {
+            await PutStreamedAsync(key, verified, digest, size, objectClass, progress, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (size <= PartSize)
         {
             var buffer = await _partBuffers.RentAsync(cancellationToken).ConfigureAwait(false);
@@ -362,6 +368,40 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             return;
         }
         await PutMultipartAsync(key, verified, objectClass, progress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One PUT of the whole blob, streamed from a source that can be read again from its start, and signed with the blob's
+    /// digest: the SHA-256 of exactly the body, which is what SigV4 signs. So the bytes are read once and hashed once (by
+    /// the verifying stream, as they go), and the server checks them again, refusing a body that does not match
+    /// (XAmzContentSHA256Mismatch). A PUT is atomic: a body refused, cut off or stopped leaves nothing under the key. The
+    /// SDK's retries start the body over from the source (<see cref="UploadBody"/>).
+    /// </summary>
+    private async Task PutStreamedAsync(string key, VerifyingReadStream content, Digest digest, long size, ObjectClass objectClass,
+        Action<long>? progress, CancellationToken cancellationToken)
+    {
+        await using var body = new UploadBody(content, size, progress);
+        var request = new PutObjectRequest { BucketName = _bucket, Key = key, InputStream = body, AutoCloseStream = false, UseChunkEncoding = false };
+        _client.SetPayloadHash(request, digest.Hex);
+        var storageClass = StorageClassFor(objectClass);
+        if (storageClass is not null) request.StorageClass = S3StorageClass.FindValue(storageClass);
+        try
+        {
+            await _client.PutObjectAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (body.Failure is { } failure)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "XAmzContentSHA256Mismatch")
+        {
+            throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData,
+                $"{Location} refused the bytes sent for '{key}': they do not hash to {digest}.", digest.ToString(), e);
+        }
+        catch (Exception e) when (Translate(e, key) is { } translated)
+        {
+            throw translated;
+        }
     }
 
     private async Task PutMultipartAsync(string key, VerifyingReadStream content, ObjectClass objectClass, Action<long>? progress,
