@@ -239,37 +239,51 @@ public sealed class ImageStore : IAsyncDisposable
     /// Publishes a tag: <c>oci-layout</c>, then <c>manifest.json</c> last, in one write that makes the tag appear.
     /// For an immutable image (s3lo.yaml) that write is a create-only write, so of two racing writers of the same
     /// tag exactly one wins; the other, like any write over an existing tag, fails with <c>TagImmutable</c>
-    /// unless it carries the very same manifest. <paramref name="force"/> writes regardless. The tag's signature records
-    /// of another manifest are then removed.
+    /// unless it carries the very same manifest. <paramref name="force"/> writes regardless. The signature records of a tag
+    /// that existed, of another manifest, are then removed.
     /// </summary>
-    public async Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
-        => await PublishTagAsync(name, tag, manifest, force ? null : await new PolicyStore(Objects).ReadAsync(cancellationToken).ConfigureAwait(false),
-            cancellationToken).ConfigureAwait(false);
+    public Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
+        => PublishTagAsync(name, tag, manifest, force ? null : ct => new PolicyStore(Objects).ReadAsync(ct), cancellationToken);
 
-    /// <summary>Publishes a tag under the store's policy as the caller read it (null: forced, the image's immutability is not
-    /// applied), which a push has read already to decide how to store its layers.</summary>
-    public async Task PublishTagAsync(string name, string tag, Manifest manifest, PolicyDocument? policy, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes a tag as <see cref="PublishTagAsync(string, string, Manifest, bool, CancellationToken)"/> does, reading the
+    /// store's policy through <paramref name="policy"/> (null: forced) only when the tag exists already, since a new tag may
+    /// be written whatever the image's immutability. Both writes are create-only first: an <c>oci-layout</c> already there
+    /// says the tag was published before, and a <c>manifest.json</c> created says there was no tag, so no record to remove.
+    /// </summary>
+    public async Task PublishTagAsync(string name, string tag, Manifest manifest, Func<CancellationToken, Task<PolicyDocument>>? policy,
+        CancellationToken cancellationToken)
     {
-        var immutable = policy is not null && policy.Resolve(name).Immutable.Value;
-        await Objects.PutBytesAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+        var manifestKey = StoreLayout.ManifestKey(name, tag);
+        var created = await CreateAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, cancellationToken).ConfigureAwait(false)
+            ? await CreateAsync(manifestKey, manifest.Bytes, cancellationToken).ConfigureAwait(false)
+            : (bool?)null;
+        if (created == true) return;
+        var immutable = policy is not null && (await policy(cancellationToken).ConfigureAwait(false)).Resolve(name).Immutable.Value;
         if (!immutable)
         {
-            await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+            await Objects.PutBytesAsync(manifestKey, manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
         }
-        else
+        else if (created == false || !await CreateAsync(manifestKey, manifest.Bytes, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, WriteCondition.IfNotExists,
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (PreconditionFailedException)
-            {
-                var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
-                if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
-            }
+            var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
+            if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
         }
         await RemoveStaleSignaturesAsync(name, tag, manifest.Digest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A create-only write of a tag's small object; false when the key exists.</summary>
+    private async Task<bool> CreateAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Objects.PutBytesAsync(key, content, ObjectClass.Metadata, WriteCondition.IfNotExists, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (PreconditionFailedException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -199,8 +199,7 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
 
     public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
     {
-        var policy = _force ? null : await PolicyAsync(cancellationToken).ConfigureAwait(false);
-        await _store.PublishTagAsync(_reference.Name!, _reference.Tag!, root, policy, cancellationToken).ConfigureAwait(false);
+        await _store.PublishTagAsync(_reference.Name!, _reference.Tag!, root, _force ? null : PolicyAsync, cancellationToken).ConfigureAwait(false);
         return result with { Reference = Description };
     }
 

@@ -119,6 +119,7 @@ public abstract class ChunkedPushTests : IAsyncLifetime
         // garbage collection (docs/format.md), each key at most twice (before the upload and after the publish). Nothing
         // is downloaded, nothing compressed.
         var requests = counted.Requests;
+        Console.WriteLine("REQUESTS " + GetType().Name + " " + requests.Count + ": " + string.Join(" | ", requests));
         var touches = requests.Where(r => r.StartsWith("Touch ", StringComparison.Ordinal)).ToList();
         Assert.Equal(
             ["Get s3lo.yaml", "Get " + StoreLayout.LayerKey(Digest.Compute(image.RawLayer)), "Put " + StoreLayout.OciLayoutKey("app", "v2"),
