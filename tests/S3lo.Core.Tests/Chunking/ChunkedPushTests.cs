@@ -145,6 +145,30 @@ public abstract class ChunkedPushTests : IAsyncLifetime
         }
     }
 
+    /// <summary>A layer entry written before entries recorded the raw size and chunk count still finds the layer: its recipe
+    /// is read once for what the push reports, and nothing is chunked again.</summary>
+    [Fact]
+    public async Task A_layer_entry_without_the_chunk_count_finds_the_layer_through_its_recipe()
+    {
+        var (store, counted) = await NewStoreAsync();
+        var image = new TarLayerImage();
+        var first = await Transfers.PushAsync(image, store, "app", "v1");
+        var layer = (await store.GetTagAsync("app", "v1", default)).Manifest.Layers[0];
+        var diffId = Digest.Compute(image.RawLayer);
+        await store.Objects.PutBytesAsync(StoreLayout.LayerKey(diffId),
+            Encoding.UTF8.GetBytes($"{{\"layer\":\"{diffId.Hex}\",\"compressedDigest\":\"{layer.Digest.Hex}\",\"compressedSize\":{layer.Size}}}"),
+            ObjectClass.Metadata, default);
+        counted.Reset();
+
+        var again = await Transfers.PushAsync(image, store, "app", "v2");
+
+        Assert.Equal(first.Digest, again.Digest);
+        Assert.Equal((0, first.ChunksUploaded, first.BytesBeforeCompression), (again.ChunksUploaded, again.ChunksReused, again.BytesBeforeCompression));
+        Assert.Equal([StoreLayout.RecipeKey(layer.Digest)], counted.ReadsUnder(StoreLayout.RecipesPrefix));
+        Assert.Empty(counted.ReadsUnder(StoreLayout.ChunksPrefix));
+        Assert.Equal(0, counted.WritesUnder(StoreLayout.ChunksPrefix));
+    }
+
     [Fact]
     public async Task A_one_file_edit_in_a_large_layer_uploads_at_most_two_chunks()
     {
