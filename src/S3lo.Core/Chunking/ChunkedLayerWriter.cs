@@ -318,6 +318,8 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
             json.WriteString("layer", recipe.Layer.Hex);
             json.WriteString("compressedDigest", recipe.CompressedDigest.Hex);
             json.WriteNumber("compressedSize", recipe.CompressedSize);
+            json.WriteNumber("size", recipe.Size);
+            json.WriteNumber("chunkCount", recipe.Chunks.Count);
             json.WriteEndObject();
         }
         return buffer.ToArray();

@@ -8,7 +8,8 @@ namespace S3lo.Core.Gc;
 /// <c>manifest.json</c>, the index children under it, each manifest's config and layers, and for a
 /// chunked layer its recipe, file index, chunks and S3lo's <c>layers/</c> entry. Sweep: unmarked objects under <c>blobs/</c>,
 /// <c>recipes/</c>, <c>indexes/</c>, <c>chunks/</c> and <c>layers/</c> older than the grace period by the store's clock, then the
-/// unfinished writes (<see cref="IIncompleteWrites"/>) older than it.
+/// unfinished writes (<see cref="IIncompleteWrites"/>) older than it. The recipes are swept before what they name, and every
+/// recipe left then protects its file index, chunks and layer entry (<see cref="MarkSet.MarkKeptRecipesAsync"/>).
 /// A tag whose manifests cannot be read stops the collection, since what it references is unknown.
 /// Memory grows with the number of referenced digests and tags, never with the listing.
 /// </summary>
@@ -34,8 +35,15 @@ public sealed class GarbageCollector(ImageStore store)
 
         long scanned = 0, swept = 0, bytes = 0, recent = 0;
         var batch = new List<ObjectInfo>(Math.Min(options.DeleteBatchSize, 1000));
+        var sweptRecipes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var prefix in SweptPrefixes)
         {
+            if (prefix == StoreLayout.IndexesPrefix)
+            {
+                // Recipes are swept first; those left protect what they name from the rest of the sweep.
+                await foreach (var blob in FlushAsync().ConfigureAwait(false)) yield return blob;
+                await marks.MarkKeptRecipesAsync(sweptRecipes, cancellationToken).ConfigureAwait(false);
+            }
             await foreach (var candidate in store.Objects.ListAsync(prefix, cancellationToken).ConfigureAwait(false))
             {
                 if (++scanned % 1000 == 0) progress?.Report(new GcProgress(GcPhase.Sweeping, marks.TagCount, scanned, swept, bytes, recent));
@@ -69,6 +77,7 @@ public sealed class GarbageCollector(ImageStore store)
         {
             foreach (var blob in await SweepAsync(batch, marks, cutoff, options.WhatIf, cancellationToken).ConfigureAwait(false))
             {
+                if (blob.Key.StartsWith(StoreLayout.RecipesPrefix, StringComparison.Ordinal)) sweptRecipes.Add(blob.Key);
                 swept++;
                 bytes += blob.Size;
                 yield return blob;

@@ -37,6 +37,38 @@ internal sealed class MarkSet(ImageStore store, IProgress<GcProgress>? progress)
         }
     }
 
+    /// <summary>
+    /// The recipes left once the recipes have been swept are roots: each names its file index, its chunks and its
+    /// <c>layers/</c> entry (docs/format.md, "Garbage collection"). An unmarked recipe survives the sweep only when it is younger
+    /// than the cutoff or was refreshed before its delete, which is how a push reusing a chunked layer protects it: by
+    /// refreshing the recipe alone. A recipe that exists from now on existed here, or was written later by a push that
+    /// refreshed or stored each of its chunks itself. <paramref name="swept"/>: the recipes this collection removed (or, with
+    /// WhatIf, would remove), which protect nothing.
+    /// </summary>
+    public async Task MarkKeptRecipesAsync(IReadOnlySet<string> swept, CancellationToken cancellationToken)
+    {
+        await foreach (var listed in store.Objects.ListAsync(StoreLayout.RecipesPrefix, cancellationToken).ConfigureAwait(false))
+        {
+            if (!GarbageCollector.IsContentKey(listed.Key, StoreLayout.RecipesPrefix) || IsMarked(listed.Key) || swept.Contains(listed.Key)) continue;
+            var stored = await store.Objects.GetBytesAsync(listed.Key, Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
+            if (stored is null) continue;
+            var layer = Digest.FromHex(listed.Key[StoreLayout.RecipesPrefix.Length..]);
+            ChunkRecipe recipe;
+            try
+            {
+                recipe = ChunkRecipe.Parse(stored.Bytes, layer);
+            }
+            catch (S3loException)
+            {
+                // A recipe no reader can follow names nothing a layer could be read from.
+                continue;
+            }
+            _blobs.Add(layer.Hex);
+            _layerEntries.Add(recipe.Layer.Hex);
+            foreach (var chunk in recipe.Chunks) _chunks.Add(chunk.Digest.Hex);
+        }
+    }
+
     public bool IsMarked(string key)
     {
         var slash = key.LastIndexOf('/');

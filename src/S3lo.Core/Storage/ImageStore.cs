@@ -11,6 +11,10 @@ public sealed record TagEntry(string Name, string Tag, ObjectInfo ManifestObject
 /// <summary>A tag with its manifest read and parsed.</summary>
 public sealed record TagManifest(string Name, string Tag, Manifest Manifest, ObjectInfo ManifestObject);
 
+/// <summary>S3lo's <c>layers/</c> entry of a layer it stored chunked (docs/format.md, "Layer entries"): the recipe's compressed
+/// digest and size for the diff_id, and the raw size and chunk count when the entry records them (older entries do not).</summary>
+public sealed record LayerEntry(Digest Layer, Digest CompressedDigest, long CompressedSize, long? Size, int? ChunkCount);
+
 /// <summary>The image-level operations of the store format, over any <see cref="IObjectStore"/>.</summary>
 public sealed class ImageStore : IAsyncDisposable
 {
@@ -95,9 +99,17 @@ public sealed class ImageStore : IAsyncDisposable
         return recipe;
     }
 
-    /// <summary>The compressed digest of the layer S3lo stored chunked for this diff_id (its <c>layers/</c> entry), or null.
+    /// <summary>
+    /// Refreshes the recipe of a layer stored chunked, alone; false when there is none. A recipe that a garbage collection
+    /// keeps protects the file index and chunks it names (docs/format.md, "Garbage collection"), so a layer whose recipe is
+    /// there is taken as whole: a chunk goes only with every recipe naming it.
+    /// </summary>
+    public Task<bool> TouchRecipeAsync(Digest layer, CancellationToken cancellationToken)
+        => Objects.TouchAsync(StoreLayout.RecipeKey(layer), cancellationToken);
+
+    /// <summary>The layer S3lo stored chunked for this diff_id (its <c>layers/</c> entry), or null.
     /// Only a pointer: the caller checks the recipe is still there.</summary>
-    public async Task<Digest?> FindChunkedLayerAsync(Digest diffId, CancellationToken cancellationToken)
+    public async Task<LayerEntry?> FindChunkedLayerAsync(Digest diffId, CancellationToken cancellationToken)
     {
         var stored = await Objects.GetBytesAsync(StoreLayout.LayerKey(diffId), 64 << 10, cancellationToken).ConfigureAwait(false);
         if (stored is null) return null;
@@ -105,9 +117,14 @@ public sealed class ImageStore : IAsyncDisposable
         {
             using var document = System.Text.Json.JsonDocument.Parse(stored.Bytes);
             var root = document.RootElement;
-            return root.GetProperty("layer").GetString() == diffId.Hex ? Digest.FromHex(root.GetProperty("compressedDigest").GetString() ?? "") : null;
+            if (root.GetProperty("layer").GetString() != diffId.Hex) return null;
+            var entry = new LayerEntry(diffId, Digest.FromHex(root.GetProperty("compressedDigest").GetString() ?? ""),
+                root.GetProperty("compressedSize").GetInt64(),
+                root.TryGetProperty("size", out var size) ? size.GetInt64() : null,
+                root.TryGetProperty("chunkCount", out var count) ? count.GetInt32() : null);
+            return entry.CompressedSize > 0 && entry.Size is null or > 0 && entry.ChunkCount is null or > 0 ? entry : null;
         }
-        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or S3loException)
+        catch (Exception e) when (e is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException or FormatException or S3loException)
         {
             // A damaged entry only costs compressing the layer again, which writes it anew.
             return null;
@@ -222,31 +239,51 @@ public sealed class ImageStore : IAsyncDisposable
     /// Publishes a tag: <c>oci-layout</c>, then <c>manifest.json</c> last, in one write that makes the tag appear.
     /// For an immutable image (s3lo.yaml) that write is a create-only write, so of two racing writers of the same
     /// tag exactly one wins; the other, like any write over an existing tag, fails with <c>TagImmutable</c>
-    /// unless it carries the very same manifest. <paramref name="force"/> writes regardless. The tag's signature records
-    /// of another manifest are then removed.
+    /// unless it carries the very same manifest. <paramref name="force"/> writes regardless. The signature records of a tag
+    /// that existed, of another manifest, are then removed.
     /// </summary>
-    public async Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
+    public Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
+        => PublishTagAsync(name, tag, manifest, force ? null : ct => new PolicyStore(Objects).ReadAsync(ct), cancellationToken);
+
+    /// <summary>
+    /// Publishes a tag as <see cref="PublishTagAsync(string, string, Manifest, bool, CancellationToken)"/> does, reading the
+    /// store's policy through <paramref name="policy"/> (null: forced) only when the tag exists already, since a new tag may
+    /// be written whatever the image's immutability. Both writes are create-only first: an <c>oci-layout</c> already there
+    /// says the tag was published before, and a <c>manifest.json</c> created says there was no tag, so no record to remove.
+    /// </summary>
+    public async Task PublishTagAsync(string name, string tag, Manifest manifest, Func<CancellationToken, Task<PolicyDocument>>? policy,
+        CancellationToken cancellationToken)
     {
-        var immutable = !force && await IsImmutableAsync(name, cancellationToken).ConfigureAwait(false);
-        await Objects.PutBytesAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+        var manifestKey = StoreLayout.ManifestKey(name, tag);
+        var created = await CreateAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, cancellationToken).ConfigureAwait(false)
+            ? await CreateAsync(manifestKey, manifest.Bytes, cancellationToken).ConfigureAwait(false)
+            : (bool?)null;
+        if (created == true) return;
+        var immutable = policy is not null && (await policy(cancellationToken).ConfigureAwait(false)).Resolve(name).Immutable.Value;
         if (!immutable)
         {
-            await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+            await Objects.PutBytesAsync(manifestKey, manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
         }
-        else
+        else if (created == false || !await CreateAsync(manifestKey, manifest.Bytes, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, WriteCondition.IfNotExists,
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (PreconditionFailedException)
-            {
-                var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
-                if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
-            }
+            var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
+            if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
         }
         await RemoveStaleSignaturesAsync(name, tag, manifest.Digest, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A create-only write of a tag's small object; false when the key exists.</summary>
+    private async Task<bool> CreateAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Objects.PutBytesAsync(key, content, ObjectClass.Metadata, WriteCondition.IfNotExists, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (PreconditionFailedException)
+        {
+            return false;
+        }
     }
 
     /// <summary>

@@ -37,7 +37,16 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
     private readonly LayerChunking _chunking;
     private readonly SemaphoreSlim _stampLock = new(1, 1);
     private readonly ChunkBudget _chunkBudget = ChunkBudget.ForThisMachine();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Digest, LayerForm> _layerForms = new();
+    private Task<PolicyDocument>? _policy;
     private bool _chunkFormatStamped;
+
+    /// <summary>How a layer of this transfer is held: a recipe found whole (refreshed alone) or chunks just stored.</summary>
+    private enum LayerForm
+    {
+        FoundRecipe,
+        StoredChunks,
+    }
 
     /// <param name="force">Overwrite the tag even when the image is immutable.</param>
     public StoreDestination(ImageStore store, ImageReference reference, bool force, LayerChunking chunking = LayerChunking.Chunk)
@@ -61,15 +70,24 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
     public Task<bool> ContainsAsync(Descriptor descriptor, CancellationToken cancellationToken)
         => _store.TouchBlobAsync(descriptor.Digest, cancellationToken);
 
-    public Task<bool> RefreshAsync(Descriptor descriptor, CancellationToken cancellationToken)
-        => _store.TouchBlobAsync(descriptor.Digest, cancellationToken);
+    /// <summary>
+    /// A layer found by its recipe is refreshed by its recipe alone: the collection keeps what a recipe it keeps names. The
+    /// chunks of a layer stored now are each refreshed, since one reused from before may have been judged before the recipe
+    /// was written; the others as blobs.
+    /// </summary>
+    public async Task<bool> RefreshAsync(Descriptor descriptor, CancellationToken cancellationToken)
+        => _layerForms.TryGetValue(descriptor.Digest, out var form)
+            ? form == LayerForm.FoundRecipe
+                ? await _store.TouchRecipeAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false)
+                : await _store.TouchChunkedLayerAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false) is not null
+            : await _store.TouchBlobAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false);
 
     /// <summary>A store whose <c>chunk_format</c> is not the one S3lo writes is refused for a chunking push, before anything is
     /// written; a copy keeping layers as they are stores them whole there instead.</summary>
     public async Task<bool> TakesLayersAsync(CancellationToken cancellationToken)
     {
         if (_chunking == LayerChunking.Whole) return false;
-        var policy = await new PolicyStore(_store.Objects).ReadAsync(cancellationToken).ConfigureAwait(false);
+        var policy = await PolicyAsync(cancellationToken).ConfigureAwait(false);
         if (policy.Chunked == false) return false;
         if (policy.ChunkFormat is { } format && format != ChunkRecipe.SupportedChunkFormat)
         {
@@ -83,17 +101,42 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
     }
 
     /// <summary>
-    /// One request for a layer pushed before: its <c>layers/</c> entry (for a small uncompressed layer, its blob), then the
-    /// recipe and chunks are touched as reused blobs are. A layer stored whole already is taken as it is.
+    /// Two requests for a layer pushed chunked before: its <c>layers/</c> entry, which names the recipe, and a touch of the
+    /// recipe alone, which checks it is there and makes it young, so that a garbage collection keeps it and, through it, the
+    /// file index and chunks it names (docs/format.md, "Garbage collection"); nothing is read back or compressed. Any other
+    /// layer stored whole already is taken as it is (one touch).
     /// </summary>
     public async Task<StoredLayer?> FindLayerAsync(LayerToStore layer, CancellationToken cancellationToken)
     {
         var blob = layer.Descriptor;
-        if (_chunking == LayerChunking.Chunk && !IsSmallTar(blob) && await _store.FindChunkedLayerAsync(layer.DiffId, cancellationToken).ConfigureAwait(false) is { } compressed
-            && await _store.TouchChunkedLayerAsync(compressed, cancellationToken).ConfigureAwait(false) is { } recipe && recipe.Layer == layer.DiffId)
-            return new StoredLayer(ChunkedDescriptor(recipe), new ChunkedLayerStats(0, recipe.Chunks.Count, recipe.Size, recipe.CompressedSize, 0), 0);
+        if (_chunking == LayerChunking.Chunk && !IsSmallTar(blob) && await _store.FindChunkedLayerAsync(layer.DiffId, cancellationToken).ConfigureAwait(false) is { } entry
+            && await FoundChunksAsync(entry, cancellationToken).ConfigureAwait(false) is { } chunks
+            && await _store.TouchRecipeAsync(entry.CompressedDigest, cancellationToken).ConfigureAwait(false))
+        {
+            _layerForms[entry.CompressedDigest] = LayerForm.FoundRecipe;
+            return new StoredLayer(new Descriptor(MediaTypes.OciLayerZstd, entry.CompressedDigest, entry.CompressedSize), chunks, 0);
+        }
         return await _store.TouchBlobAsync(blob.Digest, cancellationToken).ConfigureAwait(false)
             ? new StoredLayer(blob, ChunkedLayerStats.None, 0)
+            : null;
+    }
+
+    /// <summary>What reusing the entry's layer reports: from the entry, or from its recipe for an entry that does not record
+    /// the chunks (written by an earlier version); null when the recipe is not the entry's layer or cannot be read.</summary>
+    private async Task<ChunkedLayerStats?> FoundChunksAsync(LayerEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry is { Size: { } size, ChunkCount: { } count }) return new ChunkedLayerStats(0, count, size, entry.CompressedSize, 0);
+        ChunkRecipe? recipe;
+        try
+        {
+            recipe = await _store.TryGetRecipeAsync(entry.CompressedDigest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (S3loException e) when (e.ErrorId is ErrorIds.UnsupportedChunkFormat or ErrorIds.InvalidManifest)
+        {
+            return null;
+        }
+        return recipe is not null && recipe.Layer == entry.Layer && recipe.CompressedSize == entry.CompressedSize
+            ? new ChunkedLayerStats(0, recipe.Chunks.Count, recipe.Size, recipe.CompressedSize, 0)
             : null;
     }
 
@@ -131,7 +174,11 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
                 throw new S3loException(ErrorIds.InvalidLayer, S3loErrorKind.InvalidData, $"The {what} cannot be decompressed ({blob.MediaType}): {e.Message}",
                     blob.Digest.ToString(), e);
             }
-            if (written is { } w) return new StoredLayer(ChunkedDescriptor(w.Recipe), w.Stats, w.Stats.BytesUploaded);
+            if (written is { } w)
+            {
+                _layerForms[w.Recipe.CompressedDigest] = LayerForm.StoredChunks;
+                return new StoredLayer(ChunkedDescriptor(w.Recipe), w.Stats, w.Stats.BytesUploaded);
+            }
             // Smaller than a chunk once uncompressed: stored whole, read again.
             progress(-read);
         }
@@ -152,7 +199,7 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
 
     public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
     {
-        await _store.PublishTagAsync(_reference.Name!, _reference.Tag!, root, _force, cancellationToken).ConfigureAwait(false);
+        await _store.PublishTagAsync(_reference.Name!, _reference.Tag!, root, _force ? null : PolicyAsync, cancellationToken).ConfigureAwait(false);
         return result with { Reference = Description };
     }
 
@@ -162,6 +209,14 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
         _stampLock.Dispose();
         _chunkBudget.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The store's policy, read once per transfer: it says how layers are stored and whether the tag may be replaced.</summary>
+    private Task<PolicyDocument> PolicyAsync(CancellationToken cancellationToken)
+    {
+        var read = _policy;
+        if (read is null || read.IsFaulted || read.IsCanceled) _policy = read = new PolicyStore(_store.Objects).ReadAsync(cancellationToken);
+        return read;
     }
 
     private static Descriptor ChunkedDescriptor(ChunkRecipe recipe) => new(MediaTypes.OciLayerZstd, recipe.CompressedDigest, recipe.CompressedSize);
@@ -246,6 +301,7 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
         if (recipe.Layer == diffId)
             await objects.PutBytesAsync(StoreLayout.LayerKey(diffId), ChunkedLayerWriter.LayerEntryBytes(recipe), ObjectClass.Metadata, cancellationToken)
                 .ConfigureAwait(false);
+        _layerForms[recipe.CompressedDigest] = LayerForm.StoredChunks;
         return new StoredLayer(ChunkedDescriptor(recipe), new ChunkedLayerStats(uploaded, reused, recipe.Size, recipe.CompressedSize, bytesUploaded), bytesUploaded);
 
         async Task TakeAsync()

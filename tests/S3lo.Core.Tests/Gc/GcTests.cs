@@ -264,8 +264,10 @@ public abstract class GcTests : IAsyncLifetime
 
     /// <summary>
     /// The chunked form of the race: a layer that shares most chunks with one whose tag is gone (its chunks old and
-    /// unreferenced), pushed while a collection runs. The push touches reused chunks before and after publishing and
-    /// stores again any the collection took, so every tag reads back whole, chunk by chunk.
+    /// unreferenced), pushed while a collection runs, and beside it the gone layer itself pushed again unchanged. The first
+    /// push touches the chunks it reuses before and after publishing; the second finds the layer by its entry and touches its
+    /// recipe alone, which the collection keeps with what it names. Either stores again what the collection took, so every
+    /// tag reads back whole, chunk by chunk.
     /// </summary>
     [Fact]
     public async Task APushReusingChunksSurvivesAConcurrentCollection()
@@ -274,33 +276,106 @@ public abstract class GcTests : IAsyncLifetime
         var rounds = Math.Min(RaceRounds, 6);
         for (var round = 0; round < rounds; round++)
         {
-            await Transfers.PushAsync(new TarLayerImage(seed: round, bigFileBytes: 3 << 20), Store, "base", "v1");
+            var original = new TarLayerImage(seed: round, bigFileBytes: 3 << 20);
+            await Transfers.PushAsync(original, Store, "base", "v1");
             await Store.DeleteTagAsync("base", "v1", default);
             await AgeAsync();
 
             var edited = new TarLayerImage(seed: round, config: $"edited in round {round}\n", bigFileBytes: 3 << 20);
             var push = Task.Run(() => Transfers.PushAsync(edited, Store, "chunked", $"r{round}"));
+            var unchangedDelay = Random.Shared.Next(0, RaceJitterMilliseconds);
+            var unchanged = Task.Run(async () =>
+            {
+                await Task.Delay(unchangedDelay);
+                return await Transfers.PushAsync(original, Store, "again", $"r{round}");
+            });
             var gcDelay = Random.Shared.Next(0, RaceJitterMilliseconds);
             var gc = Task.Run(async () =>
             {
                 await Task.Delay(gcDelay);
                 return await CollectAsync(new GcOptions { GracePeriod = TimeSpan.Zero });
             });
-            var result = await push;
+            foreach (var result in await Task.WhenAll(push, unchanged))
+            {
+                reused += result.ChunksReused;
+                restored += result.BlobsRestored;
+            }
             await gc;
-            reused += result.ChunksReused;
-            restored += result.BlobsRestored;
 
             for (var done = 0; done <= round; done++)
             {
-                var layer = (await Store.GetTagAsync("chunked", $"r{done}", default)).Manifest.Layers[0];
-                Assert.Equal(MediaTypes.OciLayerZstd, layer.MediaType);
-                await using var content = await Store.OpenBlobAsync(layer, default);
-                await content.DrainAndVerifyAsync(default);
+                foreach (var name in new[] { "chunked", "again" })
+                {
+                    var layer = (await Store.GetTagAsync(name, $"r{done}", default)).Manifest.Layers[0];
+                    Assert.Equal(MediaTypes.OciLayerZstd, layer.MediaType);
+                    await using var content = await Store.OpenBlobAsync(layer, default);
+                    await content.DrainAndVerifyAsync(default);
+                }
             }
         }
         // Not asserted, since timing decides whether the collection took the old chunks before the push reused them.
         Console.WriteLine($"{GetType().Name}: {rounds} chunked rounds, {reused} chunks reused, {restored} layers restored by the pushes");
+    }
+
+    /// <summary>
+    /// The root rule, forced: a collection reads its clock, then an unchanged push of a layer stored chunked before (its tag
+    /// gone, everything old) finds it and touches its recipe alone, and is held before its publish while the whole collection
+    /// runs. The recipe is young, so the collection keeps it and, through it, its file index, chunks and layer entry: the push
+    /// publishes a tag that reads back whole without storing anything again. An old recipe no tag names goes with its chunks.
+    /// </summary>
+    [Fact]
+    public async Task ACollectionBetweenAReusingPushsCheckAndItsPublishKeepsEveryChunkItsRecipeNames()
+    {
+        var image = new TarLayerImage(bigFileBytes: 3 << 20);
+        var first = await Transfers.PushAsync(image, Store, "base", "v1");
+        var layer = (await Store.GetTagAsync("base", "v1", default)).Manifest.Layers[0];
+        await Store.DeleteTagAsync("base", "v1", default);
+        var orphanLayer = Digest.Compute(TestImage.RandomBytes(10));
+        var orphanChunk = Digest.Compute(TestImage.RandomBytes(10));
+        await PutRecipeAsync(orphanLayer, orphanChunk);
+        await AgeAsync();
+
+        var clockRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pushChecked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var collected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var collecting = new PausingObjectStore(Store.Objects)
+        {
+            AfterGetClock = async () =>
+            {
+                clockRead.TrySetResult();
+                await pushChecked.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            },
+        };
+        var pushing = new PausingObjectStore(Store.Objects)
+        {
+            BeforePutBytes = async key =>
+            {
+                if (key != StoreLayout.OciLayoutKey("again", "v1")) return;
+                pushChecked.TrySetResult();
+                await collected.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            },
+        };
+        var collection = Task.Run(async () =>
+        {
+            var swept = new List<SweptBlob>();
+            await foreach (var blob in new GarbageCollector(new ImageStore(collecting)).CollectAsync(new GcOptions { GracePeriod = AgedGrace }, null, default))
+                swept.Add(blob);
+            collected.SetResult();
+            return swept;
+        });
+        await clockRead.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var push = await Transfers.PushAsync(image, new ImageStore(pushing), "again", "v1");
+        var swept = await collection;
+
+        Assert.Equal((0, first.ChunksUploaded, 0), (push.ChunksUploaded, push.ChunksReused, push.BlobsRestored));
+        Assert.Equal(new[] { StoreLayout.ChunksPrefix + orphanChunk.Hex, StoreLayout.IndexesPrefix + orphanLayer.Hex, StoreLayout.RecipesPrefix + orphanLayer.Hex },
+            swept.Select(s => s.Key).Order(StringComparer.Ordinal));
+        Assert.NotNull(await Store.Objects.HeadAsync(StoreLayout.IndexKey(layer.Digest), default));
+        Assert.NotNull(await Store.Objects.HeadAsync(StoreLayout.LayerKey(Digest.Compute(image.RawLayer)), default));
+        var stored = (await Store.GetTagAsync("again", "v1", default)).Manifest.Layers[0];
+        Assert.Equal(layer, stored);
+        await using var content = await Store.OpenBlobAsync(stored, default);
+        await content.DrainAndVerifyAsync(default);
     }
 
     private async Task<List<SweptBlob>> CollectAsync(GcOptions options)

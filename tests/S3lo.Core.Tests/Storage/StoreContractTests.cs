@@ -281,6 +281,39 @@ public abstract class StoreContractTests : IAsyncLifetime
         Assert.Equal([touched], await ListAsync("blobs/"));
     }
 
+    /// <summary>
+    /// A push touches what it reuses twice (before its upload, after its publish); the second touch of a key may rely on what
+    /// the first learnt of it, and must still refresh it, keep its bytes, and notice that the key was rewritten or deleted
+    /// in between. The waits put each touch in a later second, as S3 and Azure keep whole seconds.
+    /// </summary>
+    [Fact]
+    public async Task TouchingAKeyAgainRefreshesItAndNoticesARewriteOrADelete()
+    {
+        var key = await PutContentAsync(12);
+        var bytes = (await Store.GetBytesAsync(key, 100, default))!.Bytes;
+        Assert.True(await Store.TouchAsync(key, default));
+        var first = (await Store.HeadAsync(key, default))!;
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+
+        Assert.True(await Store.TouchAsync(key, default));
+        var second = (await Store.HeadAsync(key, default))!;
+        Assert.True(second.LastModified > first.LastModified, $"{second.LastModified:O} after {first.LastModified:O}");
+        Assert.Equal(bytes, (await Store.GetBytesAsync(key, 100, default))!.Bytes);
+        Assert.Empty(await Store.DeleteIfUnchangedAsync([first], default));
+
+        var rewritten = RandomBytes(7);
+        await Store.PutBytesAsync(key, rewritten, ObjectClass.Blob, default);
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        var before = (await Store.HeadAsync(key, default))!;
+        Assert.True(await Store.TouchAsync(key, default));
+        Assert.True((await Store.HeadAsync(key, default))!.LastModified > before.LastModified);
+        Assert.Equal(rewritten, (await Store.GetBytesAsync(key, 100, default))!.Bytes);
+
+        await Store.DeleteAsync([key], default);
+        Assert.False(await Store.TouchAsync(key, default));
+        Assert.Null(await Store.HeadAsync(key, default));
+    }
+
     private async Task<string> PutContentAsync(int length)
     {
         var data = RandomBytes(length);

@@ -16,6 +16,9 @@ public sealed class PausingObjectStore(IObjectStore inner) : IObjectStore
     /// <summary>Awaited before each write of a small object (either overload of PutBytesAsync), with its key.</summary>
     public Func<string, Task>? BeforePutBytes { get; set; }
 
+    /// <summary>Awaited after each <see cref="IObjectStore.GetClockAsync"/> (a collection reads the clock first, then marks).</summary>
+    public Func<Task>? AfterGetClock { get; set; }
+
     public StoreLocation Location => inner.Location;
 
     public async Task<IReadOnlyList<ObjectInfo>> DeleteIfUnchangedAsync(IReadOnlyCollection<ObjectInfo> judged, CancellationToken cancellationToken)
@@ -52,7 +55,12 @@ public sealed class PausingObjectStore(IObjectStore inner) : IObjectStore
 
     public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => inner.TouchAsync(key, cancellationToken);
 
-    public Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken) => inner.GetClockAsync(cancellationToken);
+    public async Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken)
+    {
+        var clock = await inner.GetClockAsync(cancellationToken);
+        if (AfterGetClock is { } hook) await hook();
+        return clock;
+    }
 
     /// <summary>The inner store belongs to the test, which disposes it.</summary>
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -49,6 +49,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     private readonly PartBuffers _partBuffers = new(MaxBufferedParts, PartSize);
     private readonly System.Collections.Concurrent.ConcurrentDictionary<object, string?> _clockReadings = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<object, string> _deleteConditions = new();
+    private readonly TouchedObjects<TouchedObject> _touched = new();
 
     private S3ObjectStore(StoreLocation location, PayloadHashS3Client client)
     {
@@ -610,21 +611,38 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     /// metadata is replaced by the same content type, user metadata and storage class, so only
     /// LastModified changes. Objects above the single-copy limit of 5 GiB are copied part by part.
     /// </summary>
+    /// <summary>
+    /// Copies the object onto itself with what a HEAD says of it. A key this store touched before is copied with what it
+    /// had then, only if it is still the version that copy left (its ETag): a push touches what it reuses before its upload
+    /// and again after its publish, and the second touch is then one request instead of two.
+    /// </summary>
     public async Task<bool> TouchAsync(string key, CancellationToken cancellationToken)
     {
         try
         {
+            if (_touched.Get(key) is { } last)
+            {
+                try
+                {
+                    var again = await _client.CopyObjectAsync(SelfCopy(key, last.ContentType, last.StorageClass, last.Metadata, last.ETag), cancellationToken)
+                        .ConfigureAwait(false);
+                    _touched.Set(key, last with { ETag = again.ETag });
+                    return true;
+                }
+                catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed || IsMissingKey(e))
+                {
+                    // Changed or gone since: a HEAD says which.
+                    _touched.Remove(key);
+                }
+            }
             var head = await _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _bucket, Key = key }, cancellationToken)
                 .ConfigureAwait(false);
             if (head.ContentLength <= MaxSingleCopySize)
             {
-                var copy = new CopyObjectRequest
-                {
-                    SourceBucket = _bucket, SourceKey = key, DestinationBucket = _bucket, DestinationKey = key,
-                    MetadataDirective = S3MetadataDirective.REPLACE, ContentType = head.Headers.ContentType, StorageClass = head.StorageClass,
-                };
-                foreach (var name in head.Metadata.Keys) copy.Metadata.Add(name, head.Metadata[name]);
-                await _client.CopyObjectAsync(copy, cancellationToken).ConfigureAwait(false);
+                var metadata = head.Metadata.Keys.Select(name => KeyValuePair.Create(name, head.Metadata[name])).ToList();
+                var copied = await _client.CopyObjectAsync(SelfCopy(key, head.Headers.ContentType, head.StorageClass, metadata, null), cancellationToken)
+                    .ConfigureAwait(false);
+                _touched.Set(key, new TouchedObject(head.Headers.ContentType, head.StorageClass, metadata, copied.ETag));
             }
             else
             {
@@ -641,6 +659,22 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             throw translated;
         }
     }
+
+    private CopyObjectRequest SelfCopy(string key, string? contentType, S3StorageClass? storageClass, IReadOnlyList<KeyValuePair<string, string>> metadata,
+        string? ifETag)
+    {
+        var copy = new CopyObjectRequest
+        {
+            SourceBucket = _bucket, SourceKey = key, DestinationBucket = _bucket, DestinationKey = key,
+            MetadataDirective = S3MetadataDirective.REPLACE, ContentType = contentType, StorageClass = storageClass,
+        };
+        if (ifETag is not null) copy.ETagToMatch = ifETag;
+        foreach (var (name, value) in metadata) copy.Metadata.Add(name, value);
+        return copy;
+    }
+
+    /// <summary>What a self-copy of a key was made with, and the ETag it left.</summary>
+    private sealed record TouchedObject(string? ContentType, S3StorageClass? StorageClass, IReadOnlyList<KeyValuePair<string, string>> Metadata, string ETag);
 
     private async Task CopyOntoItselfInPartsAsync(string key, GetObjectMetadataResponse head, CancellationToken cancellationToken)
     {
