@@ -178,11 +178,12 @@ public sealed partial class RegistryHandler
         Stream content;
         try
         {
-            // A whole blob is checked against its digest as it streams (a mismatch aborts the response). A part cannot be: it
-            // is read from its offset on (the bytes before it are not read), and of a chunked layer each chunk it touches is
-            // still checked whole against its raw digest.
+            // A whole blob is checked against its digest as it streams (a mismatch aborts the response); of a chunked layer
+            // that digest covers every frame sent, so the frames are not also decompressed and hashed one by one. A part
+            // cannot be checked so: it is read from its offset on (the bytes before it are not read), and of a chunked layer
+            // each chunk it touches is still checked whole against its raw digest.
             content = range is null
-                ? await _store.OpenBlobAsync(descriptor, cancellationToken).ConfigureAwait(false)
+                ? await _store.OpenBlobAsync(descriptor, cancellationToken, checkEachChunk: false).ConfigureAwait(false)
                 : await _store.OpenBlobContentAsync(descriptor, offset, count, cancellationToken).ConfigureAwait(false);
         }
         catch (S3loException e) when (e.ErrorId is ErrorIds.BlobNotFound)

@@ -75,14 +75,18 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
     private int _skipInFirst;
     private readonly int _endChunk;
     private long _read;
+    private readonly bool _checkEachChunk;
 
     /// <param name="offset">Where in the layer's compressed form to start: the chunks before the one holding it are not
     /// fetched, and that one's frame is returned from the offset on (after the whole chunk was checked).</param>
     /// <param name="length">How many bytes from there will be read at most: no chunk past the one holding the last of them is
     /// fetched (ahead or at all).</param>
-    internal ChunkedLayerStream(IObjectStore objects, ChunkRecipe recipe, long offset = 0, long length = long.MaxValue)
+    /// <param name="checkEachChunk">False only for a caller that checks the whole compressed form against the layer digest
+    /// (which covers every frame byte returned): each frame is then not decompressed and hashed a second time.</param>
+    internal ChunkedLayerStream(IObjectStore objects, ChunkRecipe recipe, long offset = 0, long length = long.MaxValue, bool checkEachChunk = true)
     {
         _objects = objects;
+        _checkEachChunk = checkEachChunk;
         _recipe = recipe;
         _read = offset;
         // A frame's place in the compressed form is the sum of the stored (compressed) sizes before it.
@@ -109,7 +113,8 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
             while (_ahead.Count < ChunksAhead && _nextToFetch < _endChunk)
             {
                 var chunk = _recipe.Chunks[_nextToFetch++];
-                _ahead.Enqueue(Task.Run(() => FetchChunkAsync(_objects, _recipe, chunk, _stop.Token)));
+                _ahead.Enqueue(Task.Run(() => _checkEachChunk ? FetchChunkAsync(_objects, _recipe, chunk, _stop.Token)
+                    : FetchFrameAsync(_objects, _recipe, chunk, _stop.Token)));
             }
             if (_ahead.Count == 0) return 0;
             _current = await _ahead.Dequeue().WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -123,18 +128,35 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
         return n;
     }
 
+    /// <summary>One chunk's stored frame, unchecked (its size only): for a reader that checks the layer digest over all frames.</summary>
+    private static async Task<byte[]> FetchFrameAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, CancellationToken cancellationToken)
+    {
+        var bytes = await GetFrameAsync(objects, recipe, chunk, cancellationToken).ConfigureAwait(false);
+        if (bytes.Length != chunk.CompressedSize)
+            throw new S3loException(ErrorIds.SizeMismatch, S3loErrorKind.InvalidData,
+                $"The chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location} has {bytes.Length} stored bytes, but its recipe states {chunk.CompressedSize}.",
+                chunk.Digest.ToString());
+        return bytes;
+    }
+
+    private static async Task<byte[]> GetFrameAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, CancellationToken cancellationToken)
+    {
+        var key = StoreLayout.ChunkKey(chunk.Digest);
+        var stored = await objects.GetBytesAsync(key, MaxStoredChunkBytes, cancellationToken).ConfigureAwait(false)
+                     ?? throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
+                         $"The chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location} is missing ({key}).", chunk.Digest.ToString());
+        return stored.Bytes;
+    }
+
     /// <summary>One chunk's stored frame, checked to decompress to the chunk's raw size and digest.</summary>
     internal static async Task<byte[]> FetchChunkAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, CancellationToken cancellationToken)
     {
-        var key = StoreLayout.ChunkKey(chunk.Digest);
         var what = $"chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location}";
-        var stored = await objects.GetBytesAsync(key, MaxStoredChunkBytes, cancellationToken).ConfigureAwait(false)
-                     ?? throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
-                         $"The {what} is missing ({key}).", chunk.Digest.ToString());
+        var stored = await GetFrameAsync(objects, recipe, chunk, cancellationToken).ConfigureAwait(false);
         // The frame's bytes are what the layer digest covers; its raw content must be the chunk the recipe names.
         try
         {
-            using var frame = new MemoryStream(stored.Bytes, writable: false);
+            using var frame = new MemoryStream(stored, writable: false);
             await using var raw = new VerifyingReadStream(new ZstdSharp.DecompressionStream(frame), chunk.Digest, chunk.Size, what);
             await raw.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -142,7 +164,7 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
         {
             throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData, $"The {what} is not a valid zstd frame: {e.Message}", chunk.Digest.ToString(), e);
         }
-        return stored.Bytes;
+        return stored;
     }
 
     protected override void Dispose(bool disposing)

@@ -132,15 +132,18 @@ public sealed class ImageStore : IAsyncDisposable
     }
 
     /// <summary>Opens a blob for reading; the stream throws <c>DigestMismatch</c> at its end if the bytes are not the digest's.</summary>
-    public async Task<VerifyingReadStream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    /// <param name="checkEachChunk">False: of a chunked layer, the frames are checked only as the whole, against the layer
+    /// digest (which names every byte the stream returns), not also decompressed and hashed chunk by chunk. The server reads
+    /// so; readers that go on to use a chunk's raw content keep the default.</param>
+    public async Task<VerifyingReadStream> OpenBlobAsync(Descriptor descriptor, CancellationToken cancellationToken, bool checkEachChunk = true)
     {
-        var raw = await OpenBlobContentAsync(descriptor, cancellationToken).ConfigureAwait(false);
+        var raw = await OpenBlobContentAsync(descriptor, cancellationToken, checkEachChunk).ConfigureAwait(false);
         return new VerifyingReadStream(raw, descriptor.Digest, descriptor.Size, $"blob {descriptor.Digest} in {Location}");
     }
 
     /// <summary>Opens a blob's bytes, unchecked: the object under <c>blobs/</c>, or for a layer another client stored
     /// chunked, its chunks' frames in order (each chunk checked against its raw digest); else <c>BlobNotFound</c>.</summary>
-    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, CancellationToken cancellationToken)
+    public async Task<Stream> OpenBlobContentAsync(Descriptor descriptor, CancellationToken cancellationToken, bool checkEachChunk = true)
     {
         try
         {
@@ -149,7 +152,7 @@ public sealed class ImageStore : IAsyncDisposable
         catch (ObjectNotFoundException)
         {
             var recipe = await TryGetRecipeAsync(descriptor.Digest, cancellationToken).ConfigureAwait(false) ?? throw BlobNotFound(descriptor.Digest);
-            return new ChunkedLayerStream(Objects, recipe);
+            return new ChunkedLayerStream(Objects, recipe, checkEachChunk: checkEachChunk);
         }
     }
 

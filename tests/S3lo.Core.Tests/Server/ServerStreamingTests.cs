@@ -73,6 +73,24 @@ public abstract class ServerRangedReadTests(ImageFixture images) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task A_chunked_layer_with_a_changed_frame_is_cut_off_before_its_last_byte()
+    {
+        // A byte of the middle frame changed in place (same size): the frames served whole no longer hash to the layer
+        // digest, and the response must end short of its Content-Length instead of handing the client a complete wrong blob.
+        var layer = _served.Chunked.Layers[0];
+        var recipe = (await _store.TryGetRecipeAsync(layer.Digest, default))!;
+        var key = StoreLayout.ChunkKey(recipe.Chunks[1].Digest);
+        var frame = (await _store.Objects.GetBytesAsync(key, 64 << 20, default))!.Bytes;
+        frame[frame.Length / 2] ^= 0x5a;
+        await _store.Objects.PutBytesAsync(key, frame, ObjectClass.Blob, default);
+
+        using var response = await _http.GetAsync($"http://{_server.Host}/v2/chunked/blobs/{layer.Digest}", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(layer.Size, response.Content.Headers.ContentLength);
+        await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task A_range_in_the_last_chunk_of_a_chunked_layer_fetches_only_that_chunk()
     {
         var layer = _served.Chunked.Layers[0];
