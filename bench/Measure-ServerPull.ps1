@@ -6,11 +6,13 @@ copy from docker-registry (Distribution) serving the same image from its filesys
 
 .DESCRIPTION
 Writes an OCI layout of -Layers uncompressed tar layers of random data (-SizeMB in all), pushes it into a fresh local
-store with Push-S3loImage, starts Start-S3loServer (in its own pwsh) on that store, and copies the image from it into a
-fresh docker-registry with skopeo (digests kept), so both serve the same bytes. Each round pulls the image from both servers with
-`skopeo copy --src-tls-verify=false docker://127.0.0.1:PORT/bench:v1 oci:<fresh dir>:v1`, the order alternating between
-rounds; the faster time of each counts. The row printed is the ratio S3lo s / registry s (target <= 1.0) and each
-server's peak resident memory (VmHWM) at the end. The servers are stopped by process id and the work directory is
+store with Push-S3loImage twice: as it is (`-Chunked:$false`, tag v1: the image with the digests it was built with) and
+chunked (tag chunked: FastCDC chunks, one zstd frame each, which the server joins into the layer). Starts Start-S3loServer
+(in its own pwsh) on that store, and copies both tags from it into a fresh docker-registry with skopeo (digests kept), so
+both serve the same bytes. Each round pulls each tag from both servers with
+`skopeo copy --src-tls-verify=false docker://127.0.0.1:PORT/bench:<tag> oci:<fresh dir>:v1`, the order alternating between
+rounds; the faster time of each counts. The rows printed are the ratios S3lo s / registry s (target <= 1.0 for the image
+as built, row f; the chunked form, f2, has no target) and each server's peak resident memory (VmHWM) at the end. The servers are stopped by process id and the work directory is
 removed, also on failure. Needs skopeo, tar, openssl and docker-registry.
 #>
 [CmdletBinding()]
@@ -85,12 +87,12 @@ function New-PullLayout([string] $Layout) {
     [IO.File]::WriteAllText((Join-Path $Layout 'index.json'), "{`"schemaVersion`":2,`"manifests`":[{`"mediaType`":`"application/vnd.oci.image.manifest.v1+json`",`"digest`":`"$($manifest.Digest)`",`"size`":$($manifest.Size),`"annotations`":{`"org.opencontainers.image.ref.name`":`"v1`"}}]}")
 }
 
-function Measure-Pull([string] $Name, [int] $Port, [string] $Digest) {
+function Measure-Pull([string] $Name, [int] $Port, [string] $Tag, [string] $Digest) {
     $destination = Join-Path $run "pulled-$Name-$([guid]::NewGuid().ToString('N').Substring(0, 6))"
     & sync
     $clock = [System.Diagnostics.Stopwatch]::StartNew()
     Invoke-Tool skopeo @('--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', '--dest-oci-accept-uncompressed-layers',
-        "docker://127.0.0.1:$Port/bench:v1", "oci:${destination}:v1")
+        "docker://127.0.0.1:$Port/bench:$Tag", "oci:${destination}:v1")
     $clock.Stop()
     $index = Get-Content -Raw (Join-Path $destination 'index.json') | ConvertFrom-Json
     if ($index.manifests[0].digest -ne $Digest) { throw "$Name served manifest $($index.manifests[0].digest), not $Digest" }
@@ -110,7 +112,7 @@ try {
 
     $store = Join-Path $run 'store'
     $null = New-Item -ItemType Directory -Force (Join-Path $store 'blobs/sha256')
-    & $pwshHost @pwshPrefix -NoProfile -NonInteractive -Command "Import-Module '$ModulePath'; `$ProgressPreference = 'SilentlyContinue'; `$null = Push-S3loImage '$layout' 'local://$store/bench:v1'"
+    & $pwshHost @pwshPrefix -NoProfile -NonInteractive -Command "Import-Module '$ModulePath'; `$ProgressPreference = 'SilentlyContinue'; `$null = Push-S3loImage '$layout' 'local://$store/bench:v1' -Chunked:`$false; `$null = Push-S3loImage '$layout' 'local://$store/bench:chunked' -Chunked"
     if ($LASTEXITCODE -ne 0) { throw 'Push-S3loImage into the bench store failed' }
 
     $s3loPort = Get-FreePort
@@ -122,33 +124,45 @@ try {
     $registryPort = Get-FreePort
     [IO.File]::WriteAllText((Join-Path $run 'registry.yml'), "version: 0.1`nlog:`n  level: error`nstorage:`n  filesystem:`n    rootdirectory: $(Join-Path $run 'registry')`nhttp:`n  addr: 127.0.0.1:$registryPort`n")
     $registry = Start-Server docker-registry @('serve', (Join-Path $run 'registry.yml')) $registryPort
-    Invoke-Tool skopeo @('--insecure-policy', 'copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false',
-        "docker://127.0.0.1:$s3loPort/bench:v1", "docker://127.0.0.1:$registryPort/bench:v1")
+    $forms = [ordered]@{ v1 = 'f. server pull'; chunked = 'f2. chunked layers' }
+    $digests = @{}
+    foreach ($tag in $forms.Keys) {
+        Invoke-Tool skopeo @('--insecure-policy', 'copy', '--quiet', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false',
+            "docker://127.0.0.1:$s3loPort/bench:$tag", "docker://127.0.0.1:$registryPort/bench:$tag")
+        $digests[$tag] = (Invoke-WebRequest "http://127.0.0.1:$s3loPort/v2/bench/manifests/$tag" -Method Head -Headers @{ Accept = 'application/vnd.oci.image.manifest.v1+json' }).Headers['Docker-Content-Digest'][0]
+    }
     Remove-Item -Recurse -Force $layout
-    $digest = (Invoke-WebRequest "http://127.0.0.1:$s3loPort/v2/bench/manifests/v1" -Method Head -Headers @{ Accept = 'application/vnd.oci.image.manifest.v1+json' }).Headers['Docker-Content-Digest'][0]
 
-    $times = @{ S3lo = [double]::MaxValue; Registry = [double]::MaxValue }
+    $times = @{}
+    foreach ($tag in $forms.Keys) { $times[$tag] = @{ S3lo = [double]::MaxValue; Registry = [double]::MaxValue } }
     foreach ($round in 1..$Repeat) {
         $order = if ($round % 2) { 'S3lo', 'Registry' } else { 'Registry', 'S3lo' }
-        foreach ($name in $order) {
-            $seconds = Measure-Pull $name ($name -eq 'S3lo' ? $s3loPort : $registryPort) $digest
-            Write-Host ("   round {0} {1,-8} {2,7:0.00} s" -f $round, $name, $seconds)
-            $times[$name] = [Math]::Min($times[$name], $seconds)
+        foreach ($tag in $forms.Keys) {
+            foreach ($name in $order) {
+                $seconds = Measure-Pull $name ($name -eq 'S3lo' ? $s3loPort : $registryPort) $tag $digests[$tag]
+                Write-Host ("   round {0} {1,-8} {2,-8} {3,7:0.00} s" -f $round, $tag, $name, $seconds)
+                $times[$tag][$name] = [Math]::Min($times[$tag][$name], $seconds)
+            }
         }
     }
-    $ratio = $times.S3lo / $times.Registry
     $mb = [long]$SizeMB * 1MB / 1e6
-    [pscustomobject]@{
-        Row              = 'f. server pull'
-        'S3lo s'         = [Math]::Round($times.S3lo, 2)
-        'registry s'     = [Math]::Round($times.Registry, 2)
-        'S3lo MB/s'      = [Math]::Round($mb / $times.S3lo, 0)
-        Ratio            = [Math]::Round($ratio, 2)
-        Target           = '<= 1.0'
-        Verdict          = $ratio -le 1.0 ? 'met' : 'MISSED'
-        'S3lo peak MB'   = [Math]::Round((Get-PeakResident $server) / 1e6, 0)
-        'registry peak MB' = [Math]::Round((Get-PeakResident $registry) / 1e6, 0)
-    } | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
+    $(foreach ($tag in $forms.Keys) {
+        $t = $times[$tag]
+        $ratio = $t.S3lo / $t.Registry
+        [pscustomobject]@{
+            Row              = $forms[$tag]
+            'S3lo s'         = [Math]::Round($t.S3lo, 2)
+            'registry s'     = [Math]::Round($t.Registry, 2)
+            'S3lo MB/s'      = [Math]::Round($mb / $t.S3lo, 0)
+            Ratio            = [Math]::Round($ratio, 2)
+            Target           = $tag -eq 'v1' ? '<= 1.0' : '-'
+            Verdict          = $tag -eq 'v1' ? ($ratio -le 1.0 ? 'met' : 'MISSED') : '(info)'
+            'S3lo peak MB'   = [Math]::Round((Get-PeakResident $server) / 1e6, 0)
+            'registry peak MB' = [Math]::Round((Get-PeakResident $registry) / 1e6, 0)
+        }
+    }) | Format-Table -AutoSize | Out-String -Width 200 | Write-Host
+    Write-Host 'Peak memory is each server process over the whole run (both forms).'
+
 }
 finally {
     foreach ($process in $started) {
