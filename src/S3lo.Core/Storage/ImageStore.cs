@@ -8,8 +8,11 @@ namespace S3lo.Core.Storage;
 /// <summary>A tag as listed: its key's metadata, before its manifest is read.</summary>
 public sealed record TagEntry(string Name, string Tag, ObjectInfo ManifestObject);
 
-/// <summary>A tag with its manifest read and parsed.</summary>
-public sealed record TagManifest(string Name, string Tag, Manifest Manifest, ObjectInfo ManifestObject);
+/// <summary>A tag with its manifest read and parsed, and the object metadata stored with it (empty when none).</summary>
+public sealed record TagManifest(string Name, string Tag, Manifest Manifest, ObjectInfo ManifestObject)
+{
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = ObjectMetadata.None;
+}
 
 /// <summary>The image-level operations of the store format, over any <see cref="IObjectStore"/>.</summary>
 public sealed class ImageStore : IAsyncDisposable
@@ -37,7 +40,7 @@ public sealed class ImageStore : IAsyncDisposable
     public async Task<TagManifest?> TryGetTagAsync(string name, string tag, CancellationToken cancellationToken)
     {
         var stored = await Objects.GetBytesAsync(StoreLayout.ManifestKey(name, tag), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
-        return stored is null ? null : new TagManifest(name, tag, Manifest.Parse(stored.Bytes), stored.Info);
+        return stored is null ? null : new TagManifest(name, tag, Manifest.Parse(stored.Bytes), stored.Info) { Metadata = stored.Metadata };
     }
 
     public async Task<TagManifest> GetTagAsync(string name, string tag, CancellationToken cancellationToken)
@@ -225,20 +228,27 @@ public sealed class ImageStore : IAsyncDisposable
     /// unless it carries the very same manifest. <paramref name="force"/> writes regardless. The tag's signature records
     /// of another manifest are then removed.
     /// </summary>
-    public async Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
+    public Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
+        => PublishTagAsync(name, tag, manifest, force, ObjectMetadata.None, cancellationToken);
+
+    /// <summary>Publishes a tag as above, with <paramref name="metadata"/> stored on its <c>manifest.json</c> (what a
+    /// listing shows that the manifest alone does not say: docs/format.md, "Listing metadata").</summary>
+    public async Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, IReadOnlyDictionary<string, string> metadata,
+        CancellationToken cancellationToken)
     {
         var immutable = !force && await IsImmutableAsync(name, cancellationToken).ConfigureAwait(false);
         await Objects.PutBytesAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
         if (!immutable)
         {
-            await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+            await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, null, metadata, cancellationToken)
+                .ConfigureAwait(false);
         }
         else
         {
             try
             {
                 await Objects.PutBytesAsync(StoreLayout.ManifestKey(name, tag), manifest.Bytes, ObjectClass.Metadata, WriteCondition.IfNotExists,
-                    cancellationToken).ConfigureAwait(false);
+                    metadata, cancellationToken).ConfigureAwait(false);
             }
             catch (PreconditionFailedException)
             {
