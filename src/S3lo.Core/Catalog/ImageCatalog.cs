@@ -98,31 +98,7 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     public async Task<ImageInfo> DescribeAsync(TagManifest tag, CancellationToken cancellationToken)
     {
         var manifest = tag.Manifest;
-        IReadOnlyList<string> platforms;
-        long size;
-        if (manifest.IsIndex)
-        {
-            platforms = manifest.Platforms.Select(p => p.ToString()).ToList();
-            var blobs = new Dictionary<Digest, long>();
-            foreach (var entry in manifest.Manifests)
-            {
-                blobs[entry.Digest] = entry.Size;
-                if (entry.Platform is { IsAttestation: true }) continue;
-                // The shared read runs without this caller's token (TtlCache); the caller stops waiting on its own.
-                var references = await ChildReferences.GetAsync((store.Location.ToString(), entry.Digest),
-                    async _ => (IReadOnlyList<Descriptor>)(await store.GetManifestBlobAsync(entry, CancellationToken.None).ConfigureAwait(false)).References.ToList(),
-                    cancellationToken).ConfigureAwait(false);
-                foreach (var blob in references) blobs[blob.Digest] = blob.Size;
-            }
-            size = manifest.Bytes.Length + blobs.Values.Sum();
-        }
-        else
-        {
-            var platform = await Platforms.GetAsync((store.Location.ToString(), manifest.Config!.Digest),
-                _ => ReadPlatformAsync(manifest, CancellationToken.None), cancellationToken).ConfigureAwait(false);
-            platforms = platform is { } p ? [p.ToString()] : [];
-            size = manifest.Bytes.Length + manifest.ContentSize;
-        }
+        var summary = ListingSummary.FromMetadata(manifest, tag.Metadata) ?? await SummarizeAsync(manifest, cached: true, cancellationToken).ConfigureAwait(false);
         return new ImageInfo
         {
             Store = store.Location.ToString(),
@@ -132,12 +108,48 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
             Digest = manifest.Digest.ToString(),
             Kind = manifest.IsIndex ? ImageKind.Index : ImageKind.Image,
             MediaType = manifest.MediaType,
-            Platforms = platforms,
-            Size = size,
+            Platforms = summary.Platforms,
+            Size = summary.Size,
             LastModified = tag.ManifestObject.LastModified,
             Location = store.Location,
         };
     }
+
+    /// <summary>The object metadata to store with a tag's <c>manifest.json</c> so that a listing need not read its config or
+    /// its children (docs/format.md, "Listing metadata"); read from the store's verified blobs, which must be there. It is
+    /// read afresh and not kept: the listings it serves read the metadata instead.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> ListingMetadataAsync(Manifest manifest, CancellationToken cancellationToken)
+        => (await SummarizeAsync(manifest, cached: false, cancellationToken).ConfigureAwait(false)).ToMetadata(manifest);
+
+    /// <summary>What a listing shows of a manifest, read from what it references: an image's config, an index's children;
+    /// <paramref name="cached"/>, through the caches shared by listings (the shared reads run without the caller's token,
+    /// who stops waiting on its own).</summary>
+    private async Task<ListingSummary> SummarizeAsync(Manifest manifest, bool cached, CancellationToken cancellationToken)
+    {
+        if (!manifest.IsIndex)
+        {
+            var platform = cached
+                ? await Platforms.GetAsync((store.Location.ToString(), manifest.Config!.Digest), _ => ReadPlatformAsync(manifest, CancellationToken.None),
+                    cancellationToken).ConfigureAwait(false)
+                : await ReadPlatformAsync(manifest, cancellationToken).ConfigureAwait(false);
+            return new ListingSummary(platform is { } p ? [p.ToString()] : [], ListingSummary.ImageSize(manifest));
+        }
+        var blobs = new Dictionary<Digest, long>();
+        foreach (var entry in manifest.Manifests)
+        {
+            blobs[entry.Digest] = entry.Size;
+            if (entry.Platform is { IsAttestation: true }) continue;
+            var references = cached
+                ? await ChildReferences.GetAsync((store.Location.ToString(), entry.Digest), _ => ReadReferencesAsync(entry, CancellationToken.None),
+                    cancellationToken).ConfigureAwait(false)
+                : await ReadReferencesAsync(entry, cancellationToken).ConfigureAwait(false);
+            foreach (var blob in references) blobs[blob.Digest] = blob.Size;
+        }
+        return new ListingSummary(ListingSummary.IndexPlatforms(manifest), manifest.Bytes.Length + blobs.Values.Sum());
+    }
+
+    private async Task<IReadOnlyList<Descriptor>> ReadReferencesAsync(Descriptor child, CancellationToken cancellationToken)
+        => (await store.GetManifestBlobAsync(child, cancellationToken).ConfigureAwait(false)).References.ToList();
 
     /// <summary>The platform an image's config declares.</summary>
     private async Task<Platform?> ReadPlatformAsync(Manifest manifest, CancellationToken cancellationToken)

@@ -6,7 +6,32 @@ namespace S3lo.Core.Storage;
 public sealed record ObjectInfo(string Key, long Size, DateTimeOffset LastModified, string? ETag = null, string? StorageClass = null);
 
 /// <summary>An object read whole (manifests, small metadata), with what the store says about it.</summary>
-public sealed record StoredObject(byte[] Bytes, ObjectInfo Info);
+public sealed record StoredObject(byte[] Bytes, ObjectInfo Info)
+{
+    /// <summary>The object metadata written with it (<see cref="IObjectStore.PutBytesAsync(string, ReadOnlyMemory{byte}, ObjectClass, WriteCondition?, IReadOnlyDictionary{string, string}, CancellationToken)"/>),
+    /// names in lowercase; empty on a store that keeps none (local) or for an object written without any.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = ObjectMetadata.None;
+}
+
+/// <summary>Object metadata: a few short ASCII values stored beside an object's bytes (S3 user metadata, Azure blob
+/// metadata) and returned by the same read. Names are lowercase letters and digits, which both stores accept.</summary>
+public static class ObjectMetadata
+{
+    public static readonly IReadOnlyDictionary<string, string> None = new Dictionary<string, string>();
+
+    /// <summary>The metadata as a store returned it, names lowercased (S3 sends its <c>x-amz-meta-</c> prefix with them).</summary>
+    public static IReadOnlyDictionary<string, string> FromStore(IEnumerable<KeyValuePair<string, string>> metadata)
+    {
+        const string amzPrefix = "x-amz-meta-";
+        var read = new Dictionary<string, string>();
+        foreach (var (name, value) in metadata)
+        {
+            var bare = name.StartsWith(amzPrefix, StringComparison.OrdinalIgnoreCase) ? name[amzPrefix.Length..] : name;
+            read[bare.ToLowerInvariant()] = value;
+        }
+        return read.Count == 0 ? None : read;
+    }
+}
 
 /// <summary>Which storage class an object gets on S3: blobs go to the cheap tier, metadata stays hot.</summary>
 public enum ObjectClass
@@ -41,6 +66,14 @@ public interface IObjectStore : IAsyncDisposable
     /// <see cref="PreconditionFailedException"/>.
     /// </summary>
     Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A write as above (unconditional when <paramref name="condition"/> is null) that stores <paramref name="metadata"/>
+    /// with the object in the same request, returned by <see cref="GetBytesAsync"/> in <see cref="StoredObject.Metadata"/>;
+    /// a later write without metadata leaves none. A store that keeps no object metadata (the local one) writes the bytes alone.
+    /// </summary>
+    Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition? condition,
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken);
 
     /// <summary>
     /// Streams <paramref name="size"/> bytes into <paramref name="key"/> and publishes them only if they

@@ -8,8 +8,11 @@ namespace S3lo.Core.Storage;
 /// <summary>A tag as listed: its key's metadata, before its manifest is read.</summary>
 public sealed record TagEntry(string Name, string Tag, ObjectInfo ManifestObject);
 
-/// <summary>A tag with its manifest read and parsed.</summary>
-public sealed record TagManifest(string Name, string Tag, Manifest Manifest, ObjectInfo ManifestObject);
+/// <summary>A tag with its manifest read and parsed, and the object metadata stored with it (empty when none).</summary>
+public sealed record TagManifest(string Name, string Tag, Manifest Manifest, ObjectInfo ManifestObject)
+{
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = ObjectMetadata.None;
+}
 
 /// <summary>S3lo's <c>layers/</c> entry of a layer it stored chunked (docs/format.md, "Layer entries"): the recipe's compressed
 /// digest and size for the diff_id, and the raw size and chunk count when the entry records them (older entries do not).</summary>
@@ -41,7 +44,7 @@ public sealed class ImageStore : IAsyncDisposable
     public async Task<TagManifest?> TryGetTagAsync(string name, string tag, CancellationToken cancellationToken)
     {
         var stored = await Objects.GetBytesAsync(StoreLayout.ManifestKey(name, tag), Manifest.MaxBytes, cancellationToken).ConfigureAwait(false);
-        return stored is null ? null : new TagManifest(name, tag, Manifest.Parse(stored.Bytes), stored.Info);
+        return stored is null ? null : new TagManifest(name, tag, Manifest.Parse(stored.Bytes), stored.Info) { Metadata = stored.Metadata };
     }
 
     public async Task<TagManifest> GetTagAsync(string name, string tag, CancellationToken cancellationToken)
@@ -246,28 +249,30 @@ public sealed class ImageStore : IAsyncDisposable
     /// that existed, of another manifest, are then removed.
     /// </summary>
     public Task PublishTagAsync(string name, string tag, Manifest manifest, bool force, CancellationToken cancellationToken)
-        => PublishTagAsync(name, tag, manifest, force ? null : ct => new PolicyStore(Objects).ReadAsync(ct), cancellationToken);
+        => PublishTagAsync(name, tag, manifest, force ? null : ct => new PolicyStore(Objects).ReadAsync(ct), ObjectMetadata.None, cancellationToken);
 
     /// <summary>
     /// Publishes a tag as <see cref="PublishTagAsync(string, string, Manifest, bool, CancellationToken)"/> does, reading the
     /// store's policy through <paramref name="policy"/> (null: forced) only when the tag exists already, since a new tag may
     /// be written whatever the image's immutability. Both writes are create-only first: an <c>oci-layout</c> already there
     /// says the tag was published before, and a <c>manifest.json</c> created says there was no tag, so no record to remove.
+    /// <paramref name="metadata"/> is stored on the <c>manifest.json</c> (what a listing shows that the manifest alone does
+    /// not say: docs/format.md, "Listing metadata").
     /// </summary>
     public async Task PublishTagAsync(string name, string tag, Manifest manifest, Func<CancellationToken, Task<PolicyDocument>>? policy,
-        CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
     {
         var manifestKey = StoreLayout.ManifestKey(name, tag);
-        var created = await CreateAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, cancellationToken).ConfigureAwait(false)
-            ? await CreateAsync(manifestKey, manifest.Bytes, cancellationToken).ConfigureAwait(false)
+        var created = await CreateAsync(StoreLayout.OciLayoutKey(name, tag), StoreLayout.OciLayoutContent, ObjectMetadata.None, cancellationToken).ConfigureAwait(false)
+            ? await CreateAsync(manifestKey, manifest.Bytes, metadata, cancellationToken).ConfigureAwait(false)
             : (bool?)null;
         if (created == true) return;
         var immutable = policy is not null && (await policy(cancellationToken).ConfigureAwait(false)).Resolve(name).Immutable.Value;
         if (!immutable)
         {
-            await Objects.PutBytesAsync(manifestKey, manifest.Bytes, ObjectClass.Metadata, cancellationToken).ConfigureAwait(false);
+            await Objects.PutBytesAsync(manifestKey, manifest.Bytes, ObjectClass.Metadata, null, metadata, cancellationToken).ConfigureAwait(false);
         }
-        else if (created == false || !await CreateAsync(manifestKey, manifest.Bytes, cancellationToken).ConfigureAwait(false))
+        else if (created == false || !await CreateAsync(manifestKey, manifest.Bytes, metadata, cancellationToken).ConfigureAwait(false))
         {
             var existing = await TryGetTagAsync(name, tag, cancellationToken).ConfigureAwait(false);
             if (existing?.Manifest.Digest != manifest.Digest) throw TagImmutable(name, tag, "overwritten");
@@ -276,11 +281,11 @@ public sealed class ImageStore : IAsyncDisposable
     }
 
     /// <summary>A create-only write of a tag's small object; false when the key exists.</summary>
-    private async Task<bool> CreateAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    private async Task<bool> CreateAsync(string key, ReadOnlyMemory<byte> content, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
     {
         try
         {
-            await Objects.PutBytesAsync(key, content, ObjectClass.Metadata, WriteCondition.IfNotExists, cancellationToken).ConfigureAwait(false);
+            await Objects.PutBytesAsync(key, content, ObjectClass.Metadata, WriteCondition.IfNotExists, metadata, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (PreconditionFailedException)

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using S3lo.Core.Catalog;
 using S3lo.Core.Chunking;
 using S3lo.Core.Formats;
 using S3lo.Core.IO;
@@ -199,7 +200,9 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
 
     public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
     {
-        await _store.PublishTagAsync(_reference.Name!, _reference.Tag!, root, _force ? null : PolicyAsync, cancellationToken).ConfigureAwait(false);
+        // Everything the root names is stored and verified by now, so what a listing shows of it can be stored with it.
+        var listing = await new ImageCatalog(_store).ListingMetadataAsync(root, cancellationToken).ConfigureAwait(false);
+        await _store.PublishTagAsync(_reference.Name!, _reference.Tag!, root, _force ? null : PolicyAsync, listing, cancellationToken).ConfigureAwait(false);
         return result with { Reference = Description };
     }
 

@@ -20,10 +20,10 @@ internal sealed class TestImage : IImageSource
     public Digest? SlowBlob { get; set; }
     public TimeSpan SlowDelay { get; set; }
 
-    public static TestImage Single()
+    public static TestImage Single(string architecture = "amd64", string? variant = null)
     {
         var image = new TestImage();
-        image.Root = image.AddImageManifest("amd64");
+        image.Root = image.AddImageManifest(architecture, variant);
         return image;
     }
 
@@ -48,10 +48,11 @@ internal sealed class TestImage : IImageSource
     public IEnumerable<Manifest> ImageManifests
         => Root.IsIndex ? Root.Manifests.Select(d => Manifest.Parse(_blobs[d.Digest], d.MediaType)) : [Root];
 
-    private Manifest AddImageManifest(string arch)
+    private Manifest AddImageManifest(string arch, string? variant = null)
     {
+        var variantField = variant is null ? "" : $"\"variant\":\"{variant}\",";
         var config = Add(MediaTypes.OciConfig,
-            Encoding.UTF8.GetBytes($"{{\"os\":\"linux\",\"architecture\":\"{arch}\",\"nonce\":\"{Guid.NewGuid()}\"}}"));
+            Encoding.UTF8.GetBytes($"{{\"os\":\"linux\",\"architecture\":\"{arch}\",{variantField}\"nonce\":\"{Guid.NewGuid()}\"}}"));
         var layers = Enumerable.Range(0, 2).Select(_ => Add("application/vnd.oci.image.layer.v1.tar+gzip", RandomBytes(3000))).ToList();
         return Manifest.CreateImage(config, layers);
     }

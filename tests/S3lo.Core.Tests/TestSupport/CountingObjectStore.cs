@@ -82,6 +82,14 @@ public sealed class CountingObjectStore(IObjectStore inner) : IObjectStore, IRan
         return inner.PutBytesAsync(key, data, objectClass, condition, cancellationToken);
     }
 
+    public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition? condition,
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+    {
+        _requests.Enqueue((condition is null ? "Put " : "PutIf ") + key);
+        _writes.Enqueue((key, data.Length));
+        return inner.PutBytesAsync(key, data, objectClass, condition, metadata, cancellationToken);
+    }
+
     public Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass, Action<long>? progress,
         CancellationToken cancellationToken)
     {

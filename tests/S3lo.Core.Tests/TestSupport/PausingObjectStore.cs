@@ -13,7 +13,7 @@ public sealed class PausingObjectStore(IObjectStore inner) : IObjectStore
     /// <summary>Awaited before each <see cref="IObjectStore.DeleteIfUnchangedAsync"/>, with the objects judged.</summary>
     public Func<IReadOnlyCollection<ObjectInfo>, Task>? BeforeDeleteIfUnchanged { get; set; }
 
-    /// <summary>Awaited before each write of a small object (either overload of PutBytesAsync), with its key.</summary>
+    /// <summary>Awaited before each write of a small object (any overload of PutBytesAsync), with its key.</summary>
     public Func<string, Task>? BeforePutBytes { get; set; }
 
     /// <summary>Awaited after each <see cref="IObjectStore.GetClockAsync"/> (a collection reads the clock first, then marks).</summary>
@@ -37,6 +37,13 @@ public sealed class PausingObjectStore(IObjectStore inner) : IObjectStore
     {
         if (BeforePutBytes is { } hook) await hook(key);
         await inner.PutBytesAsync(key, data, objectClass, condition, cancellationToken);
+    }
+
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition? condition,
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+    {
+        if (BeforePutBytes is { } hook) await hook(key);
+        await inner.PutBytesAsync(key, data, objectClass, condition, metadata, cancellationToken);
     }
 
     public Task PutVerifiedAsync(string key, Stream content, Digest digest, long size, ObjectClass objectClass, Action<long>? progress,

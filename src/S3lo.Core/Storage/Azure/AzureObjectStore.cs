@@ -183,7 +183,10 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
                 if (details.ContentLength > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
                 var bytes = new byte[details.ContentLength];
                 await download.Content.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-                return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, details.LastModified, details.ETag.ToString(), details.AccessTier));
+                return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, details.LastModified, details.ETag.ToString(), details.AccessTier))
+                {
+                    Metadata = ObjectMetadata.FromStore(details.Metadata),
+                };
             }, IsCutOff, cancellationToken).ConfigureAwait(false);
         }
         catch (RequestFailedException e) when (IsMissingBlob(e))
@@ -283,13 +286,18 @@ public sealed class AzureObjectStore : IObjectStore, IIncompleteWrites, IRangedR
         CancellationToken cancellationToken)
         => UploadAsync(key, data, objectClass, condition, cancellationToken);
 
+    public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition? condition,
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+        => UploadAsync(key, data, objectClass, condition ?? default, cancellationToken, metadata);
+
     /// <summary>One Put Blob: atomic, and conditional on the server (If-None-Match: * or If-Match), so racing writers cannot both win.</summary>
     private async Task UploadAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var options = new BlobUploadOptions
         {
             AccessTier = TierFor(objectClass),
+            Metadata = metadata is { Count: > 0 } ? new Dictionary<string, string>(metadata) : null,
             Conditions = condition.MustNotExist ? new BlobRequestConditions { IfNoneMatch = ETag.All }
                 : condition.ExpectedETag is { } etag ? new BlobRequestConditions { IfMatch = new ETag(etag) }
                 : null,

@@ -127,6 +127,14 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
         await PutBytesAsync(key, data, objectClass, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>A file has no metadata beside its bytes: the local store writes them alone (readers compute what the metadata
+    /// would say from other files, which are as cheap to read).</summary>
+    public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition? condition,
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+        => condition is { } required
+            ? PutBytesAsync(key, data, objectClass, required, cancellationToken)
+            : PutBytesAsync(key, data, objectClass, cancellationToken);
+
     /// <summary>
     /// Gives the finished temporary file its final name only if that name is free, atomically: of several
     /// writers exactly one succeeds. File.Move without overwrite checks and then renames, which two writers

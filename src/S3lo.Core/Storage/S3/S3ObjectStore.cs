@@ -175,7 +175,10 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
                 if (response.ContentLength > maxBytes) throw StoreErrors.TooLarge(key, maxBytes);
                 var bytes = new byte[response.ContentLength];
                 await response.ResponseStream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
-                return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value));
+                return new StoredObject(bytes, new ObjectInfo(key, bytes.Length, ToOffset(response.LastModified), response.ETag, response.StorageClass?.Value))
+                {
+                    Metadata = ObjectMetadata.FromStore(response.Metadata.Keys.Select(name => KeyValuePair.Create(name, response.Metadata[name]))),
+                };
             }, IsCutOff, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonServiceException e) when (IsMissingKey(e))
@@ -258,22 +261,31 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, CancellationToken cancellationToken)
         => PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken);
 
-    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition,
+    public Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition condition,
         CancellationToken cancellationToken)
+        => PutBytesAsync(key, data, objectClass, condition, ObjectMetadata.None, cancellationToken);
+
+    public async Task PutBytesAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, WriteCondition? condition,
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
     {
+        if (condition is not { } required)
+        {
+            await PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken, metadata: metadata).ConfigureAwait(false);
+            return;
+        }
         try
         {
-            await PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken, condition).ConfigureAwait(false);
+            await PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken, required, metadata).ConfigureAwait(false);
             return;
         }
         catch (S3loException e) when (IsConditionFailure(e))
         {
             // Some S3-compatible servers (Ceph RGW 16 among them) answer 412 to every If-Match on PUT. When the
             // object still has the ETag we expected, that is what happened: fall back to a lock object.
-            if (condition.ExpectedETag is null || (await HeadAsync(key, cancellationToken).ConfigureAwait(false))?.ETag != condition.ExpectedETag)
+            if (required.ExpectedETag is null || (await HeadAsync(key, cancellationToken).ConfigureAwait(false))?.ETag != required.ExpectedETag)
                 throw new PreconditionFailedException(key, Location);
         }
-        await PutUnderLockAsync(key, data, objectClass, condition.ExpectedETag, cancellationToken).ConfigureAwait(false);
+        await PutUnderLockAsync(key, data, objectClass, required.ExpectedETag, metadata, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -281,7 +293,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
     /// servers do honour). A lock older than <see cref="StaleLockAge"/> is taken to be left by a crashed writer.
     /// </summary>
     private async Task PutUnderLockAsync(string key, ReadOnlyMemory<byte> data, ObjectClass objectClass, string expectedETag,
-        CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
     {
         var lockKey = key + ".s3lo-lock";
         try
@@ -300,7 +312,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
         {
             if ((await HeadAsync(key, cancellationToken).ConfigureAwait(false))?.ETag != expectedETag)
                 throw new PreconditionFailedException(key, Location);
-            await PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken).ConfigureAwait(false);
+            await PutAsync(key, data, Sha256Hex(data.Span), objectClass, cancellationToken, metadata: metadata).ConfigureAwait(false);
         }
         finally
         {
@@ -316,7 +328,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
 
     /// <summary>One PUT of <paramref name="data"/>, signed with <paramref name="sha256Hex"/>, the SHA-256 of exactly those bytes.</summary>
     private async Task PutAsync(string key, ReadOnlyMemory<byte> data, string sha256Hex, ObjectClass objectClass, CancellationToken cancellationToken,
-        WriteCondition condition = default)
+        WriteCondition condition = default, IReadOnlyDictionary<string, string>? metadata = null)
     {
         using var body = ReadOnlyStreamOver(data);
         var request = new PutObjectRequest
@@ -328,6 +340,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
         _client.SetPayloadHash(request, sha256Hex);
         var storageClass = StorageClassFor(objectClass);
         if (storageClass is not null) request.StorageClass = S3StorageClass.FindValue(storageClass);
+        foreach (var (name, value) in metadata ?? ObjectMetadata.None) request.Metadata.Add(name, value);
         await Call(Location, key, () => _client.PutObjectAsync(request, cancellationToken)).ConfigureAwait(false);
     }
 
