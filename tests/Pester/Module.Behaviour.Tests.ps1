@@ -100,7 +100,10 @@ Describe 'Stopping a push' {
         $layout = New-TestImage -Path (Join-Path $Work 'big-layout') -Layers 2 -LayerSize 150MB -Tag v1
         $store = New-TestLocalStore (Join-Path $Work 'stop-store')
         $ps = [powershell]::Create()
-        $null = $ps.AddCommand('Import-Module').AddArgument($env:S3LO_MODULE_PATH).AddStatement()
+        # The module is imported by a call of its own: a batch of statements stopped between two of them can leave
+        # PowerShell's next batch step running against the closed runspace, which ends the process.
+        $null = $ps.AddCommand('Import-Module').AddArgument($env:S3LO_MODULE_PATH).Invoke()
+        $ps.Commands.Clear()
         $null = $ps.AddCommand('Push-S3loImage').AddParameter('Path', $layout).AddParameter('Destination', "local://$store/app:v1")
         $async = $ps.BeginInvoke()
         $deadline = [DateTime]::UtcNow.AddSeconds(60)
