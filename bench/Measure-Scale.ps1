@@ -129,14 +129,26 @@ try {
         & curl -sS --fail @sigv4 -X PUT "$endpoint/scale" | Out-Null
         if ($LASTEXITCODE -ne 0) { throw 'creating the bucket failed' }
         # curl --parallel with a config file: one upload per file of the store
-        $config = Join-Path $runDir 'curl.cfg'
+        $curlConfig = Join-Path $runDir 'curl.cfg'
         $files = Get-ChildItem -Recurse -File $store
+        # Each manifest.json goes up with the listing metadata S3lo's publish stores with it (docs/format.md, "Listing
+        # metadata"): the manifest's digest and the platform its config declares, computed here the same way from the
+        # store's files. Every upload is its own group of options in the config ('next'), so each has its own headers.
         $files | ForEach-Object {
             $key = [IO.Path]::GetRelativePath($store, $_.FullName) -replace '\\', '/'
-            "upload-file = `"$($_.FullName)`"`nurl = `"$endpoint/scale/$key`"`noutput = /dev/null"
-        } | Set-Content $config
+            $headers = @('header = "x-amz-content-sha256: UNSIGNED-PAYLOAD"')
+            if ($_.Name -eq 'manifest.json') {
+                $bytes = [IO.File]::ReadAllBytes($_.FullName)
+                $digest = 'sha256:' + [Convert]::ToHexString([Security.Cryptography.SHA256]::HashData($bytes)).ToLowerInvariant()
+                $configDigest = ([Text.Encoding]::UTF8.GetString($bytes) | ConvertFrom-Json).config.digest
+                $config = Get-Content -Raw (Join-Path $store "blobs/sha256/$($configDigest.Substring(7))") | ConvertFrom-Json
+                $platform = "$($config.os)/$($config.architecture)" + $(if ($config.PSObject.Properties['variant'] -and $config.variant) { "/$($config.variant)" })
+                $headers += "header = `"x-amz-meta-s3lodigest: $digest`"", "header = `"x-amz-meta-s3loplatform: $platform`""
+            }
+            "fail`nsilent`nshow-error`naws-sigv4 = `"aws:amz:us-east-1:s3`"`nuser = `"${AccessKey}:$SecretKey`"`n$($headers -join "`n")`nupload-file = `"$($_.FullName)`"`nurl = `"$endpoint/scale/$key`"`noutput = /dev/null"
+        } | Join-String -Separator "`nnext`n" | Set-Content $curlConfig
         $clock = [Diagnostics.Stopwatch]::StartNew()
-        & curl -sS --fail --no-progress-meter --parallel --parallel-max 16 @sigv4 --config $config
+        & curl -sS --fail --no-progress-meter --parallel --parallel-max 16 --config $curlConfig
         if ($LASTEXITCODE -ne 0) { throw 'uploading the store failed' }
         Write-Host ("{0:N0} objects uploaded to RGW in {1:F1} s" -f $files.Count, $clock.Elapsed.TotalSeconds)
 
