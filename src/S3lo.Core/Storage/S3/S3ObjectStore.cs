@@ -116,6 +116,11 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             MaxErrorRetry = 5,
             BufferSize = RequestBufferSize,
             HttpClientFactory = S3HttpClientFactory.Instance,
+            // S3lo checks every byte it sends or reads against its SHA-256 digest itself, and hands S3 that digest
+            // (x-amz-checksum-sha256, or the payload hash over plain HTTP). The SDK's own CRC32s would read each body
+            // again, and a multipart upload started with one would need every part's CRC32 at completion.
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
         };
         if (options.IsCustomEndpoint)
         {
@@ -126,8 +131,6 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             config.ServiceURL = options.EndpointUrl;
             config.ForcePathStyle = true;
             config.AuthenticationRegion = region;
-            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
-            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
         }
         else
         {
