@@ -218,7 +218,7 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
     /// </summary>
     private sealed class EarlyWriteback(FileStream file)
     {
-        private const long Step = 64 << 20;
+        private const long Step = 16 << 20;
         private const uint SyncFileRangeWrite = 2;
         private static bool s_unavailable = !OperatingSystem.IsLinux();
         private long _written;
