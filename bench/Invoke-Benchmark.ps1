@@ -45,8 +45,8 @@ param(
     # Only these measurements (default: all). save and re-push need a filled store: without push, an
     # unrecorded push fills it first. The memory baseline always runs.
     # edit-re-push needs chunked-push in the same run, s3-read-file needs s3-chunked-push.
-    [ValidateSet('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 'edit-re-push', 's3-chunked-push', 's3-read-file', 'durability', 'floor')]
-    [string[]] $Operation = @('push', 'save', 're-push', 's3-push', 'azure-push', 'chunked-push', 'chunked-re-push', 'edit-re-push', 's3-chunked-push', 's3-read-file', 'durability', 'floor')
+    [ValidateSet('push', 'save', 're-push', 's3-push', 's3-push-http', 'azure-push', 'chunked-push', 'chunked-re-push', 'edit-re-push', 's3-chunked-push', 's3-read-file', 'durability', 'floor')]
+    [string[]] $Operation = @('push', 'save', 're-push', 's3-push', 's3-push-http', 'azure-push', 'chunked-push', 'chunked-re-push', 'edit-re-push', 's3-chunked-push', 's3-read-file', 'durability', 'floor')
 )
 Set-StrictMode -Version 3.0
 $ErrorActionPreference = 'Stop'
@@ -65,7 +65,7 @@ $ResultPrefix = 'S3LO-BENCH-RESULT '
 $S3ThroughputTarget = 0.8
 $PeakMemoryTarget = 300e6
 $NeedLocal = [bool]($Operation | Where-Object { $_ -in 'push', 'save', 're-push' })
-$NeedS3 = [bool]($Operation | Where-Object { $_ -in 's3-push', 's3-chunked-push', 's3-read-file' })
+$NeedS3 = [bool]($Operation | Where-Object { $_ -in 's3-push', 's3-push-http', 's3-chunked-push', 's3-read-file' })
 $NeedAzure = $Operation -contains 'azure-push'
 # h'. (the chunked push with and without fsync) runs with h.
 $Ops = @($Operation) + @(if ($Operation -contains 'durability') { 'durability-chunked' })
@@ -140,6 +140,21 @@ function Measure-Native {
         Remove-Item -LiteralPath $timeFile -ErrorAction Ignore
     }
     $m
+}
+
+function Measure-CurlS3Push {
+    <# curl PUTs of the image's 5 blob files to a fresh bucket, 4 at once, UNSIGNED-PAYLOAD (the bare upload the S3 push is held against). #>
+    param([string] $Op, [string] $Bucket, [string] $EndpointUrl)
+    New-Bucket $Bucket
+    $curlArgs = @('-sS', '--fail', '--parallel', '--parallel-max', '4', '--aws-sigv4', 'aws:amz:us-east-1:s3',
+        '--user', "${AccessKey}:${SecretKey}", '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', '-w', '%{http_code}\n')
+    if ($EndpointUrl.StartsWith('https:')) { $curlArgs += @('--cacert', $script:RgwCertificate) }
+    foreach ($f in $script:Image.Files) { $curlArgs += @('-T', $f.Path, "$EndpointUrl/$Bucket/blobs/sha256/$($f.Hex)") }
+    Measure-Native 'curl' $Op curl $curlArgs -Check {
+        param($r)
+        $codes = @($r.StdOut -split "`n" | Where-Object { $_ })
+        if ($codes.Count -ne $script:Image.Files.Count -or @($codes | Where-Object { $_ -ne '200' })) { throw "curl PUT statuses: $($codes -join ' ')" }
+    }
 }
 
 function Measure-S3lo {
@@ -417,20 +432,25 @@ try {
         Write-Step 'starting Ceph RGW on 127.0.0.1'
         $port = Get-FreeTcpPort
         $script:Endpoint = "http://127.0.0.1:$port"
+        $sslPort = Get-FreeTcpPort
+        $script:HttpsEndpoint = "https://127.0.0.1:$sslPort"
         $rgwEnvironment = @{
             RGW_BASE            = Join-Path ([IO.Path]::GetTempPath()) "s3lo-bench-rgw-$port"   # short: Ceph admin socket paths
             RGW_PORT            = "$port"
+            RGW_SSL_PORT        = "$sslPort"   # the S3 push (d.) goes over HTTPS, as to AWS; d2. over plain HTTP
             RGW_MON_V2_PORT     = "$(Get-FreeTcpPort)"
             RGW_MON_V1_PORT     = "$(Get-FreeTcpPort)"
             RGW_ACCESS_KEY      = $AccessKey
             RGW_SECRET_KEY      = $SecretKey
             RGW_STORAGE_CLASSES = 'INTELLIGENT_TIERING'
-            # memstore keeps every object in RAM: room for 3 x Repeat uploads of the image (S3lo, curl, chunked), plus
-            # slack; a full memstore makes RGW hold writes rather than refuse them
-            RGW_MEMSTORE_BYTES  = "$([long]$SizeMB * 1MB * 3 * $Repeat + 2GB)"
+            # memstore keeps every object in RAM: room for 5 x Repeat uploads of the image (S3lo and curl over HTTPS and
+            # over HTTP, chunked), plus slack; a full memstore makes RGW hold writes rather than refuse them
+            RGW_MEMSTORE_BYTES  = "$([long]$SizeMB * 1MB * 5 * $Repeat + 2GB)"
     }
     Invoke-WithRgwEnvironment $rgwEnvironment { $null = Invoke-Checked bash @((Join-Path $RgwScripts 'start-rgw.sh')) }
-    Write-Host "  S3 endpoint $script:Endpoint"
+    # the self-signed certificate start-rgw.sh made for 127.0.0.1: S3lo's worker trusts it through SSL_CERT_FILE, curl through --cacert
+    $script:RgwCertificate = Join-Path $rgwEnvironment.RGW_BASE 'tls/cert.pem'
+    Write-Host "  S3 endpoint $script:Endpoint and $script:HttpsEndpoint"
     }
     # --- the file read goes through a counting proxy (bench/count-proxy.py): requests and bytes fetched, counted apart from S3lo ---
     if ($Operation -contains 's3-read-file') {
@@ -500,23 +520,22 @@ try {
                 S3lo = { Measure-S3lo 're-push' Push -Chunked false -Path $archive -Reference "local://$store/bench:v1" }
                 Ref  = { Measure-Native 'skopeo' 're-push' skopeo @('--insecure-policy', 'copy', '--quiet', '--dest-oci-accept-uncompressed-layers', "docker-archive:$archive", "oci:${skopeoA}:v1") }
             }
-            @{  # d. push the OCI layout to S3 vs curl PUT of the same 5 blobs to the same server
+            @{  # d. push the OCI layout to S3 over HTTPS vs curl PUT of the same 5 blobs to the same server
                 Op   = 's3-push'
                 S3lo = {
                     $bucket = "bench-s3lo-$round"; New-Bucket $bucket
-                    Measure-S3lo 's3-push' Push -Chunked false -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
+                    Measure-S3lo 's3-push' Push -Chunked false -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -EndpointUrl $script:HttpsEndpoint `
+                        -Environment @{ SSL_CERT_FILE = $script:RgwCertificate } -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
                 }
-                Ref  = {
-                    $bucket = "bench-curl-$round"; New-Bucket $bucket
-                    $curlArgs = @('-sS', '--fail', '--parallel', '--parallel-max', '4', '--aws-sigv4', 'aws:amz:us-east-1:s3',
-                        '--user', "${AccessKey}:${SecretKey}", '-H', 'x-amz-content-sha256: UNSIGNED-PAYLOAD', '-w', '%{http_code}\n')
-                    foreach ($f in $script:Image.Files) { $curlArgs += @('-T', $f.Path, "$script:Endpoint/$bucket/blobs/sha256/$($f.Hex)") }
-                    Measure-Native 'curl' 's3-push' curl $curlArgs -Check {
-                        param($r)
-                        $codes = @($r.StdOut -split "`n" | Where-Object { $_ })
-                        if ($codes.Count -ne $script:Image.Files.Count -or @($codes | Where-Object { $_ -ne '200' })) { throw "curl PUT statuses: $($codes -join ' ')" }
-                    }
+                Ref  = { Measure-CurlS3Push 's3-push' "bench-curl-$round" $script:HttpsEndpoint }
+            }
+            @{  # d2. the same over plain HTTP, where S3lo signs each blob with its digest and the server hashes it again
+                Op   = 's3-push-http'
+                S3lo = {
+                    $bucket = "bench-s3lo-http-$round"; New-Bucket $bucket
+                    Measure-S3lo 's3-push-http' Push -Chunked false -Path $layout -Reference "s3://$bucket/bench:v1" -S3 -Check { param($o) if ($o.BytesUploaded -lt $SizeMB * 1MB) { throw "uploaded only $($o.BytesUploaded) bytes" } }
                 }
+                Ref  = { Measure-CurlS3Push 's3-push-http' "bench-curl-http-$round" $script:Endpoint }
             }
             @{  # d'. push the OCI layout to Azurite vs curl Put Blob (SAS) of the same 5 blobs to the same server
                 Op   = 'azure-push'
@@ -656,7 +675,8 @@ try {
         @{ Op = 'push'; Label = 'a. push docker-archive -> local'; Ref = 'skopeo' }
         @{ Op = 'save'; Label = 'b. save local -> OCI layout'; Ref = 'skopeo' }
         @{ Op = 're-push'; Label = 'c. re-push unchanged (local)'; Ref = 'skopeo' }
-        @{ Op = 's3-push'; Label = 'd. push OCI layout -> S3 (RGW)'; Ref = 'curl' }
+        @{ Op = 's3-push'; Label = 'd. push OCI layout -> S3 (HTTPS)'; Ref = 'curl' }
+        @{ Op = 's3-push-http'; Label = 'd2. the same over plain HTTP'; Ref = 'curl' }
         @{ Op = 'azure-push'; Label = "d'. push OCI layout -> Azurite"; Ref = 'curl' }
         @{ Op = 'chunked-push'; Label = 'f. chunked push layout -> local'; Ref = 'zstd' }
         @{ Op = 'chunked-re-push'; Label = 'g. chunked re-push unchanged'; Ref = 'none' }
@@ -689,7 +709,7 @@ try {
         $rCol = if ($ref -and -not $ref.Ok) { 'FAILED' } else { & $fmtS $rSec }
         Write-Host ($line -f $row.Label, $sCol, $rCol, $row.Ref, (& $fmtR $sSec $rSec), (& $fmtR $sSec $fSec), (& $fmtM $sPeak), (& $fmtM $above),
             (& $fmtM $(if ($ref -and $ref.Ok) { $ref.PeakBytes })), (& $fmtS $(if ($s -and $s.Ok) { $s.ProcessSeconds })))
-        if ($row.Op -in 's3-push', 'azure-push') {
+        if ($row.Op -in 's3-push', 's3-push-http', 'azure-push') {
             # the throughput of the same 5 files to the same server; the ratio is S3lo's over the bare upload's (= ref s / S3lo s)
             $fmtT = { param($sec) if ($null -eq $sec -or $sec -le 0) { '-' } else { '{0:F0}' -f ($s3BlobBytes / $sec / 1e6) } }
             Write-Host ($line -f '   throughput MB/s, S3lo/bare', (& $fmtT $sSec), (& $fmtT $rSec), $row.Ref,
@@ -755,6 +775,11 @@ try {
     } else {
         & $verdict $s3Target $null 'a run failed'
         & $verdict $s3MemoryTarget $null 'a run failed'
+    }
+    $s3h = $summary['s3-push-http']
+    if ($Operation -contains 's3-push-http' -and $s3h.S3lo -and $s3h.S3lo.Ok -and $s3h.Ref -and $s3h.Ref.Ok) {
+        Write-Host ('  (info)        S3 push over plain HTTP (each blob signed with its digest, which the server hashes again): {0:F2}x the bare upload, {1:F2} s vs {2:F2} s; peak {3:F0} MB' -f
+            ($s3h.Ref.Seconds / $s3h.S3lo.Seconds), $s3h.S3lo.Seconds, $s3h.Ref.Seconds, ($s3h.S3lo.PeakBytes / 1e6))
     }
     # d'. the Azurite push, the same way
     $az = $summary['azure-push']

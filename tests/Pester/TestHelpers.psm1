@@ -31,10 +31,11 @@ function Start-TestS3Server {
     .SYNOPSIS
     Starts a throwaway Ceph RGW on free ports of 127.0.0.1 and returns how to reach it.
     .OUTPUTS
-    An object with EndpointUrl, AccessKey, SecretKey, Region, Base (the server's directory) and Port.
+    An object with EndpointUrl, AccessKey, SecretKey, Region, Base (the server's directory) and Port; with -Https also
+    HttpsEndpointUrl and CertificateFile (the server's self-signed certificate, for SSL_CERT_FILE or curl --cacert).
     #>
     [CmdletBinding()]
-    param([string[]] $StorageClass = @('INTELLIGENT_TIERING'))
+    param([string[]] $StorageClass = @('INTELLIGENT_TIERING'), [switch] $Https)
     $port = Get-FreeTcpPort
     $root = Join-Path $script:RepoRoot 'out/rgw'
     # Ceph's unix admin sockets live under the base directory; their path must stay short.
@@ -56,6 +57,12 @@ function Start-TestS3Server {
         RGW_ACCESS_KEY      = $server.AccessKey
         RGW_SECRET_KEY      = $server.SecretKey
         RGW_STORAGE_CLASSES = $StorageClass -join ' '
+    }
+    if ($Https) {
+        $sslPort = Get-FreeTcpPort
+        $environment.RGW_SSL_PORT = "$sslPort"
+        $server | Add-Member -NotePropertyName HttpsEndpointUrl -NotePropertyValue "https://127.0.0.1:$sslPort"
+        $server | Add-Member -NotePropertyName CertificateFile -NotePropertyValue (Join-Path $server.Base 'tls/cert.pem')
     }
     $saved = @{}
     foreach ($name in $environment.Keys) { $saved[$name] = [Environment]::GetEnvironmentVariable($name); [Environment]::SetEnvironmentVariable($name, $environment[$name]) }

@@ -4,7 +4,9 @@
 # Needs: apt-get install -y --no-install-recommends ceph-mon ceph-osd radosgw ceph-common curl iproute2
 # (./build.sh Test installs them). Stop with stop-rgw.sh (kills by the saved PIDs).
 # Environment: RGW_BASE (default <repo>/out/rgw), RGW_PORT (7480), RGW_MON_V2_PORT (3300),
-# RGW_MON_V1_PORT (6789), RGW_ACCESS_KEY, RGW_SECRET_KEY, RGW_STORAGE_CLASSES, RGW_MEMSTORE_BYTES.
+# RGW_MON_V1_PORT (6789), RGW_ACCESS_KEY, RGW_SECRET_KEY, RGW_STORAGE_CLASSES, RGW_MEMSTORE_BYTES,
+# RGW_SSL_PORT (unset: no HTTPS; set: also serve https://127.0.0.1:$RGW_SSL_PORT with a self-signed certificate
+# for 127.0.0.1 made at start, written to $RGW_BASE/tls/cert.pem for clients to trust).
 set -euo pipefail
 started_ok=0
 cleanup_on_fail() { # kill whatever this run started if it did not finish
@@ -26,6 +28,7 @@ MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-4294967296}   # OSD "disk" size, held in RA
 # S3lo's tests store blobs with INTELLIGENT_TIERING; set RGW_STORAGE_CLASSES="" for none.
 STORAGE_CLASSES=${RGW_STORAGE_CLASSES-INTELLIGENT_TIERING}
 TIMEOUT=${RGW_START_TIMEOUT:-90}
+SSL_PORT=${RGW_SSL_PORT:-}
 
 T0=$(date +%s%N)
 log() { local ms=$(( ($(date +%s%N) - T0) / 1000000 )); printf '[start-rgw %d.%03ds] %s\n' $((ms/1000)) $((ms%1000)) "$*"; }
@@ -41,13 +44,21 @@ if [ -d "$RUN" ]; then
     [ -f "$f" ] && running "$(cat "$f")" && die "already running ($f); run stop-rgw.sh first"
   done
 fi
-for p in $PORT $MON_V2 $MON_V1; do
+for p in $PORT $MON_V2 $MON_V1 $SSL_PORT; do
   ss -Hltn "sport = :$p" | grep -q . && die "TCP port $p is already in use"
 done
 rm -rf "$BASE"; mkdir -p "$RUN" "$LOGD" "$DATA"
 trap cleanup_on_fail EXIT   # from here on, a failure kills what this run started
 
 export CEPH_CONF=$BASE/ceph.conf
+FRONTEND="beast endpoint=127.0.0.1:$PORT tcp_nodelay=1"
+if [ -n "$SSL_PORT" ]; then
+  command -v openssl >/dev/null || die "missing 'openssl' (RGW_SSL_PORT needs it for the certificate)"
+  mkdir -p "$BASE/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+      -keyout "$BASE/tls/key.pem" -out "$BASE/tls/cert.pem" 2>"$LOGD/openssl.log" || die "openssl req failed: $(tail -3 "$LOGD/openssl.log")"
+  FRONTEND="$FRONTEND ssl_endpoint=127.0.0.1:$SSL_PORT ssl_certificate=$BASE/tls/cert.pem ssl_private_key=$BASE/tls/key.pem"
+fi
 FSID=$(cat /proc/sys/kernel/random/uuid)
 cat > "$CEPH_CONF" <<EOF
 [global]
@@ -91,7 +102,7 @@ memstore device bytes = $MEMSTORE_BYTES
 [client.rgw.test]
 rgw data = $DATA/\$name
 # tcp_nodelay: without it every small response pays a ~40 ms Nagle/delayed-ACK stall
-rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
+rgw frontends = $FRONTEND
 # deleted/overwritten object data is garbage-collected after 2 h by default; memstore
 # keeps it in RAM (and counts it against memstore device bytes) until then
 rgw gc obj min wait = 5
@@ -170,6 +181,12 @@ s3_ok() { # signed ListBuckets must answer 200 (proves user + signature path wor
         --user "$ACCESS:$SECRET" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "http://127.0.0.1:$PORT/")" = 200 ]
 }
 wait_for "S3 endpoint on 127.0.0.1:$PORT" s3_ok
+if [ -n "$SSL_PORT" ]; then
+  s3s_ok() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$BASE/tls/cert.pem" --aws-sigv4 'aws:amz:us-east-1:s3' \
+        --user "$ACCESS:$SECRET" -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' "https://127.0.0.1:$SSL_PORT/")" = 200 ]; }
+  wait_for "S3 endpoint on https://127.0.0.1:$SSL_PORT" s3s_ok
+  log "HTTPS: https://127.0.0.1:$SSL_PORT (certificate $BASE/tls/cert.pem)"
+fi
 alive rgw
 log "S3 ready: http://127.0.0.1:$PORT  access=$ACCESS secret=$SECRET  (pids: mon $(cat "$RUN/mon.a.fpid"), osd $(cat "$RUN/osd.0.fpid"), rgw $(cat "$RUN/rgw.fpid"))"
 started_ok=1

@@ -211,6 +211,45 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
     private static extern int link(string oldPath, string newPath);
 
     /// <summary>
+    /// Starts the disk writes of a large file while the rest of it is still being written (Linux <c>sync_file_range</c>
+    /// with <c>SYNC_FILE_RANGE_WRITE</c>, every <see cref="Step"/> bytes), so the fsync before its rename waits for the
+    /// last few MiB instead of the whole file: the disk works while the CPU hashes the next bytes. It changes what is
+    /// durable when by nothing: the fsync still comes before the rename. Elsewhere, or where the call is refused, it does nothing.
+    /// </summary>
+    private sealed class EarlyWriteback(FileStream file)
+    {
+        private const long Step = 16 << 20;
+        private const uint SyncFileRangeWrite = 2;
+        private static bool s_unavailable = !OperatingSystem.IsLinux();
+        private long _written;
+        private long _started;
+
+        public void Written(int count)
+        {
+            _written += count;
+            if (_written - _started < Step || s_unavailable) return;
+            // The FileStream writes a buffer as large as its own straight through, so every byte counted is in the kernel.
+            file.Flush(flushToDisk: false);
+            try
+            {
+                if (sync_file_range(file.SafeFileHandle, _started, _written - _started, SyncFileRangeWrite) != 0 &&
+                    Marshal.GetLastPInvokeError() is Enosys or Einval) s_unavailable = true;
+            }
+            catch (EntryPointNotFoundException)
+            {
+                s_unavailable = true;
+            }
+            _started = _written;
+        }
+
+        private const int Enosys = 38;
+        private const int Einval = 22;
+
+        [DllImport("libc", SetLastError = true)]
+        private static extern int sync_file_range(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, long nbytes, uint flags);
+    }
+
+    /// <summary>
     /// An exclusive lock for a read-check-write of one object. FileShare.None is an advisory flock on Unix, so the
     /// lock dies with its process and a crash leaves no stale lock behind; the lock file stays, hidden from listings.
     /// </summary>
@@ -239,10 +278,12 @@ public sealed class LocalObjectStore : IObjectStore, IIncompleteWrites, IStoreEx
             await using var lease = VerifyingReadStream.Over(content, digest, size, $"blob {digest}");
             var verified = lease.Stream;
             var buffer = new byte[BufferSize];
+            var writeback = new EarlyWriteback(file);
             int n;
             while ((n = await verified.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
             {
                 await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                writeback.Written(n);
                 progress?.Invoke(n);
             }
         }, cancellationToken).ConfigureAwait(false);

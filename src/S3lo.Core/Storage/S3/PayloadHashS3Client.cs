@@ -6,18 +6,25 @@ using Amazon.S3;
 namespace S3lo.Core.Storage.S3;
 
 /// <summary>
-/// An S3 client that signs a request body with a SHA-256 the caller already computed, instead of hashing the
-/// body again. SigV4 signs <c>x-amz-content-sha256</c>, the hex SHA-256 of the payload; left to itself the SDK
-/// either reads a seekable body once more to hash it or (the default for PutObject and UploadPart,
-/// <c>UseChunkEncoding</c>) sends it aws-chunked with a SHA-256 and an HMAC per 80 KiB chunk. S3lo knows every body's
-/// hash already (a blob sent whole has its digest as its SHA-256, a part is hashed once when it is cut), so the second
-/// pass over the bytes - on a 2-core machine a large share of a push's CPU - is waste.
+/// An S3 client that never reads a request body a second time to hash it. SigV4 signs <c>x-amz-content-sha256</c>;
+/// left to itself the SDK either reads a seekable body once more to hash it or (the default for PutObject and
+/// UploadPart, <c>UseChunkEncoding</c>) sends it aws-chunked with a SHA-256 and an HMAC per 80 KiB chunk. S3lo knows
+/// every body's hash already (a blob sent whole has its digest as its SHA-256, a part is hashed once when it is cut).
+/// <list type="bullet">
+/// <item>Over plain HTTP the body is signed with that hash, so the server checks every byte against it in transit: a
+/// wrong body is a rejected request (<c>XAmzContentSHA256Mismatch</c>), never a stored object.</item>
+/// <item>Over HTTPS the body is sent <c>UNSIGNED-PAYLOAD</c>, as the AWS SDKs and the S3 CLIs send it there: TLS already
+/// protects the bytes in transit, and the server need not hash them to authorize the request (on a server without
+/// SHA-256 in hardware, such as Ceph RGW 16, that hash halved the throughput of a push). A whole blob also carries
+/// <c>x-amz-checksum-sha256</c>, its digest, which S3 checks against the bytes it stores, and which keeps the SDK from
+/// reading the body again for a CRC32 of its own.</item>
+/// </list>
+/// Either way S3lo has checked the bytes against their digest as it read them, before the last of them is sent.
 /// <para>
 /// The hash reaches the signer through <see cref="IRequest.PrecomputedContentSha256"/>, which
 /// <c>AWS4Signer.SetRequestBodyHash</c> uses as the payload hash when the request is not chunk-encoded; an
 /// <c>x-amz-content-sha256</c> header set by the caller is removed by the signer's <c>CleanHeaders</c>, so a
-/// handler just before the <see cref="Signer"/> sets it. The server still checks the bytes against the hash: a
-/// wrong hash is a rejected request (<c>XAmzContentSHA256Mismatch</c>), never a stored object.
+/// handler just before the <see cref="Signer"/> sets it.
 /// </para>
 /// </summary>
 internal sealed class PayloadHashS3Client : AmazonS3Client
@@ -25,16 +32,33 @@ internal sealed class PayloadHashS3Client : AmazonS3Client
     // Keyed by the request object; an entry lives as long as its request does.
     private readonly ConditionalWeakTable<AmazonWebServiceRequest, string> _payloadHashes = new();
 
-    public PayloadHashS3Client(AWSCredentials credentials, AmazonS3Config config) : base(credentials, config)
+    /// <summary>The payload hash of a body sent over HTTPS, where TLS protects it in transit.</summary>
+    public const string UnsignedPayload = "UNSIGNED-PAYLOAD";
+
+    public PayloadHashS3Client(AWSCredentials credentials, AmazonS3Config config, bool signsPayloads) : base(credentials, config)
     {
+        SignsPayloads = signsPayloads;
     }
 
     /// <summary>
-    /// Signs <paramref name="request"/>'s body with <paramref name="sha256Hex"/> (lower-case hex of the SHA-256 of the
-    /// exact bytes it sends). The request must not be chunk-encoded (<c>UseChunkEncoding = false</c>); if it is, the
-    /// SDK signs it chunk by chunk as before and the hash is unused.
+    /// Whether request bodies are signed with their hash: true when the endpoint is plain HTTP. Over HTTPS a body's
+    /// hash is not needed (see the class remarks), so a caller need not compute one just for the signature.
     /// </summary>
-    public void SetPayloadHash(AmazonWebServiceRequest request, string sha256Hex) => _payloadHashes.AddOrUpdate(request, sha256Hex);
+    public bool SignsPayloads { get; }
+
+    /// <summary>
+    /// Signs <paramref name="request"/>'s body with <paramref name="sha256Hex"/> (lower-case hex of the SHA-256 of the
+    /// exact bytes it sends) over HTTP, or sends it unsigned over HTTPS; <see cref="UnsignedPayload"/> when the caller
+    /// has no hash because <see cref="SignsPayloads"/> is false. A PutObject with a hash also carries it as
+    /// <c>x-amz-checksum-sha256</c> over HTTPS. The request must not be chunk-encoded (<c>UseChunkEncoding = false</c>);
+    /// if it is, the SDK signs it chunk by chunk as before and the hash is unused.
+    /// </summary>
+    public void SetPayloadHash(AmazonWebServiceRequest request, string sha256Hex)
+    {
+        if (sha256Hex != UnsignedPayload && !SignsPayloads && request is Amazon.S3.Model.PutObjectRequest put)
+            put.ChecksumSHA256 = Convert.ToBase64String(Convert.FromHexString(sha256Hex));
+        _payloadHashes.AddOrUpdate(request, sha256Hex);
+    }
 
     protected override void CustomizeRuntimePipeline(RuntimePipeline pipeline)
     {
@@ -60,7 +84,8 @@ internal sealed class PayloadHashS3Client : AmazonS3Client
         {
             var context = executionContext.RequestContext;
             if (!context.Request.UseChunkEncoding && context.OriginalRequest is { } original && payloadHashes.TryGetValue(original, out var hash))
-                context.Request.PrecomputedContentSha256 = hash;
+                context.Request.PrecomputedContentSha256 =
+                    context.Request.Endpoint?.Scheme == Uri.UriSchemeHttp && hash != UnsignedPayload ? hash : UnsignedPayload;
         }
     }
 }

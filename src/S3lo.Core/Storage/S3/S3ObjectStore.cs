@@ -22,11 +22,12 @@ namespace S3lo.Core.Storage.S3;
 /// concurrently, completed only when the digest matched. Either way a bad blob never becomes visible, and no blob is
 /// ever held whole in memory: at most <see cref="MaxBufferedParts"/> part buffers exist per store, allocated once and reused.
 /// <para>
-/// Every body is signed with a SHA-256 S3lo computed itself (<see cref="PayloadHashS3Client"/>): a whole blob with its
-/// own digest (checked by the server, and by S3lo as it reads); a part with the hash of its buffer, taken once off the
-/// reading thread. The digest is checked through the transfer engine's own verifying stream when it hands one over
-/// (<see cref="VerifyingReadStream.Over"/>), so a blob sent whole is hashed once, one sent in parts twice (digest,
-/// part), and the SDK never reads the bytes again (no CRC32 either on S3-compatible endpoints).
+/// Over plain HTTP every body is signed with a SHA-256 S3lo computed itself (<see cref="PayloadHashS3Client"/>): a whole
+/// blob with its own digest (checked by the server, and by S3lo as it reads); a part with the hash of its buffer, taken
+/// once off the reading thread. Over HTTPS bodies go unsigned (TLS protects them in transit), a whole blob with its digest
+/// as <c>x-amz-checksum-sha256</c>. The digest is checked through the transfer engine's own verifying stream when it hands
+/// one over (<see cref="VerifyingReadStream.Over"/>), so a blob is hashed once by S3lo (a part over HTTP twice: digest,
+/// part), and the SDK never reads the bytes again.
 /// </para>
 /// </summary>
 public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedReads, IPresignedReads
@@ -115,6 +116,11 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             MaxErrorRetry = 5,
             BufferSize = RequestBufferSize,
             HttpClientFactory = S3HttpClientFactory.Instance,
+            // S3lo checks every byte it sends or reads against its SHA-256 digest itself, and hands S3 that digest
+            // (x-amz-checksum-sha256, or the payload hash over plain HTTP). The SDK's own CRC32s would read each body
+            // again, and a multipart upload started with one would need every part's CRC32 at completion.
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
         };
         if (options.IsCustomEndpoint)
         {
@@ -125,14 +131,14 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             config.ServiceURL = options.EndpointUrl;
             config.ForcePathStyle = true;
             config.AuthenticationRegion = region;
-            config.RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED;
-            config.ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED;
         }
         else
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         }
-        return new PayloadHashS3Client(credentials, config);
+        // Only a custom http:// endpoint is plain HTTP: AWS endpoints are HTTPS.
+        var signsPayloads = options.IsCustomEndpoint && new Uri(options.EndpointUrl!).Scheme == Uri.UriSchemeHttp;
+        return new PayloadHashS3Client(credentials, config, signsPayloads);
     }
 
     private static async Task<string> DiscoverBucketRegionAsync(StoreLocation location, AWSCredentials credentials, CancellationToken cancellationToken)
@@ -496,7 +502,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
                 BucketName = _bucket, Key = key, UploadId = uploadId, PartNumber = partNumber, InputStream = body, PartSize = length,
                 UseChunkEncoding = false,
             };
-            _client.SetPayloadHash(request, Sha256Hex(buffer.AsSpan(0, length)));
+            _client.SetPayloadHash(request, _client.SignsPayloads ? Sha256Hex(buffer.AsSpan(0, length)) : PayloadHashS3Client.UnsignedPayload);
             var response = await Call(Location, key, () => _client.UploadPartAsync(request, failure.Token)).ConfigureAwait(false);
             progress?.Invoke(length);
             return new PartETag(partNumber, response.ETag);
