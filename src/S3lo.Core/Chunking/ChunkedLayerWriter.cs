@@ -29,6 +29,7 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
 {
     private const int CompressionLevel = 3;
     private const long MaxStoredChunkBytes = 17L << 20;
+    private const int ReadStep = 1 << 20;
 
     /// <summary>
     /// Reads <paramref name="raw"/> (the uncompressed tar) to the end and stores it chunked; null, with nothing
@@ -67,22 +68,33 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
         {
             var fill = 0;
             var ended = false;
+            var scan = FastCdc.CutScan.Start;
             while (true)
             {
-                while (!ended && fill < FastCdc.MaxSize)
+                // Read in steps until the cut is found: a buffer is written only as far as its chunk reaches, and what is
+                // read past the cut, moved on to the next window, is one step at most.
+                int length;
+                while (true)
                 {
-                    var n = await raw.ReadAsync(window.AsMemory(fill, FastCdc.MaxSize - fill), cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
+                    var target = Math.Min(FastCdc.MaxSize, Math.Max(fill, FastCdc.MinSize) + ReadStep);
+                    while (!ended && fill < target)
                     {
-                        ended = true;
-                        break;
+                        var n = await raw.ReadAsync(window.AsMemory(fill, target - fill), cancellationToken).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            ended = true;
+                            break;
+                        }
+                        indexer.Feed(window.AsSpan(fill, n));
+                        rawHash?.AppendData(window, fill, n);
+                        fill += n;
+                        total += n;
                     }
-                    indexer.Feed(window.AsSpan(fill, n));
-                    rawHash?.AppendData(window, fill, n);
-                    fill += n;
-                    total += n;
+                    length = FastCdc.FindCut(window.AsSpan(0, fill), ref scan);
+                    if (length > 0 || ended) break;
                 }
                 if (fill == 0) break;
+                if (length == 0) length = fill;
                 if (!started)
                 {
                     if (ended && total < FastCdc.MinSize) return null;
@@ -91,7 +103,6 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
                     started = true;
                 }
 
-                var length = FastCdc.NextCut(window.AsSpan(0, fill));
                 // A slot first: the chunks of this layer already in flight are taken in order to free one, never waited on by another layer.
                 while (!budget.TryEnterChunk())
                 {
@@ -107,6 +118,7 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
                 window = budget.RentRaw();
                 Buffer.BlockCopy(chunk, length, window, 0, fill - length);
                 fill -= length;
+                scan = FastCdc.CutScan.Start;
                 pending.Enqueue(Task.Run(() => StoreChunkAsync(chunk, length, what, cancellationToken)));
                 while (pending.Count > 0 && pending.Peek().IsCompleted) await TakeAsync().ConfigureAwait(false);
             }
