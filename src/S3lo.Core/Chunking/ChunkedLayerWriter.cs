@@ -23,7 +23,7 @@ public sealed record ChunkedLayerStats(int ChunksUploaded, int ChunksReused, lon
 /// covers the frames as stored: a chunk already in the store keeps its bytes, and is read back for it.
 /// Memory is bounded by the <see cref="ChunkBudget"/> the writers of one destination share: the window a layer is read
 /// into becomes the cut chunk's raw buffer (the rest moves to a fresh one), and a chunk in flight holds a slot from
-/// before it is compressed until its frame is hashed in order.
+/// before it is compressed until its frame (compressed, or read back into a frame buffer) is hashed in order.
 /// </summary>
 internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budget)
 {
