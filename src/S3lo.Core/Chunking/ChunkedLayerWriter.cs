@@ -275,7 +275,8 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
                     {
                         if (length >= MaxStoredChunkBytes)
                         {
-                            if (await stream.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) > 0) throw StoreErrors.TooLarge(key, MaxStoredChunkBytes);
+                            if (await stream.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) > 0)
+                                throw StoreErrors.TooLarge(key, MaxStoredChunkBytes);
                             break;
                         }
                         var larger = new byte[MaxStoredChunkBytes];
