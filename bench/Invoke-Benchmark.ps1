@@ -67,6 +67,8 @@ $PeakMemoryTarget = 300e6
 $NeedLocal = [bool]($Operation | Where-Object { $_ -in 'push', 'save', 're-push' })
 $NeedS3 = [bool]($Operation | Where-Object { $_ -in 's3-push', 's3-push-http', 's3-chunked-push', 's3-read-file' })
 $NeedAzure = $Operation -contains 'azure-push'
+# Set when RGW starts; Measure-S3lo defaults -EndpointUrl to it, so it must exist (strict mode) in runs without S3.
+$script:Endpoint = $null
 # h'. (the chunked push with and without fsync) runs with h.
 $Ops = @($Operation) + @(if ($Operation -contains 'durability') { 'durability-chunked' })
 # Targets of the chunked push: its time over the zstd -3 -T0 + SHA-256 floor, and an unchanged re-push over the first push.

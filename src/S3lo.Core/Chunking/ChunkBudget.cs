@@ -5,8 +5,9 @@ namespace S3lo.Core.Chunking;
 /// <summary>
 /// The memory of chunked writes into one destination, shared by all its layers: at most <see cref="Layers"/> layers are
 /// cut at once (each fills one raw buffer), and at most <see cref="Slots"/> chunks are in flight across them (each holds a
-/// raw buffer until compressed, then its frame until hashed in order). Buffers are allocated on first need and reused,
-/// so a push holds at most <c>(Layers + 2 × Slots)</c> buffers of about 16 MiB, whatever the size or number of its layers.
+/// raw buffer until compressed, or until the frame stored for it is read back and checked, then that frame until hashed
+/// in order). Buffers are allocated on first need and reused, so a push holds at most <c>(Layers + 2 × Slots)</c> buffers
+/// of about 16 MiB, whatever the size or number of its layers.
 /// Not ArrayPool.Shared: it keeps arrays in per-thread slots and makes new ones for threads that find none, so the
 /// number alive is not bounded by the number in use.
 /// </summary>

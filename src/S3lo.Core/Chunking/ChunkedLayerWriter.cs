@@ -23,12 +23,13 @@ public sealed record ChunkedLayerStats(int ChunksUploaded, int ChunksReused, lon
 /// covers the frames as stored: a chunk already in the store keeps its bytes, and is read back for it.
 /// Memory is bounded by the <see cref="ChunkBudget"/> the writers of one destination share: the window a layer is read
 /// into becomes the cut chunk's raw buffer (the rest moves to a fresh one), and a chunk in flight holds a slot from
-/// before it is compressed until its frame is hashed in order.
+/// before it is compressed until its frame (compressed, or read back into a frame buffer) is hashed in order.
 /// </summary>
 internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budget)
 {
     private const int CompressionLevel = 3;
     private const long MaxStoredChunkBytes = 17L << 20;
+    private const int ReadStep = 1 << 20;
 
     /// <summary>
     /// Reads <paramref name="raw"/> (the uncompressed tar) to the end and stores it chunked; null, with nothing
@@ -67,22 +68,33 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
         {
             var fill = 0;
             var ended = false;
+            var scan = FastCdc.CutScan.Start;
             while (true)
             {
-                while (!ended && fill < FastCdc.MaxSize)
+                // Read in steps until the cut is found: a buffer is written only as far as its chunk reaches, and what is
+                // read past the cut, moved on to the next window, is one step at most.
+                int length;
+                while (true)
                 {
-                    var n = await raw.ReadAsync(window.AsMemory(fill, FastCdc.MaxSize - fill), cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
+                    var target = Math.Min(FastCdc.MaxSize, Math.Max(fill, FastCdc.MinSize) + ReadStep);
+                    while (!ended && fill < target)
                     {
-                        ended = true;
-                        break;
+                        var n = await raw.ReadAsync(window.AsMemory(fill, target - fill), cancellationToken).ConfigureAwait(false);
+                        if (n == 0)
+                        {
+                            ended = true;
+                            break;
+                        }
+                        indexer.Feed(window.AsSpan(fill, n));
+                        rawHash?.AppendData(window, fill, n);
+                        fill += n;
+                        total += n;
                     }
-                    indexer.Feed(window.AsSpan(fill, n));
-                    rawHash?.AppendData(window, fill, n);
-                    fill += n;
-                    total += n;
+                    length = FastCdc.FindCut(window.AsSpan(0, fill), ref scan);
+                    if (length > 0 || ended) break;
                 }
                 if (fill == 0) break;
+                if (length == 0) length = fill;
                 if (!started)
                 {
                     if (ended && total < FastCdc.MinSize) return null;
@@ -91,7 +103,6 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
                     started = true;
                 }
 
-                var length = FastCdc.NextCut(window.AsSpan(0, fill));
                 // A slot first: the chunks of this layer already in flight are taken in order to free one, never waited on by another layer.
                 while (!budget.TryEnterChunk())
                 {
@@ -107,6 +118,7 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
                 window = budget.RentRaw();
                 Buffer.BlockCopy(chunk, length, window, 0, fill - length);
                 fill -= length;
+                scan = FastCdc.CutScan.Start;
                 pending.Enqueue(Task.Run(() => StoreChunkAsync(chunk, length, what, cancellationToken)));
                 while (pending.Count > 0 && pending.Peek().IsCompleted) await TakeAsync().ConfigureAwait(false);
             }
@@ -178,9 +190,10 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
     private sealed record StoredChunk(Digest Digest, long Size, byte[] Frame, int Length, bool Pooled, bool Uploaded);
 
     /// <summary>
-    /// Stores one chunk unless the store has it; returns the frame as stored. A chunk already there is touched first, so a
-    /// collection starting now sees it as new, and read back: its bytes, not a fresh compression, make the layer's digest.
-    /// The raw buffer goes back to the budget once compressed.
+    /// Stores one chunk unless the store has it; returns the frame as stored, in a frame buffer of the budget. A chunk
+    /// already there is touched first, so a collection starting now sees it as new, and read back: its bytes, not a fresh
+    /// compression, make the layer's digest. The raw buffer goes back to the budget once the chunk is compressed or its
+    /// stored frame checked (a chunk gone between the touch and the read is stored from it).
     /// </summary>
     private async Task<StoredChunk> StoreChunkAsync(byte[] buffer, int length, string what, CancellationToken cancellationToken)
     {
@@ -193,7 +206,7 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
             var key = StoreLayout.ChunkKey(digest);
             if (await objects.TouchAsync(key, cancellationToken).ConfigureAwait(false)
                 && await ReadStoredAsync(key, digest, length, what, cancellationToken).ConfigureAwait(false) is { } existing)
-                return new StoredChunk(digest, length, existing, existing.Length, false, false);
+                return existing;
 
             frame = budget.RentFrame();
             try
@@ -222,9 +235,8 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
         {
             budget.ReturnFrame(frame);
             // Another push stored it meanwhile, perhaps compressed differently: its bytes are the chunk's.
-            var stored = await ReadStoredAsync(chunkKey, digest, length, what, cancellationToken).ConfigureAwait(false)
-                         ?? throw new PreconditionFailedException(chunkKey, objects.Location);
-            return new StoredChunk(digest, length, stored, stored.Length, false, false);
+            return await ReadStoredAsync(chunkKey, digest, length, what, cancellationToken).ConfigureAwait(false)
+                   ?? throw new PreconditionFailedException(chunkKey, objects.Location);
         }
         catch
         {
@@ -233,25 +245,70 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
         }
     }
 
-    /// <summary>A stored chunk, checked to be one zstd stream of exactly the chunk's bytes: a layer built on a corrupt chunk
-    /// would fail every read, so the push fails instead, before its recipe is written.</summary>
-    private async Task<byte[]?> ReadStoredAsync(string key, Digest digest, long size, string what, CancellationToken cancellationToken)
+    /// <summary>
+    /// A stored chunk, read into a frame buffer of the budget (one larger than any frame S3lo writes, for a frame another
+    /// writer stored bigger, up to <see cref="MaxStoredChunkBytes"/>), and checked to be one zstd stream of exactly the
+    /// chunk's bytes: a layer built on a corrupt chunk would fail every read, so the push fails instead, before its recipe
+    /// is written. Null when the chunk is not there.
+    /// </summary>
+    private async Task<StoredChunk?> ReadStoredAsync(string key, Digest digest, int size, string what, CancellationToken cancellationToken)
     {
-        var stored = await objects.GetBytesAsync(key, MaxStoredChunkBytes, cancellationToken).ConfigureAwait(false);
-        if (stored is null) return null;
-        var chunk = $"chunk {digest} of the {what} ({key} in {objects.Location})";
+        Stream stream;
         try
         {
-            using var frame = new MemoryStream(stored.Bytes, writable: false);
-            await using var content = new IO.VerifyingReadStream(new ZstdSharp.DecompressionStream(frame), digest, size, "stored " + chunk);
-            await content.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
+            stream = await objects.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
         }
-        catch (ZstdSharp.ZstdException e)
+        catch (ObjectNotFoundException)
         {
-            throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData, $"The stored {chunk} is not a valid zstd frame: {e.Message}",
-                digest.ToString(), e);
+            return null;
         }
-        return stored.Bytes;
+        var frame = budget.RentFrame();
+        var pooled = true;
+        try
+        {
+            var length = 0;
+            await using (stream.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    if (length == frame.Length)
+                    {
+                        if (length >= MaxStoredChunkBytes)
+                        {
+                            if (await stream.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) > 0)
+                                throw StoreErrors.TooLarge(key, MaxStoredChunkBytes);
+                            break;
+                        }
+                        var larger = new byte[MaxStoredChunkBytes];
+                        Buffer.BlockCopy(frame, 0, larger, 0, length);
+                        budget.ReturnFrame(frame);
+                        frame = larger;
+                        pooled = false;
+                    }
+                    var n = await stream.ReadAsync(frame.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                    if (n == 0) break;
+                    length += n;
+                }
+            }
+            var chunk = $"chunk {digest} of the {what} ({key} in {objects.Location})";
+            try
+            {
+                using var stored = new MemoryStream(frame, 0, length, writable: false);
+                await using var content = new IO.VerifyingReadStream(new ZstdSharp.DecompressionStream(stored), digest, size, "stored " + chunk);
+                await content.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ZstdSharp.ZstdException e)
+            {
+                throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData, $"The stored {chunk} is not a valid zstd frame: {e.Message}",
+                    digest.ToString(), e);
+            }
+            return new StoredChunk(digest, size, frame, length, pooled, false);
+        }
+        catch
+        {
+            if (pooled) budget.ReturnFrame(frame);
+            throw;
+        }
     }
 
     internal static byte[] RecipeBytes(ChunkRecipe recipe)

@@ -69,6 +69,51 @@ public static class FastCdc
         return end;
     }
 
+    /// <summary>Where <see cref="FindCut"/> stopped in the chunk it looks at: positions before <see cref="Position"/> hold
+    /// no cut, and <see cref="Hash"/> is the gear hash there.</summary>
+    public struct CutScan
+    {
+        public int Position;
+        public ulong Hash;
+
+        public static CutScan Start => new() { Position = MinSize };
+    }
+
+    /// <summary>
+    /// <see cref="NextCut"/> for a stream read in steps: <paramref name="data"/> is the first bytes of the rest of the stream
+    /// (not necessarily all of it, nor <see cref="MaxSize"/> bytes), and <paramref name="scan"/> (from <see cref="CutScan.Start"/>)
+    /// carries the scan from one call to the next, so each byte is hashed once. Returns the chunk's length when a cut lies
+    /// within <paramref name="data"/> or it holds <see cref="MaxSize"/> bytes; 0 when the cut lies further on (read more) or
+    /// the stream ends first (then the chunk is <paramref name="data"/>, as <see cref="NextCut"/> says). The same loop as
+    /// <see cref="NextCut"/>, so the cuts are the same.
+    /// </summary>
+    public static int FindCut(ReadOnlySpan<byte> data, ref CutScan scan)
+    {
+        var n = data.Length;
+        if (n >= MaxSize) n = MaxSize;
+        if (n <= MinSize) return 0;
+        var gear = GearTable;
+        var h = scan.Hash;
+        var i = scan.Position;
+        var mid = Math.Min(AverageSize, n);
+        unchecked
+        {
+            for (; i < mid; i++)
+            {
+                h = (h << 1) + gear[data[i]];
+                if ((h & MaskS) == 0) return i + 1;
+            }
+            for (; i < n; i++)
+            {
+                h = (h << 1) + gear[data[i]];
+                if ((h & MaskL) == 0) return i + 1;
+            }
+        }
+        scan.Position = i;
+        scan.Hash = h;
+        return n == MaxSize ? MaxSize : 0;
+    }
+
     /// <summary>Every chunk length of <paramref name="data"/> in order (for data held whole, such as tests).</summary>
     public static IEnumerable<int> Cuts(ReadOnlyMemory<byte> data)
     {

@@ -282,6 +282,47 @@ public abstract class ChunkedPushTests : IAsyncLifetime
         Assert.Null(await store.TryGetTagAsync("app", "v2", default));
     }
 
+    // A frame stored by another writer may be larger than any S3lo compresses to (here a skippable frame follows it): it is
+    // reused as stored, up to the 17 MiB a chunk may take, and refused beyond.
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_stored_chunk_larger_than_S3lo_frames_is_reused_as_stored_up_to_the_limit(bool overLimit)
+    {
+        var (store, _) = await NewStoreAsync();
+        var v1 = new TarLayerImage();
+        await Transfers.PushAsync(v1, store, "app", "v1");
+        var first = FastCdc.Cuts(v1.RawLayer).First();
+        var firstChunk = Digest.Compute(v1.RawLayer.AsSpan(0, first));
+        byte[] frame;
+        using (var compressor = new ZstdSharp.Compressor(3))
+            frame = compressor.Wrap(v1.RawLayer.AsSpan(0, first)).ToArray();
+        var total = overLimit ? (17 << 20) + 1 : ChunkBudget.FrameSize + 1000;
+        var stored = new byte[total];
+        frame.CopyTo(stored, 0);
+        BitConverter.TryWriteBytes(stored.AsSpan(frame.Length), 0x184D2A50u);
+        BitConverter.TryWriteBytes(stored.AsSpan(frame.Length + 4), (uint)(total - frame.Length - 8));
+        await store.Objects.PutBytesAsync(StoreLayout.ChunkKey(firstChunk), stored, ObjectClass.Blob, default);
+
+        var push = Transfers.PushAsync(new TarLayerImage(config: "version=22\n"), store, "app", "v2");
+
+        if (overLimit)
+        {
+            Assert.Equal(ErrorIds.ObjectTooLarge, (await Assert.ThrowsAsync<S3loException>(() => push)).ErrorId);
+            Assert.Null(await store.TryGetTagAsync("app", "v2", default));
+            return;
+        }
+        await push;
+        var layer = Assert.Single((await store.GetTagAsync("app", "v2", default)).Manifest.Layers);
+        var recipe = await store.TryGetRecipeAsync(layer.Digest, default);
+        Assert.NotNull(recipe);
+        Assert.Equal(total, recipe.Chunks[0].CompressedSize);
+        // The layer digest covers the frames as stored, the larger one included.
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var chunk in recipe.Chunks) hash.AppendData((await store.Objects.GetBytesAsync(StoreLayout.ChunkKey(chunk.Digest), 32 << 20, default))!.Bytes);
+        Assert.Equal(layer.Digest, Digest.FromHash(hash.GetHashAndReset()));
+    }
+
     [Fact]
     public async Task A_copy_to_another_store_moves_chunks_recipe_and_index_and_keeps_the_manifest()
     {

@@ -73,6 +73,44 @@ public sealed class FastCdcTests
     public void A_chunk_is_never_longer_than_the_maximum()
         => Assert.Equal(FastCdc.MaxSize, FastCdc.NextCut(new byte[FastCdc.MaxSize + 100]));
 
+    // A stream cut as it is read, a step at a time (the chunked push reads so), is cut where the whole of it is.
+    [Theory]
+    [InlineData(4099)]
+    [InlineData(1 << 20)]
+    [InlineData((5 << 20) + 3)]
+    public void A_stream_read_in_steps_is_cut_where_the_whole_of_it_is(int step)
+    {
+        Assert.Equal(ExpectedSizes, CutsInSteps(VectorStream.Value, step));
+        Assert.Equal([FastCdc.MaxSize, 100], CutsInSteps(new byte[FastCdc.MaxSize + 100], step));
+        Assert.Equal([FastCdc.MinSize - 1], CutsInSteps(new byte[FastCdc.MinSize - 1], step));
+    }
+
+    private static List<int> CutsInSteps(byte[] data, int step)
+    {
+        var sizes = new List<int>();
+        var offset = 0;
+        while (offset < data.Length)
+        {
+            var scan = FastCdc.CutScan.Start;
+            var seen = 0;
+            int length;
+            while (true)
+            {
+                seen = Math.Min(data.Length - offset, Math.Min(FastCdc.MaxSize, seen + step));
+                length = FastCdc.FindCut(data.AsSpan(offset, seen), ref scan);
+                if (length > 0) break;
+                if (offset + seen == data.Length)
+                {
+                    length = seen;
+                    break;
+                }
+            }
+            sizes.Add(length);
+            offset += length;
+        }
+        return sizes;
+    }
+
     private static HashSet<string> ChunkHashes(byte[] data)
     {
         var hashes = new HashSet<string>();
