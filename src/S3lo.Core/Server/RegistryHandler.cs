@@ -267,19 +267,13 @@ public sealed partial class RegistryHandler
         {
             while (count > 0)
             {
-                // A block is filled before it is sent, so each send is a whole block whatever sizes the store's reads return.
-                var want = (int)Math.Min(buffer.Length, count);
-                var filled = 0;
-                while (filled < want)
-                {
-                    var read = await content.ReadAsync(buffer.AsMemory(filled, want - filled), cancellationToken).ConfigureAwait(false);
-                    if (read == 0) throw new EndOfStreamException("The blob ended before its size.");
-                    filled += read;
-                }
-                count -= filled;
+                // What a read returns is sent at once: a store that streams (S3, Azure) is not waited on for a whole block.
+                var read = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
+                if (read == 0) throw new EndOfStreamException("The blob ended before its size.");
+                count -= read;
                 if (count == 0 && toEnd && await content.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
                     throw new InvalidDataException("The blob is longer than its size.");
-                await output.WriteAsync(buffer.AsMemory(0, filled), cancellationToken).ConfigureAwait(false);
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
             }
         }
         finally
