@@ -112,8 +112,11 @@ try {
 
     $store = Join-Path $run 'store'
     $null = New-Item -ItemType Directory -Force (Join-Path $store 'blobs/sha256')
-    & $pwshHost @pwshPrefix -NoProfile -NonInteractive -Command "Import-Module '$ModulePath'; `$ProgressPreference = 'SilentlyContinue'; `$null = Push-S3loImage '$layout' 'local://$store/bench:v1' -Chunked:`$false; `$null = Push-S3loImage '$layout' 'local://$store/bench:chunked' -Chunked"
+    # Chunked first: a chunking push takes a layer the store already holds whole as it is, so after the whole push the
+    # chunked tag would name the very same blobs and f2 would measure f again.
+    & $pwshHost @pwshPrefix -NoProfile -NonInteractive -Command "Import-Module '$ModulePath'; `$ProgressPreference = 'SilentlyContinue'; `$null = Push-S3loImage '$layout' 'local://$store/bench:chunked' -Chunked; `$null = Push-S3loImage '$layout' 'local://$store/bench:v1' -Chunked:`$false"
     if ($LASTEXITCODE -ne 0) { throw 'Push-S3loImage into the bench store failed' }
+    if (-not (Test-Path (Join-Path $store 'recipes'))) { throw 'The chunked push stored no chunked layer: f2 would measure whole blobs' }
 
     $s3loPort = Get-FreePort
     $server = Start-Server $pwshHost (@($pwshPrefix) + @('-NoProfile', '-NonInteractive', '-Command',

@@ -63,12 +63,14 @@ public sealed class HttpResponse
         text.Append("Date: ").Append(DateTimeOffset.UtcNow.ToString("R")).Append("\r\n");
         if (!keepAlive) text.Append("Connection: close\r\n");
         text.Append("\r\n");
-        await stream.WriteAsync(Encoding.Latin1.GetBytes(text.ToString()), cancellationToken).ConfigureAwait(false);
-        if (!head)
-        {
-            if (WriteBody is not null) await WriteBody(stream, cancellationToken).ConfigureAwait(false);
-            else if (!Body.IsEmpty) await stream.WriteAsync(Body, cancellationToken).ConfigureAwait(false);
-        }
+        // A body in memory (a manifest, an error) goes out with the head in one send, so the client gets one segment, not two.
+        var inline = head || WriteBody is not null ? 0 : Body.Length;
+        var headText = text.ToString();
+        var bytes = new byte[Encoding.Latin1.GetByteCount(headText) + inline];
+        var headLength = Encoding.Latin1.GetBytes(headText, bytes);
+        Body.Span[..inline].CopyTo(bytes.AsSpan(headLength));
+        await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        if (!head && WriteBody is not null) await WriteBody(stream, cancellationToken).ConfigureAwait(false);
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
@@ -252,19 +253,33 @@ public sealed partial class RegistryHandler
         return new ByteRange(start, end - start + 1, true);
     }
 
+    /// <summary>What one read and one send move: a local store's file buffer is no larger (LocalObjectStore), so the file is
+    /// read straight into the block that is hashed and sent, with no copy between; 80 KiB blocks cost a copy and many
+    /// more reads, sends and awaits per blob.</summary>
+    private const int CopyBlockBytes = 1 << 20;
+
     /// <summary>Copies <paramref name="count"/> bytes; for a whole blob, reads on to the end so the verifying stream checks the digest
     /// before the last bytes leave (a mismatch then aborts the response instead of completing it).</summary>
     private static async Task CopyExactlyAsync(Stream content, Stream output, long count, bool toEnd, CancellationToken cancellationToken)
     {
-        var buffer = new byte[81920];
-        while (count > 0)
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp(count, 1, CopyBlockBytes));
+        try
         {
-            var read = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
-            if (read == 0) throw new EndOfStreamException("The blob ended before its size.");
-            count -= read;
-            if (count == 0 && toEnd && await content.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
-                throw new InvalidDataException("The blob is longer than its size.");
-            await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            while (count > 0)
+            {
+                // What a read returns is sent at once: a store that streams (S3, Azure) is not waited on for a whole block.
+                var read = await content.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
+                if (read == 0) throw new EndOfStreamException("The blob ended before its size.");
+                count -= read;
+                if (count == 0 && toEnd && await content.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) != 0)
+                    throw new InvalidDataException("The blob is longer than its size.");
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // Every send was awaited, so nothing still uses the buffer.
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

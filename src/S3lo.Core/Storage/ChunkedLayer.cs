@@ -57,7 +57,8 @@ public sealed record ChunkRecipe(Digest Layer, long Size, Digest CompressedDiges
 /// <summary>
 /// Reads a chunked layer as its compressed form: the stored zstd frame of each chunk, in recipe order. Each chunk is
 /// decompressed and checked against its raw size and digest before its bytes are returned; the whole is the layer's
-/// compressed digest, which the caller checks as for any blob. A few chunks are fetched ahead, one frame each in memory.
+/// compressed digest, which the caller checks as for any blob. A few chunks are fetched ahead, one frame each in memory,
+/// into buffers the stream reuses from frame to frame (a layer of hundreds of chunks allocates a few, not one each).
 /// </summary>
 internal sealed class ChunkedLayerStream : ReadOnlyStream
 {
@@ -68,14 +69,19 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
     private readonly IObjectStore _objects;
     private readonly ChunkRecipe _recipe;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Queue<Task<byte[]>> _ahead = new();
+    private readonly Queue<Task<Frame>> _ahead = new();
+    // Buffers of frames already returned, for the next fetches; at most ChunksAhead + 1 are in use at a time.
+    private readonly Stack<byte[]> _free = new();
     private int _nextToFetch;
-    private byte[] _current = [];
+    private Frame _current = new([], 0);
     private int _offset;
     private int _skipInFirst;
     private readonly int _endChunk;
     private long _read;
     private readonly bool _checkEachChunk;
+
+    /// <summary>One chunk's stored frame: the first <see cref="Length"/> bytes of <see cref="Buffer"/>.</summary>
+    private readonly record struct Frame(byte[] Buffer, int Length);
 
     /// <param name="offset">Where in the layer's compressed form to start: the chunks before the one holding it are not
     /// fetched, and that one's frame is returned from the offset on (after the whole chunk was checked).</param>
@@ -110,11 +116,13 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
         if (buffer.IsEmpty) return 0;
         while (_offset == _current.Length)
         {
+            // The frame just returned is done with: its buffer takes the next one fetched.
+            if (_current.Buffer.Length > 0) lock (_free) _free.Push(_current.Buffer);
+            _current = new Frame([], 0);
             while (_ahead.Count < ChunksAhead && _nextToFetch < _endChunk)
             {
                 var chunk = _recipe.Chunks[_nextToFetch++];
-                _ahead.Enqueue(Task.Run(() => _checkEachChunk ? FetchChunkAsync(_objects, _recipe, chunk, _stop.Token)
-                    : FetchFrameAsync(_objects, _recipe, chunk, _stop.Token)));
+                _ahead.Enqueue(Task.Run(() => FetchAsync(chunk, _stop.Token)));
             }
             if (_ahead.Count == 0) return 0;
             _current = await _ahead.Dequeue().WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -122,49 +130,87 @@ internal sealed class ChunkedLayerStream : ReadOnlyStream
             _skipInFirst = 0;
         }
         var n = Math.Min(buffer.Length, _current.Length - _offset);
-        _current.AsMemory(_offset, n).CopyTo(buffer);
+        _current.Buffer.AsMemory(_offset, n).CopyTo(buffer);
         _offset += n;
         _read += n;
         return n;
     }
 
-    /// <summary>One chunk's stored frame, unchecked (its size only): for a reader that checks the layer digest over all frames.</summary>
-    private static async Task<byte[]> FetchFrameAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, CancellationToken cancellationToken)
+    /// <summary>One chunk's stored frame, read into a free buffer when one is large enough, checked to have the stored size
+    /// the recipe states and, unless the caller checks the layer digest over all frames, to decompress to the chunk.</summary>
+    private async Task<Frame> FetchAsync(ChunkInfo chunk, CancellationToken cancellationToken)
     {
-        var bytes = await GetFrameAsync(objects, recipe, chunk, cancellationToken).ConfigureAwait(false);
-        if (bytes.Length != chunk.CompressedSize)
-            throw new S3loException(ErrorIds.SizeMismatch, S3loErrorKind.InvalidData,
-                $"The chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location} has {bytes.Length} stored bytes, but its recipe states {chunk.CompressedSize}.",
-                chunk.Digest.ToString());
-        return bytes;
+        var size = (int)chunk.CompressedSize;
+        byte[]? buffer = null;
+        lock (_free)
+        {
+            if (_free.TryPop(out var free) && free.Length >= size) buffer = free;
+        }
+        buffer ??= new byte[size];
+        var key = StoreLayout.ChunkKey(chunk.Digest);
+        Stream stored;
+        try
+        {
+            stored = await _objects.OpenReadAsync(key, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectNotFoundException)
+        {
+            throw Missing(_objects, _recipe, chunk, key);
+        }
+        int length;
+        await using (stored.ConfigureAwait(false))
+        {
+            // Past the stated size one byte is asked for: a longer frame is seen without reading the rest of it.
+            length = await stored.ReadAtLeastAsync(buffer.AsMemory(0, size), size, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (length == size && await stored.ReadAsync(new byte[1], cancellationToken).ConfigureAwait(false) > 0) length = -1;
+        }
+        if (length != size)
+            throw WrongSize(_objects, _recipe, chunk, length < 0 ? $"more than {size}" : length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (_checkEachChunk) await CheckChunkAsync(_objects, _recipe, chunk, buffer, size, cancellationToken).ConfigureAwait(false);
+        return new Frame(buffer, size);
     }
+
+    private static S3loException Missing(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, string key)
+        => new(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
+            $"The chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location} is missing ({key}).", chunk.Digest.ToString());
+
+    private static S3loException WrongSize(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, string stored)
+        => new(ErrorIds.SizeMismatch, S3loErrorKind.InvalidData,
+            $"The chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location} has {stored} stored bytes, but its recipe states {chunk.CompressedSize}.",
+            chunk.Digest.ToString());
 
     private static async Task<byte[]> GetFrameAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, CancellationToken cancellationToken)
     {
         var key = StoreLayout.ChunkKey(chunk.Digest);
         var stored = await objects.GetBytesAsync(key, MaxStoredChunkBytes, cancellationToken).ConfigureAwait(false)
-                     ?? throw new S3loException(ErrorIds.BlobNotFound, S3loErrorKind.NotFound,
-                         $"The chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location} is missing ({key}).", chunk.Digest.ToString());
+                     ?? throw Missing(objects, recipe, chunk, key);
         return stored.Bytes;
     }
 
     /// <summary>One chunk's stored frame, checked to decompress to the chunk's raw size and digest.</summary>
     internal static async Task<byte[]> FetchChunkAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, CancellationToken cancellationToken)
     {
-        var what = $"chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location}";
         var stored = await GetFrameAsync(objects, recipe, chunk, cancellationToken).ConfigureAwait(false);
+        await CheckChunkAsync(objects, recipe, chunk, stored, stored.Length, cancellationToken).ConfigureAwait(false);
+        return stored;
+    }
+
+    /// <summary>Checks that the frame (the first <paramref name="length"/> bytes of <paramref name="frame"/>) decompresses to
+    /// the chunk's raw size and digest.</summary>
+    private static async Task CheckChunkAsync(IObjectStore objects, ChunkRecipe recipe, ChunkInfo chunk, byte[] frame, int length, CancellationToken cancellationToken)
+    {
+        var what = $"chunk {chunk.Digest} of the layer {recipe.CompressedDigest} in {objects.Location}";
         // The frame's bytes are what the layer digest covers; its raw content must be the chunk the recipe names.
         try
         {
-            using var frame = new MemoryStream(stored, writable: false);
-            await using var raw = new VerifyingReadStream(new ZstdSharp.DecompressionStream(frame), chunk.Digest, chunk.Size, what);
+            using var input = new MemoryStream(frame, 0, length, writable: false);
+            await using var raw = new VerifyingReadStream(new ZstdSharp.DecompressionStream(input), chunk.Digest, chunk.Size, what);
             await raw.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (ZstdSharp.ZstdException e)
         {
             throw new S3loException(ErrorIds.DigestMismatch, S3loErrorKind.InvalidData, $"The {what} is not a valid zstd frame: {e.Message}", chunk.Digest.ToString(), e);
         }
-        return stored;
     }
 
     protected override void Dispose(bool disposing)

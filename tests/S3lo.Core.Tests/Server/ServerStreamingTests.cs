@@ -90,6 +90,26 @@ public abstract class ServerRangedReadTests(ImageFixture images) : IAsyncLifetim
         await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsByteArrayAsync());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(-1)]
+    public async Task A_chunked_layer_with_a_frame_longer_or_shorter_than_its_recipe_states_is_cut_off(int change)
+    {
+        // The frames are not decompressed on this path, so the stored size the recipe states is what catches a frame
+        // that grew or shrank: the response ends short of its Content-Length.
+        var layer = _served.Chunked.Layers[0];
+        var recipe = (await _store.TryGetRecipeAsync(layer.Digest, default))!;
+        var key = StoreLayout.ChunkKey(recipe.Chunks[0].Digest);
+        var frame = (await _store.Objects.GetBytesAsync(key, 64 << 20, default))!.Bytes;
+        var changed = change > 0 ? [.. frame, (byte)0] : frame[..^1];
+        await _store.Objects.PutBytesAsync(key, changed, ObjectClass.Blob, default);
+
+        using var response = await _http.GetAsync($"http://{_server.Host}/v2/chunked/blobs/{layer.Digest}", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(layer.Size, response.Content.Headers.ContentLength);
+        await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsByteArrayAsync());
+    }
+
     [Fact]
     public async Task A_range_in_the_last_chunk_of_a_chunked_layer_fetches_only_that_chunk()
     {
