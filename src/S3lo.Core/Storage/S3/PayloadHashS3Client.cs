@@ -63,10 +63,11 @@ internal sealed class PayloadHashS3Client : AmazonS3Client
     protected override void CustomizeRuntimePipeline(RuntimePipeline pipeline)
     {
         base.CustomizeRuntimePipeline(pipeline);
-        pipeline.AddHandlerBefore<Signer>(new PayloadHashHandler(_payloadHashes));
+        // The base constructor builds the pipeline before this one sets SignsPayloads: the handler reads it per request.
+        pipeline.AddHandlerBefore<Signer>(new PayloadHashHandler(this));
     }
 
-    private sealed class PayloadHashHandler(ConditionalWeakTable<AmazonWebServiceRequest, string> payloadHashes) : PipelineHandler
+    private sealed class PayloadHashHandler(PayloadHashS3Client client) : PipelineHandler
     {
         public override void InvokeSync(IExecutionContext executionContext)
         {
@@ -83,9 +84,8 @@ internal sealed class PayloadHashS3Client : AmazonS3Client
         private void Apply(IExecutionContext executionContext)
         {
             var context = executionContext.RequestContext;
-            if (!context.Request.UseChunkEncoding && context.OriginalRequest is { } original && payloadHashes.TryGetValue(original, out var hash))
-                context.Request.PrecomputedContentSha256 =
-                    context.Request.Endpoint?.Scheme == Uri.UriSchemeHttp && hash != UnsignedPayload ? hash : UnsignedPayload;
+            if (!context.Request.UseChunkEncoding && context.OriginalRequest is { } original && client._payloadHashes.TryGetValue(original, out var hash))
+                context.Request.PrecomputedContentSha256 = client.SignsPayloads ? hash : UnsignedPayload;
         }
     }
 }

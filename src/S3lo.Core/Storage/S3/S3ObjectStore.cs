@@ -122,6 +122,8 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
         };
+        // Only a custom http:// endpoint is plain HTTP: AWS endpoints are HTTPS.
+        var signsPayloads = false;
         if (options.IsCustomEndpoint)
         {
             if (!Uri.TryCreate(options.EndpointUrl, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
@@ -131,13 +133,12 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             config.ServiceURL = options.EndpointUrl;
             config.ForcePathStyle = true;
             config.AuthenticationRegion = region;
+            signsPayloads = endpoint.Scheme == Uri.UriSchemeHttp;
         }
         else
         {
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         }
-        // Only a custom http:// endpoint is plain HTTP: AWS endpoints are HTTPS.
-        var signsPayloads = options.IsCustomEndpoint && new Uri(options.EndpointUrl!).Scheme == Uri.UriSchemeHttp;
         return new PayloadHashS3Client(credentials, config, signsPayloads);
     }
 
