@@ -217,13 +217,8 @@ Describe 'A <Kind> store after its pushes and copies were killed' -ForEach $Stor
 Describe 'A push that fails or is stopped' {
     It 'removes its temporary files when a blob does not match its digest' {
         $store = New-TestStore -Kind local -Root $Work
-        $corrupt = Join-Path $Work 'corrupt-layout'
-        Copy-Item -LiteralPath $Layout -Destination $corrupt -Recurse
-        $layer = (Get-TestLayoutManifest -Layout $corrupt -Tag v1 | ConvertFrom-Json).layers[0].digest.Substring(7)
-        $path = Join-Path $corrupt "blobs/sha256/$layer"
-        $bytes = [IO.File]::ReadAllBytes($path)
-        $bytes[$bytes.Length - 100] = $bytes[$bytes.Length - 100] -bxor 0xff
-        [IO.File]::WriteAllBytes($path, $bytes)
+        $bad = New-TestCorruptLayout -Layout $Layout -Path (Join-Path $Work 'corrupt-layout')
+        $corrupt, $layer = $bad.Path, $bad.Layer
 
         { Push-S3loImage $corrupt "$($store.Uri)app:v1" } | Should -Throw -ErrorId 'DigestMismatch,S3lo.PowerShell.Commands.PushS3loImageCommand'
         Get-Litter $store | Should -BeNullOrEmpty

@@ -74,13 +74,8 @@ Describe 'A push to S3 over HTTPS' {
 
     It 'refuses a layer that does not match its digest, and stores nothing under it' {
         New-TestBucket -Server $Server -Name 'bad-https'
-        $corrupt = Join-Path $Work 'corrupt-layout'
-        Copy-Item -LiteralPath $Layout -Destination $corrupt -Recurse
-        $layer = (Get-TestLayoutManifest -Layout $corrupt -Tag v1 | ConvertFrom-Json).layers[0].digest.Substring(7)
-        $path = Join-Path $corrupt "blobs/sha256/$layer"
-        $bytes = [IO.File]::ReadAllBytes($path)
-        $bytes[$bytes.Length - 100] = $bytes[$bytes.Length - 100] -bxor 0xff
-        [IO.File]::WriteAllBytes($path, $bytes)
+        $bad = New-TestCorruptLayout -Layout $Layout -Path (Join-Path $Work 'corrupt-layout')
+        $corrupt, $layer = $bad.Path, $bad.Layer
 
         Invoke-ChildPush $Server.HttpsEndpointUrl $corrupt 's3://bad-https/app:v1' | Should -Be 'RESULT error DigestMismatch,S3lo.PowerShell.Commands.PushS3loImageCommand'
         $keys = @(Get-TestS3ObjectList -Server $Server -Bucket 'bad-https')

@@ -254,6 +254,22 @@ function Get-TestLayoutManifest {
     [IO.File]::ReadAllText((Join-Path $Layout "blobs/sha256/$($entry.digest.Substring(7))"))
 }
 
+function New-TestCorruptLayout {
+    <#
+    .SYNOPSIS
+    Copies an OCI layout to -Path and flips one byte near the end of its first layer's blob, so that layer no longer
+    matches its digest (the corruption shows only after most of the blob was read). Returns Path and Layer (its hex digest).
+    #>
+    param([Parameter(Mandatory)] [string] $Layout, [Parameter(Mandatory)] [string] $Path, [string] $Tag = 'v1')
+    Copy-Item -LiteralPath $Layout -Destination $Path -Recurse
+    $layer = (Get-TestLayoutManifest -Layout $Path -Tag $Tag | ConvertFrom-Json).layers[0].digest.Substring(7)
+    $blob = Join-Path $Path "blobs/sha256/$layer"
+    $bytes = [IO.File]::ReadAllBytes($blob)
+    $bytes[$bytes.Length - 100] = $bytes[$bytes.Length - 100] -bxor 0xff
+    [IO.File]::WriteAllBytes($blob, $bytes)
+    [pscustomobject]@{ Path = $Path; Layer = $layer }
+}
+
 function Get-TestBlobDigest {
     <# .SYNOPSIS The digests of config and layers named by an OCI image manifest's JSON. #>
     param([Parameter(Mandatory)] [string] $Json)
@@ -369,4 +385,4 @@ function Set-TestChunkedImage {
 }
 
 Export-ModuleMember -Function Initialize-TestSuite, Complete-TestSuite, Start-TestAzureServer, Stop-TestAzureServer, New-TestAzureContainer,
-    Get-TestAzureContainerClient, Get-TestAzureBlobProperty, New-TestStore, New-TestLocalStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, Get-TestBlobDigest, Get-TestSha256, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage
+    Get-TestAzureContainerClient, Get-TestAzureBlobProperty, New-TestStore, New-TestLocalStore, Get-TestStoreKey, Get-TestStoreObject, Set-TestStoreObject, Get-TestLayoutManifest, New-TestCorruptLayout, Get-TestBlobDigest, Get-TestSha256, New-TestTar, New-TestIndexLayout, Set-TestChunkedImage
