@@ -128,14 +128,19 @@ internal sealed class ChunkedLayerWriter(IObjectStore objects, ChunkBudget budge
         {
             if (window is not null) budget.ReturnRaw(window);
             // A failure leaves chunks being stored; they are content-addressed, so whatever of them lands is garbage a
-            // collection removes, never a wrong object. Their slots and buffers come back when they end.
-            foreach (var task in pending)
-                _ = task.ContinueWith(t =>
+            // collection removes, never a wrong object. The failure is reported once they have ended, so none of their
+            // temporary files outlives the push; their slots and buffers come back as they end.
+            while (pending.Count > 0)
+            {
+                try
                 {
-                    if (t.IsCompletedSuccessfully) Release(t.Result);
-                    else budget.LeaveChunk();
-                    _ = t.Exception;
-                }, TaskScheduler.Default);
+                    Release(await pending.Dequeue().ConfigureAwait(false));
+                }
+                catch
+                {
+                    budget.LeaveChunk();
+                }
+            }
         }
         indexer.Complete();
 
