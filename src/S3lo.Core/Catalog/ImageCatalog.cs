@@ -98,7 +98,7 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     public async Task<ImageInfo> DescribeAsync(TagManifest tag, CancellationToken cancellationToken)
     {
         var manifest = tag.Manifest;
-        var summary = ListingSummary.FromMetadata(manifest, tag.Metadata) ?? await SummarizeAsync(manifest, cached: true, cancellationToken).ConfigureAwait(false);
+        var summary = ListingSummary.FromMetadata(manifest, tag.Metadata) ?? await SummarizeAsync(manifest, cancellationToken).ConfigureAwait(false);
         return new ImageInfo
         {
             Store = store.Location.ToString(),
@@ -116,22 +116,32 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     }
 
     /// <summary>The object metadata to store with a tag's <c>manifest.json</c> so that a listing need not read its config or
-    /// its children (docs/format.md, "Listing metadata"); read from the store's verified blobs, which must be there. It is
-    /// read afresh and not kept: the listings it serves read the metadata instead.</summary>
-    public async Task<IReadOnlyDictionary<string, string>> ListingMetadataAsync(Manifest manifest, CancellationToken cancellationToken)
-        => (await SummarizeAsync(manifest, cached: false, cancellationToken).ConfigureAwait(false)).ToMetadata(manifest);
+    /// its children (docs/format.md, "Listing metadata"), from the image being published: its config's verified bytes
+    /// (<paramref name="readConfig"/>) and its child manifests (<paramref name="child"/>; one it lacks is read from the store).
+    /// Nothing is kept: the listings it serves read the metadata instead.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> ListingMetadataAsync(Manifest manifest, Func<CancellationToken, Task<byte[]>> readConfig,
+        Func<Digest, Manifest?> child, CancellationToken cancellationToken)
+        => (await SummarizeAsync(manifest,
+                async ct => ParsePlatform(await readConfig(ct).ConfigureAwait(false)),
+                async (entry, ct) => child(entry.Digest)?.References.ToList() ?? await ReadReferencesAsync(entry, ct).ConfigureAwait(false),
+                cancellationToken).ConfigureAwait(false))
+            .ToMetadata(manifest);
 
-    /// <summary>What a listing shows of a manifest, read from what it references: an image's config, an index's children;
-    /// <paramref name="cached"/>, through the caches shared by listings (the shared reads run without the caller's token,
-    /// who stops waiting on its own).</summary>
-    private async Task<ListingSummary> SummarizeAsync(Manifest manifest, bool cached, CancellationToken cancellationToken)
+    /// <summary>What a listing shows of a stored manifest, read through the caches shared by listings (the shared reads run
+    /// without the caller's token, who stops waiting on its own).</summary>
+    private Task<ListingSummary> SummarizeAsync(Manifest manifest, CancellationToken cancellationToken)
+        => SummarizeAsync(manifest,
+            ct => Platforms.GetAsync((store.Location.ToString(), manifest.Config!.Digest), _ => ReadPlatformAsync(manifest.Config!, CancellationToken.None), ct),
+            (entry, ct) => ChildReferences.GetAsync((store.Location.ToString(), entry.Digest), _ => ReadReferencesAsync(entry, CancellationToken.None), ct),
+            cancellationToken);
+
+    /// <summary>What a listing shows of a manifest, from what it references: an image's config, an index's children.</summary>
+    private static async Task<ListingSummary> SummarizeAsync(Manifest manifest, Func<CancellationToken, Task<Platform?>> platformOf,
+        Func<Descriptor, CancellationToken, Task<IReadOnlyList<Descriptor>>> referencesOf, CancellationToken cancellationToken)
     {
         if (!manifest.IsIndex)
         {
-            var platform = cached
-                ? await Platforms.GetAsync((store.Location.ToString(), manifest.Config!.Digest), _ => ReadPlatformAsync(manifest, CancellationToken.None),
-                    cancellationToken).ConfigureAwait(false)
-                : await ReadPlatformAsync(manifest, cancellationToken).ConfigureAwait(false);
+            var platform = manifest.Config!.Size > Manifest.MaxBytes ? null : await platformOf(cancellationToken).ConfigureAwait(false);
             return new ListingSummary(platform is { } p ? [p.ToString()] : [], ListingSummary.ImageSize(manifest));
         }
         var blobs = new Dictionary<Digest, long>();
@@ -139,11 +149,7 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
         {
             blobs[entry.Digest] = entry.Size;
             if (entry.Platform is { IsAttestation: true }) continue;
-            var references = cached
-                ? await ChildReferences.GetAsync((store.Location.ToString(), entry.Digest), _ => ReadReferencesAsync(entry, CancellationToken.None),
-                    cancellationToken).ConfigureAwait(false)
-                : await ReadReferencesAsync(entry, cancellationToken).ConfigureAwait(false);
-            foreach (var blob in references) blobs[blob.Digest] = blob.Size;
+            foreach (var blob in await referencesOf(entry, cancellationToken).ConfigureAwait(false)) blobs[blob.Digest] = blob.Size;
         }
         return new ListingSummary(ListingSummary.IndexPlatforms(manifest), manifest.Bytes.Length + blobs.Values.Sum());
     }
@@ -151,17 +157,21 @@ public sealed class ImageCatalog(ImageStore store, int maxConcurrency = 8)
     private async Task<IReadOnlyList<Descriptor>> ReadReferencesAsync(Descriptor child, CancellationToken cancellationToken)
         => (await store.GetManifestBlobAsync(child, cancellationToken).ConfigureAwait(false)).References.ToList();
 
-    /// <summary>The platform an image's config declares.</summary>
-    private async Task<Platform?> ReadPlatformAsync(Manifest manifest, CancellationToken cancellationToken)
+    /// <summary>The platform a stored image config declares.</summary>
+    private async Task<Platform?> ReadPlatformAsync(Descriptor config, CancellationToken cancellationToken)
     {
-        var config = manifest.Config!;
-        if (config.Size > Manifest.MaxBytes) return null;
         await using var stream = await store.OpenBlobAsync(config, cancellationToken).ConfigureAwait(false);
         using var buffer = new MemoryStream();
         await stream.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return ParsePlatform(buffer.ToArray());
+    }
+
+    /// <summary>The platform a config's JSON declares; null when it declares none or is not JSON.</summary>
+    private static Platform? ParsePlatform(byte[] config)
+    {
         try
         {
-            var root = JsonDocument.Parse(buffer.ToArray()).RootElement;
+            var root = JsonDocument.Parse(config).RootElement;
             string? Str(string name) => root.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
             return Str("os") is { } os && Str("architecture") is { } arch ? new Platform(os, arch, string.IsNullOrEmpty(Str("variant")) ? null : Str("variant")) : null;
         }

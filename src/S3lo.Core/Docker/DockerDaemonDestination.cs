@@ -44,10 +44,10 @@ public sealed class DockerDaemonDestination : IConcurrencyLimitedDestination
     public Task PutManifestAsync(Descriptor entry, Manifest manifest, CancellationToken cancellationToken)
         => _archive.PutManifestAsync(entry, manifest, cancellationToken);
 
-    public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
+    public async Task<TransferResult> PublishAsync(ImageToPublish image, TransferResult result, CancellationToken cancellationToken)
     {
         // The archive's own additions (its temporary path) are not what the caller asked for.
-        await _archive.PublishAsync(root, result, cancellationToken).ConfigureAwait(false);
+        await _archive.PublishAsync(image, result, cancellationToken).ConfigureAwait(false);
         IReadOnlyList<string> loaded;
         await using (var archive = new FileStream(_archivePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
                          FileOptions.Asynchronous | FileOptions.SequentialScan))

@@ -43,9 +43,9 @@ public sealed class ImageWriterDestination : IConcurrencyLimitedDestination
     public Task PutManifestAsync(Descriptor entry, Manifest manifest, CancellationToken cancellationToken)
         => _writer.WriteBlobAsync(entry, new MemoryStream(manifest.Bytes, writable: false), cancellationToken);
 
-    public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
+    public async Task<TransferResult> PublishAsync(ImageToPublish image, TransferResult result, CancellationToken cancellationToken)
     {
-        await _writer.CompleteAsync(root, cancellationToken).ConfigureAwait(false);
+        await _writer.CompleteAsync(image.Root, cancellationToken).ConfigureAwait(false);
         return result with { Path = _path, Format = _format };
     }
 

@@ -26,9 +26,9 @@ public sealed class RegistryDestination(RegistryClient client, RegistryReference
     public Task PutManifestAsync(Descriptor entry, Manifest manifest, CancellationToken cancellationToken)
         => client.PutManifestAsync(reference.Repository, manifest.Digest.ToString(), manifest, cancellationToken);
 
-    public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
+    public async Task<TransferResult> PublishAsync(ImageToPublish image, TransferResult result, CancellationToken cancellationToken)
     {
-        await client.PutManifestAsync(reference.Repository, reference.Tag ?? reference.ManifestReference, root, cancellationToken).ConfigureAwait(false);
+        await client.PutManifestAsync(reference.Repository, reference.Tag ?? reference.ManifestReference, image.Root, cancellationToken).ConfigureAwait(false);
         return result with { Reference = Description };
     }
 

@@ -32,7 +32,35 @@ public interface IImageDestination : IAsyncDisposable
 
     /// <summary>Publishes the root manifest, last: the tag, the finished file, the loaded image. Returns
     /// <paramref name="result"/> with what the destination adds to it (the reference written, the path, the names loaded).</summary>
-    Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken);
+    Task<TransferResult> PublishAsync(ImageToPublish image, TransferResult result, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The image a destination publishes: the root manifest and an index's child manifests as the destination received them
+/// (rewritten where it stored layers its own way), and the root config read again from the source, verified. A store
+/// takes what its listings show from these, not from what it holds: a concurrent garbage collection may have deleted a
+/// reused blob there, which the engine restores only after the publish.
+/// </summary>
+public sealed class ImageToPublish
+{
+    private readonly IImageSource _source;
+    private readonly Dictionary<Digest, Manifest> _children;
+
+    internal ImageToPublish(Manifest root, IEnumerable<ChildManifest> children, IImageSource source)
+    {
+        Root = root;
+        _source = source;
+        _children = children.DistinctBy(c => c.Entry.Digest).ToDictionary(c => c.Entry.Digest, c => c.Manifest);
+    }
+
+    public Manifest Root { get; }
+
+    /// <summary>The child manifest of the root index with this digest, as published; null for one the image does not have.</summary>
+    public Manifest? Child(Digest digest) => _children.GetValueOrDefault(digest);
+
+    /// <summary>The root image's config bytes from the source, verified against its descriptor.</summary>
+    public Task<byte[]> ReadConfigAsync(CancellationToken cancellationToken)
+        => ManifestRewriter.ReadConfigAsync(_source, Root.Config ?? throw new InvalidOperationException("An index has no config."), cancellationToken);
 }
 
 /// <summary>

@@ -85,7 +85,7 @@ public static class ImageTransfer
             BytesBeforeCompression = chunks.RawBytes,
             BytesAfterCompression = chunks.CompressedBytes,
         };
-        var result = await destination.PublishAsync(root, counted, cancellationToken).ConfigureAwait(false);
+        var result = await destination.PublishAsync(new ImageToPublish(root, children, source), counted, cancellationToken).ConfigureAwait(false);
 
         var restored = destination is IGcProtectingDestination protecting
             ? await RestoreCollectedAsync(source, protecting, blobs, children, layers, storedLayers, options.MaxConcurrency, cancellationToken)

@@ -96,7 +96,7 @@ internal static class ManifestRewriter
         return diffIds;
     }
 
-    private static async Task<byte[]> ReadConfigAsync(IImageSource source, Descriptor config, CancellationToken cancellationToken)
+    internal static async Task<byte[]> ReadConfigAsync(IImageSource source, Descriptor config, CancellationToken cancellationToken)
     {
         if (config.Size > Manifest.MaxBytes)
             throw new S3loException(ErrorIds.InvalidManifest, S3loErrorKind.InvalidData,

@@ -198,10 +198,12 @@ public sealed class StoreDestination : IGcProtectingDestination, ILayerStoringDe
     public Task PutManifestAsync(Descriptor entry, Manifest manifest, CancellationToken cancellationToken)
         => _store.PutBlobAsync(entry, new MemoryStream(manifest.Bytes, writable: false), null, cancellationToken);
 
-    public async Task<TransferResult> PublishAsync(Manifest root, TransferResult result, CancellationToken cancellationToken)
+    /// <summary>What a listing shows of the image is stored with its tag, taken from the image itself rather than from the
+    /// store, where a concurrent garbage collection may just have deleted a reused config (restored after the publish).</summary>
+    public async Task<TransferResult> PublishAsync(ImageToPublish image, TransferResult result, CancellationToken cancellationToken)
     {
-        // Everything the root names is stored and verified by now, so what a listing shows of it can be stored with it.
-        var listing = await new ImageCatalog(_store).ListingMetadataAsync(root, cancellationToken).ConfigureAwait(false);
+        var root = image.Root;
+        var listing = await new ImageCatalog(_store).ListingMetadataAsync(root, image.ReadConfigAsync, image.Child, cancellationToken).ConfigureAwait(false);
         await _store.PublishTagAsync(_reference.Name!, _reference.Tag!, root, _force ? null : PolicyAsync, listing, cancellationToken).ConfigureAwait(false);
         return result with { Reference = Description };
     }

@@ -121,13 +121,11 @@ public abstract class ChunkedPushTests : IAsyncLifetime
             "Touch " + StoreLayout.RecipeKey(layer.Digest), "Touch " + StoreLayout.BlobKey(image.Config.Digest),
         ];
         string[] refreshes = ["Touch " + StoreLayout.RecipeKey(layer.Digest), "Touch " + StoreLayout.BlobKey(image.Config.Digest)];
-        // The config is read once before the tag is written, for the platform stored with manifest.json (listing metadata).
-        var platform = "Open " + StoreLayout.BlobKey(image.Config.Digest);
 
         foreach (var (tag, publish) in new[]
                  {
-                     ("v2", new[] { platform, "PutIf " + StoreLayout.OciLayoutKey("app", "v2"), "PutIf " + StoreLayout.ManifestKey("app", "v2") }),
-                     ("v1", [platform, "PutIf " + StoreLayout.OciLayoutKey("app", "v1"), "Put " + StoreLayout.ManifestKey("app", "v1"),
+                     ("v2", new[] { "PutIf " + StoreLayout.OciLayoutKey("app", "v2"), "PutIf " + StoreLayout.ManifestKey("app", "v2") }),
+                     ("v1", ["PutIf " + StoreLayout.OciLayoutKey("app", "v1"), "Put " + StoreLayout.ManifestKey("app", "v1"),
                              "List " + StoreLayout.SignaturesPrefix("app", "v1")]),
                  })
         {

@@ -1,9 +1,11 @@
 using System.Text;
 using Azure.Storage.Blobs.Specialized;
+using S3lo.Core.Catalog;
 using S3lo.Core.Gc;
 using S3lo.Core.Oci;
 using S3lo.Core.Storage;
 using S3lo.Core.Storage.Azure;
+using S3lo.Core.Storage.Local;
 using S3lo.Core.Tests.TestSupport;
 using S3lo.Core.Transfer;
 
@@ -190,6 +192,40 @@ public abstract class GcTests : IAsyncLifetime
         }
         // Not asserted, since timing decides it, but it shows whether the rounds raced at all.
         Console.WriteLine($"{GetType().Name}: {RaceRounds} rounds, {removed} blobs collected while pushes ran, {restored} restored by the pushes");
+    }
+
+    /// <summary>
+    /// Another interleaving of that race, forced: a collection deletes the reused config (and an index's reused child
+    /// manifest) after the push found them and before it publishes. The tag is still published with what listings show of
+    /// it, taken from the image itself, and the push then stores what was deleted again.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AReusedConfigOrChildDeletedBeforeThePublishIsRestoredAndTheTagKeepsItsListing(bool index)
+    {
+        var image = index ? TestImage.Index() : TestImage.Single();
+        var first = image.ImageManifests.First();
+        await image.StoreBlobsAsync(Store, d => d != first.Layers[^1].Digest);
+        await AgeAsync();
+        // Deleted once the push has checked the last of them (an index's children are checked after every blob).
+        var deleted = index ? [first.Config!.Digest, first.Digest] : new[] { first.Config!.Digest };
+        var collected = 0;
+        var paused = new PausingObjectStore(Store.Objects)
+        {
+            AfterTouch = key => key == StoreLayout.BlobKey(deleted[^1]) && Interlocked.Exchange(ref collected, 1) == 0
+                ? Store.Objects.DeleteAsync(deleted.Select(StoreLayout.BlobKey).ToList(), default)
+                : Task.CompletedTask,
+        };
+
+        var result = await Transfers.PushAsync(image, new ImageStore(paused), "race", "r1");
+
+        Assert.Equal(deleted.Length, result.BlobsRestored);
+        await AssertCompleteAsync("race", "r1");
+        var tag = await Store.GetTagAsync("race", "r1", default);
+        string[] platforms = index ? ["linux/amd64", "linux/arm64"] : ["linux/amd64"];
+        if (Store.Objects is not LocalObjectStore) Assert.Equal(platforms, ListingSummary.FromMetadata(tag.Manifest, tag.Metadata)?.Platforms);
+        Assert.Equal(platforms, (await new ImageCatalog(Store).DescribeAsync(tag, default)).Platforms);
     }
 
     /// <summary>

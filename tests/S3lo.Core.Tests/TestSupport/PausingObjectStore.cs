@@ -16,6 +16,9 @@ public sealed class PausingObjectStore(IObjectStore inner) : IObjectStore
     /// <summary>Awaited before each write of a small object (any overload of PutBytesAsync), with its key.</summary>
     public Func<string, Task>? BeforePutBytes { get; set; }
 
+    /// <summary>Awaited after each touch, with its key.</summary>
+    public Func<string, Task>? AfterTouch { get; set; }
+
     /// <summary>Awaited after each <see cref="IObjectStore.GetClockAsync"/> (a collection reads the clock first, then marks).</summary>
     public Func<Task>? AfterGetClock { get; set; }
 
@@ -60,7 +63,12 @@ public sealed class PausingObjectStore(IObjectStore inner) : IObjectStore
 
     public Task DeleteAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken) => inner.DeleteAsync(keys, cancellationToken);
 
-    public Task<bool> TouchAsync(string key, CancellationToken cancellationToken) => inner.TouchAsync(key, cancellationToken);
+    public async Task<bool> TouchAsync(string key, CancellationToken cancellationToken)
+    {
+        var touched = await inner.TouchAsync(key, cancellationToken);
+        if (AfterTouch is { } hook) await hook(key);
+        return touched;
+    }
 
     public async Task<DateTimeOffset> GetClockAsync(CancellationToken cancellationToken)
     {
