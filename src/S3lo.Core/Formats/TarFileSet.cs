@@ -39,7 +39,8 @@ internal sealed class TarFileSet : IFileSet
             {
                 entry = reader.GetNextEntry(copyData: false);
             }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or ArgumentException or OverflowException)
+            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or ArgumentException or OverflowException
+                                           or InvalidOperationException)
             {
                 if (entries == 0 && !hasTarMagic)
                     throw new S3loException(ErrorIds.UnsupportedSource, S3loErrorKind.InvalidArgument,

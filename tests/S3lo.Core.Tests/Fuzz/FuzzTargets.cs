@@ -58,17 +58,34 @@ public static class FuzzTargets
         return output.ToArray();
     }
 
+    /// <summary>The same bytes on every run (a PAX entry records its time), so a seed and case number name one input.</summary>
     internal static byte[] Tar()
     {
         var output = new MemoryStream();
+        var time = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
         using (var writer = new TarWriter(output, TarEntryFormat.Pax, leaveOpen: true))
         {
-            writer.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "etc/"));
-            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "etc/hosts") { DataStream = new MemoryStream(Utf8("127.0.0.1 localhost\n")) });
-            writer.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "bin/sh") { LinkName = "busybox" });
-            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "usr/share/" + new string('x', 120)) { DataStream = new MemoryStream(new byte[700]) });
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "etc/") { ModificationTime = time });
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "etc/hosts") { DataStream = new MemoryStream(Utf8("127.0.0.1 localhost\n")), ModificationTime = time });
+            writer.WriteEntry(new PaxTarEntry(TarEntryType.SymbolicLink, "bin/sh") { LinkName = "busybox", ModificationTime = time });
+            writer.WriteEntry(new GnuTarEntry(TarEntryType.RegularFile, "usr/share/" + new string('x', 120)) { DataStream = new MemoryStream(new byte[700]), ModificationTime = time });
         }
         return output.ToArray();
+    }
+
+    /// <summary>An archive given to a push (a docker-archive or oci-archive) indexed as the push indexes it.</summary>
+    private static void IndexArchive(byte[] bytes)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "s3lo-fuzz-" + Guid.NewGuid().ToString("N") + ".tar");
+        try
+        {
+            File.WriteAllBytes(path, bytes);
+            S3lo.Core.Formats.TarFileSet.Open(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     /// <summary>A layer read as a store's file reads it: through its decompression and the tar reader, checked against its digest.</summary>
@@ -102,6 +119,14 @@ public static class FuzzTargets
         new("tar", b => ListLayer(b, MediaTypes.OciLayer), [Tar()]),
         new("tar-gzip", b => ListLayer(b, "application/vnd.oci.image.layer.v1.tar+gzip"), [Gzip(Tar())]),
         new("tar-zstd", b => ListLayer(b, MediaTypes.OciLayerZstd), [Zstd(Tar())]),
+        new("archive", IndexArchive, [Tar()]),
+        new("tar-index", b =>
+        {
+            // As a chunked push feeds it: in pieces that do not fall on block boundaries.
+            var indexer = new S3lo.Core.Chunking.TarFileIndexer("fuzz");
+            for (var at = 0; at < b.Length; at += 333) indexer.Feed(b.AsSpan(at, Math.Min(333, b.Length - at)));
+            indexer.Complete();
+        }, [Tar()]),
         new("reference", b =>
         {
             var text = Encoding.UTF8.GetString(b);
