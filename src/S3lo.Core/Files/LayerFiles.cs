@@ -110,8 +110,7 @@ internal static class LayerFiles
             // Past the end-of-archive blocks: the padding a tar may carry, and the compressed stream's own end.
             await tar.CopyToAsync(Stream.Null, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is InvalidDataException or FormatException or EndOfStreamException or OverflowException or InvalidOperationException
-                                       or ArgumentException or ZstdSharp.ZstdException)
+        catch (Exception e) when (TarReading.IsMalformed(e) || e is ZstdSharp.ZstdException)
         {
             // Corrupt bytes are the likelier cause, and the truer report: the digest is checked before the archive is blamed.
             await blob.DrainAndVerifyAsync(cancellationToken).ConfigureAwait(false);

@@ -39,8 +39,7 @@ internal sealed class TarFileSet : IFileSet
             {
                 entry = reader.GetNextEntry(copyData: false);
             }
-            catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or ArgumentException or OverflowException
-                                           or InvalidOperationException)
+            catch (Exception e) when (TarReading.IsMalformed(e))
             {
                 if (entries == 0 && !hasTarMagic)
                     throw new S3loException(ErrorIds.UnsupportedSource, S3loErrorKind.InvalidArgument,
