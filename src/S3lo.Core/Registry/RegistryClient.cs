@@ -25,6 +25,9 @@ public sealed record RegistryClientOptions
     /// <summary>The first retry's delay; each further retry doubles it, up to <see cref="MaxRetryDelay"/>.</summary>
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long a request may go without moving (no body byte sent, no answer, no answer byte received) before it
+    /// counts as a dropped connection and is retried or resumed. A transfer that keeps moving is never cut off.</summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>
@@ -54,7 +57,8 @@ public sealed partial class RegistryClient : IDisposable
         _credentials = _options.Credentials
                        ?? (_options.UseDockerConfig ? RegistryCredentials.FromDockerConfig(registry, _options.DockerConfigPath) : null);
         // Redirects are followed (blob storage often lives behind one); HttpClient drops the Authorization header on them.
-        _http = new HttpClient(new TracingHandler("Registry", new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), PooledConnectionLifetime = TimeSpan.FromMinutes(5) }))
+        _http = new HttpClient(new TracingHandler("Registry", new IdleTimeoutHandler(_options.IdleTimeout,
+            new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30), PooledConnectionLifetime = TimeSpan.FromMinutes(5) })))
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };

@@ -221,6 +221,51 @@ public sealed class RegistryFaultTests(FaultRegistryFixture fixture, ITestOutput
         Assert.True(proxy.Requests <= calls.Length * 3 + 2, $"{proxy.Requests} requests for {calls.Length} operations of at most 3 attempts each");
     }
 
+    [Fact]
+    public async Task A_registry_that_stops_answering_is_given_up_after_MaxAttempts_idle_periods_as_RegistryUnreachable()
+    {
+        await using var local = NewStore("silent");
+        var image = TestImage.Single();
+        await image.PublishAsync(local, "silent/app", "v1");
+        await PushDirectAsync(local, "silent/app");
+        // Every request is held far longer than the client's idle time: without one, each would simply be answered late.
+        using var proxy = new FaultProxy($"http://{fixture.Server.Host}", 17, 1.0, Fault.Stall) { StallTime = TimeSpan.FromSeconds(20) };
+        using var client = new RegistryClient(proxy.Host, Options with { MaxAttempts = 3, IdleTimeout = TimeSpan.FromMilliseconds(300) });
+        var layer = image.ImageManifests.Single().Layers[0];
+
+        var manifest = await ImageAssert.ThrowsS3loAsync(ErrorIds.RegistryUnreachable, () => client.GetManifestAsync("silent/app", "v1", default));
+        Assert.Contains("no answer", manifest.Message);
+        Assert.Equal(3, proxy.Requests);
+
+        // An upload whose answer never comes is restarted and given up the same way.
+        await ImageAssert.ThrowsS3loAsync(ErrorIds.RegistryUnreachable,
+            () => client.UploadBlobAsync("silent/app", layer, _ => Task.FromResult<Stream>(new MemoryStream(image.Blobs[layer.Digest])), _ => { }, default));
+        Assert.Equal(6, proxy.Requests);
+    }
+
+    [Fact]
+    public async Task A_blob_read_that_stops_mid_body_resumes_at_the_byte_it_reached_and_is_verified()
+    {
+        await using var local = NewStore("stalls");
+        var image = TestImage.Single();
+        await image.PublishAsync(local, "stalls/app", "v1");
+        await PushDirectAsync(local, "stalls/app");
+        // The first answer sends half the blob and then nothing for 20 s; the client's idle time is 300 ms.
+        using var proxy = new FaultProxy($"http://{fixture.Server.Host}", 19, 1.0, Fault.BodyStall) { StallTime = TimeSpan.FromSeconds(20), MaxFaults = 1 };
+        using var client = new RegistryClient(proxy.Host, Options with { IdleTimeout = TimeSpan.FromMilliseconds(300) });
+        var layer = image.ImageManifests.Single().Layers[0];
+
+        await using (var stream = await client.OpenBlobAsync("stalls/app", layer, default))
+        {
+            using var read = new MemoryStream();
+            await stream.CopyToAsync(read);
+            Assert.Equal(layer.Digest, Digest.Compute(read.ToArray()));
+        }
+
+        Assert.Equal(1, proxy.Injected(Fault.BodyStall));
+        Assert.Equal(2, proxy.Requests);
+    }
+
     private async Task PushDirectAsync(ImageStore local, string repository)
     {
         using var client = new RegistryClient(fixture.Server.Host, Options);

@@ -263,6 +263,28 @@ public sealed class S3FaultTests(RgwServer server, ITestOutputHelper output) : S
         return (await S3ObjectStore.OpenAsync(S3StoreProvider.Location(bucket, server.Connection() with { EndpointUrl = proxyUrl }), default),
             await S3ObjectStore.OpenAsync(S3StoreProvider.Location(bucket, server.Connection()), default));
     }
+
+    /// <summary>An answer whose body stops arriving is given up after the store's idle time and read on from the byte it
+    /// reached; without the idle time it waits for the stalled server (here 20 s, on the internet for ever).</summary>
+    [Fact]
+    public async Task A_read_whose_answer_stops_mid_body_resumes_at_the_byte_it_reached()
+    {
+        using var proxy = new FaultProxy(ServerUrl, 23, 1.0, Fault.BodyStall) { StallTime = TimeSpan.FromSeconds(20), MaxFaults = 1 };
+        var bucket = server.NewBucket();
+        await using var direct = await S3ObjectStore.OpenAsync(S3StoreProvider.Location(bucket, server.Connection()), default);
+        await using var store = await S3ObjectStore.OpenAsync(S3StoreProvider.Location(bucket,
+            server.Connection() with { EndpointUrl = proxy.Url, IdleTimeout = TimeSpan.FromMilliseconds(300) }), default);
+        var data = new byte[4 << 20];
+        new Random(7).NextBytes(data);
+        await direct.PutBytesAsync("blobs/sha256/stalled", data, ObjectClass.Blob, default);
+
+        var read = new MemoryStream();
+        await using (var stream = await store.OpenReadAsync("blobs/sha256/stalled", default)) await stream.CopyToAsync(read);
+
+        Assert.Equal(1, proxy.Injected(Fault.BodyStall));
+        Assert.Equal(2, proxy.Requests);
+        Assert.Equal(data, read.ToArray());
+    }
 }
 
 [Collection(AzuriteCollection.Name)]

@@ -17,6 +17,9 @@ public enum Fault
     BodyCutOff,
     /// <summary>The request waits <see cref="FaultProxy.StallTime"/> before it is forwarded.</summary>
     Stall,
+    /// <summary>The request is forwarded and answered; half the answer's body is sent, then nothing for
+    /// <see cref="FaultProxy.StallTime"/>, then the rest. Only when asked for by name.</summary>
+    BodyStall,
 }
 
 /// <summary>
@@ -42,6 +45,7 @@ public sealed class FaultProxy : IDisposable
     private readonly Fault[] _kinds;
     private readonly ConcurrentDictionary<Fault, int> _injected = new();
     private int _requests;
+    private int _drawn;
 
     /// <param name="target">The server's base URL, e.g. <c>http://127.0.0.1:7480</c>.</param>
     /// <param name="rate">The share of requests that get a fault, 0 to 1.</param>
@@ -52,7 +56,7 @@ public sealed class FaultProxy : IDisposable
         Seed = seed;
         Rate = rate;
         _random = new Random(seed);
-        _kinds = kinds.Length > 0 ? kinds : Enum.GetValues<Fault>();
+        _kinds = kinds.Length > 0 ? kinds : Enum.GetValues<Fault>().Where(k => k != Fault.BodyStall).ToArray();
         Port = TestPorts.Free();
         _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
         _listener.Start();
@@ -67,6 +71,8 @@ public sealed class FaultProxy : IDisposable
     /// <summary>The proxy's URL with the target's path, e.g. Azurite's account segment.</summary>
     public string Url => $"http://{Host}{_target.AbsolutePath.TrimEnd('/')}";
     public TimeSpan StallTime { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>How many faults to inject at most; the requests after them are forwarded untouched (and counted).</summary>
+    public int MaxFaults { get; init; } = int.MaxValue;
     /// <summary>While false, every request is forwarded untouched (and not counted).</summary>
     public bool Enabled { get; set; } = true;
 
@@ -77,7 +83,7 @@ public sealed class FaultProxy : IDisposable
     /// <summary>"503:2 500:1 reset:0 cut:3 stall:1 of 120 requests".</summary>
     public string Summary
         => $"503:{Injected(Fault.Unavailable)} 500:{Injected(Fault.InternalError)} reset:{Injected(Fault.ResetBeforeAnswer)} " +
-           $"cut:{Injected(Fault.BodyCutOff)} stall:{Injected(Fault.Stall)} of {Requests} requests";
+           $"cut:{Injected(Fault.BodyCutOff)} stall:{Injected(Fault.Stall)} body-stall:{Injected(Fault.BodyStall)} of {Requests} requests";
 
     private Fault? Draw()
     {
@@ -85,7 +91,8 @@ public sealed class FaultProxy : IDisposable
         Interlocked.Increment(ref _requests);
         lock (_random)
         {
-            if (_random.NextDouble() >= Rate) return null;
+            if (_random.NextDouble() >= Rate || _drawn >= MaxFaults) return null;
+            _drawn++;
             return _kinds[_random.Next(_kinds.Length)];
         }
     }
@@ -164,6 +171,16 @@ public sealed class FaultProxy : IDisposable
                     await context.Response.OutputStream.FlushAsync();
                 }
                 Reset(context);
+                return;
+            }
+            if (fault == Fault.BodyStall && !isHead && body.Length > 1)
+            {
+                Count(Fault.BodyStall);
+                await context.Response.OutputStream.WriteAsync(body.AsMemory(0, body.Length / 2));
+                await context.Response.OutputStream.FlushAsync();
+                await Task.Delay(StallTime);
+                await context.Response.OutputStream.WriteAsync(body.AsMemory(body.Length / 2));
+                context.Response.Close();
                 return;
             }
             if (!isHead) await context.Response.OutputStream.WriteAsync(body);

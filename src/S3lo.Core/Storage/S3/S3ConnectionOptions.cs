@@ -16,5 +16,9 @@ public sealed record S3ConnectionOptions
     /// <summary>Storage class for manifests and metadata; null means STANDARD on AWS and none on a custom endpoint.</summary>
     public string? ManifestStorageClass { get; init; }
 
+    /// <summary>How long a request may go without moving (no body byte sent, no answer, no answer byte received) before it
+    /// fails as a dropped connection, to be retried or resumed. A transfer that keeps moving is never cut off.</summary>
+    internal TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
     public bool IsCustomEndpoint => !string.IsNullOrEmpty(EndpointUrl);
 }

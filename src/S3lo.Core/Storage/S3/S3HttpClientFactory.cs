@@ -1,12 +1,15 @@
 using System.Net;
 using Amazon.Runtime;
 using S3lo.Core.Diagnostics;
+using S3lo.Core.IO;
 
 namespace S3lo.Core.Storage.S3;
 
 /// <summary>
 /// The HttpClient of an S3 store: the SDK's own settings (a <see cref="SocketsHttpHandler"/> with the config's timeouts,
-/// connection limit, proxy, no redirects, no decompression), except that no request carries <c>Expect: 100-continue</c>.
+/// connection limit, proxy, no redirects, no decompression), except that no request carries <c>Expect: 100-continue</c>,
+/// and a request that stops moving for the store's idle time fails (<see cref="IdleTimeoutHandler"/>): the SDK's own
+/// settings leave an answer's body that stalls waiting for ever.
 /// The SDK sets it on every PutObject and UploadPart. Ceph RGW answers an early error (403, 404) to such a request
 /// without reading its body, and then parses the body, which the client sends regardless, as the start of the next
 /// request on the connection: after a PUT refused for a wrong key, the next PUT on that connection - from any client
@@ -18,9 +21,8 @@ namespace S3lo.Core.Storage.S3;
 /// them with it, rather than in its process-wide cache.
 /// </para>
 /// </summary>
-internal sealed class S3HttpClientFactory : HttpClientFactory
+internal sealed class S3HttpClientFactory(TimeSpan idleTimeout) : HttpClientFactory
 {
-    public static S3HttpClientFactory Instance { get; } = new();
 
     public override HttpClient CreateHttpClient(IClientConfig clientConfig)
     {
@@ -37,7 +39,7 @@ internal sealed class S3HttpClientFactory : HttpClientFactory
             handler.Proxy = proxy;
             if (clientConfig.ProxyCredentials is { } credentials) proxy.Credentials = credentials;
         }
-        var client = new HttpClient(new TracingHandler("S3", new NoExpectContinueHandler(handler)));
+        var client = new HttpClient(new TracingHandler("S3", new IdleTimeoutHandler(idleTimeout, new NoExpectContinueHandler(handler))));
         if (clientConfig.Timeout is { } timeout) client.Timeout = timeout;
         return client;
     }

@@ -115,7 +115,7 @@ public sealed class S3ObjectStore : IObjectStore, IIncompleteWrites, IRangedRead
             RetryMode = RequestRetryMode.Standard,
             MaxErrorRetry = 5,
             BufferSize = RequestBufferSize,
-            HttpClientFactory = S3HttpClientFactory.Instance,
+            HttpClientFactory = new S3HttpClientFactory(options.IdleTimeout),
             // S3lo checks every byte it sends or reads against its SHA-256 digest itself, and hands S3 that digest
             // (x-amz-checksum-sha256, or the payload hash over plain HTTP). The SDK's own CRC32s would read each body
             // again, and a multipart upload started with one would need every part's CRC32 at completion.
