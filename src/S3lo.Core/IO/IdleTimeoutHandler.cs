@@ -1,4 +1,5 @@
 using System.Net;
+using S3lo.Core.Policy;
 
 namespace S3lo.Core.IO;
 
@@ -24,7 +25,7 @@ internal sealed class IdleTimeoutHandler(TimeSpan idle, HttpMessageHandler inner
             }
             catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && watchdog.IsCancellationRequested)
             {
-                throw new HttpRequestException($"{request.RequestUri?.Authority} sent no answer for {Describe(idle)}.", new TimeoutException(e.Message, e));
+                throw new HttpRequestException($"{request.RequestUri?.Authority} sent no answer for {PolicyDuration.Format(idle)}.", new TimeoutException(e.Message, e));
             }
             // Headers are in: from here only the body's reads count, each on its own clock.
             watchdog.CancelAfter(Timeout.InfiniteTimeSpan);
@@ -32,8 +33,6 @@ internal sealed class IdleTimeoutHandler(TimeSpan idle, HttpMessageHandler inner
         response.Content = new IdleBodyContent(response.Content, idle, request.RequestUri?.Authority);
         return response;
     }
-
-    internal static string Describe(TimeSpan span) => span.TotalSeconds >= 1 ? $"{span.TotalSeconds:0.#} s" : $"{span.TotalMilliseconds:0} ms";
 
     private static void CopyHeaders(HttpContent from, HttpContent to)
     {
@@ -164,7 +163,7 @@ internal sealed class IdleTimeoutHandler(TimeSpan idle, HttpMessageHandler inner
             }
             catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && watchdog.IsCancellationRequested)
             {
-                throw new IOException($"The answer of {server} stopped: no data for {Describe(idle)}.", new TimeoutException(e.Message, e));
+                throw new IOException($"The answer of {server} stopped: no data for {PolicyDuration.Format(idle)}.", new TimeoutException(e.Message, e));
             }
         }
 
