@@ -12,6 +12,9 @@ namespace S3lo.Core.IO;
 /// </summary>
 internal sealed class IdleTimeoutHandler(TimeSpan idle, HttpMessageHandler inner) : DelegatingHandler(inner)
 {
+    /// <summary>The idle time of registry and S3 clients unless they are given another.</summary>
+    public static readonly TimeSpan DefaultIdleTimeout = TimeSpan.FromMinutes(5);
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;

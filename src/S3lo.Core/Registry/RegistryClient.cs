@@ -27,7 +27,7 @@ public sealed record RegistryClientOptions
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
     /// <summary>How long a request may go without moving (no body byte sent, no answer, no answer byte received) before it
     /// counts as a dropped connection and is retried or resumed. A transfer that keeps moving is never cut off.</summary>
-    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    public TimeSpan IdleTimeout { get; init; } = IdleTimeoutHandler.DefaultIdleTimeout;
 }
 
 /// <summary>

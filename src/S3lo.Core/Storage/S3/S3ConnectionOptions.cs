@@ -1,3 +1,5 @@
+using S3lo.Core.IO;
+
 namespace S3lo.Core.Storage.S3;
 
 /// <summary>How to reach S3: all optional; what is not given comes from the standard AWS chain.</summary>
@@ -18,7 +20,7 @@ public sealed record S3ConnectionOptions
 
     /// <summary>How long a request may go without moving (no body byte sent, no answer, no answer byte received) before it
     /// fails as a dropped connection, to be retried or resumed. A transfer that keeps moving is never cut off.</summary>
-    internal TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    internal TimeSpan IdleTimeout { get; init; } = IdleTimeoutHandler.DefaultIdleTimeout;
 
     public bool IsCustomEndpoint => !string.IsNullOrEmpty(EndpointUrl);
 }
