@@ -17,15 +17,15 @@ BeforeAll {
     $null = Push-S3loImage $Layout "$($Source.Uri)app:v1"
     # A source of each kind for the mid-write kill below: a copy from a store of the same kind, whose blobs are read
     # once, as S3 and Azure answer them (a file can be read again, so from one each layer goes up in one request).
-    # The local one holds a 64 MiB layer stored whole: a local store writes a 12 MiB layer, or the chunks a chunked source
-    # copies as they are, in a few milliseconds, too short for the watch below to see under load.
-    $script:Sources = @{ local = New-TestStore -Kind local -Root $Work }
+    # Each holds a 64 MiB layer stored whole: a 12 MiB layer (or the chunks a chunked source copies as they are) was
+    # written in a few milliseconds on a local store, and staged in two blocks on Azurite, too quickly for the watch below
+    # to see under load.
     $bigLayout = New-TestImage -Path (Join-Path $Work 'layout-64m') -Layers 1 -LayerSize 64MB -Tag v1
-    $null = Push-S3loImage $bigLayout "$($Sources.local.Uri)app:v1" -Chunked:$false
-    foreach ($kind in 's3', 'az') {
+    $script:Sources = @{}
+    foreach ($kind in 'local', 's3', 'az') {
         $Sources[$kind] = New-TestStore -Kind $kind -Root $Work -Server $Server
         $p = $Sources[$kind].Params
-        $null = Push-S3loImage $Layout "$($Sources[$kind].Uri)app:v1" -Chunked:$false @p
+        $null = Push-S3loImage $bigLayout "$($Sources[$kind].Uri)app:v1" -Chunked:$false @p
     }
 
     # Seven rounds, each killing a push or copy into a fresh store of every kind at once: 21 kills. The seed of each
